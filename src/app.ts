@@ -1,0 +1,75 @@
+import { connectNodeAdapter } from "@connectrpc/connect-node";
+import type { AddressInfo } from "node:net";
+import type { Logger } from "pino";
+import { file_health_v1_health } from "../gen/health/v1/health_pb.js";
+import { HealthCheckResponse_ServingStatus } from "../gen/health/v1/health_pb.js";
+import { file_grpc_reflection_v1_reflection } from "../gen/grpc/reflection/v1/reflection_pb.js";
+import { file_grpc_reflection_v1alpha_reflection } from "../gen/grpc/reflection/v1alpha/reflection_pb.js";
+import { file_modelservice_v1_model_service, ModelService } from "../gen/modelservice/v1/model_service_pb.js";
+import type { Config } from "./config.js";
+import { TokenVerifier } from "./domain/auth/token-verifier.js";
+import { loadPlatformCatalog } from "./domain/catalog/platform-catalog.js";
+import { ModelRegistry } from "./domain/models/model-registry.js";
+import type { ModelStore } from "./storage/model-store.js";
+import { SqliteModelStore } from "./storage/sqlite/sqlite-model-store.js";
+import { connectRoutes } from "./wire/connect-routes.js";
+import { corsMiddleware } from "./wire/cors.js";
+import { HealthStatus } from "./wire/health/health-service.js";
+import { httpHandler } from "./wire/http-handler.js";
+import { loggingInterceptor } from "./wire/interceptors/logging-interceptor.js";
+import { OnePortServer } from "./wire/server.js";
+
+export interface RunningService {
+  address: AddressInfo;
+  store: ModelStore;
+  /** Graceful stop: NOT_SERVING, no new connections, in-flight calls finish, database closed. */
+  close(): Promise<void>;
+}
+
+/** Wires storage, domain and wire layers together and starts listening. */
+export async function startService(config: Config, logger: Logger): Promise<RunningService> {
+  const store = new SqliteModelStore({ path: config.databasePath });
+  const registry = await ModelRegistry.open(store);
+  const sync = await registry.syncCatalog(loadPlatformCatalog());
+  logger.info({ ...sync, database: config.databasePath }, "platform catalog synced");
+
+  const health = new HealthStatus();
+  health.set(ModelService.typeName, HealthCheckResponse_ServingStatus.SERVING);
+  const shutdown = new AbortController();
+  const rpc = connectNodeAdapter({
+    routes: connectRoutes({
+      registry,
+      verifier: new TokenVerifier({ keys: config.tokenKeys, issuer: config.jwtIssuer, audience: config.jwtAudience }),
+      health,
+      files: [
+        file_modelservice_v1_model_service,
+        file_health_v1_health,
+        file_grpc_reflection_v1_reflection,
+        file_grpc_reflection_v1alpha_reflection,
+      ],
+      interceptors: [loggingInterceptor(logger)],
+    }),
+    interceptors: [loggingInterceptor(logger)],
+    readMaxBytes: config.maxBodyBytes,
+    shutdownSignal: shutdown.signal,
+  });
+  let accepting = true;
+  const server = new OnePortServer(
+    httpHandler({ cors: corsMiddleware(config.corsOrigins), ready: () => accepting, rpc }),
+  );
+  const address = await server.listen({ host: config.host, port: config.port });
+  logger.info({ host: address.address, port: address.port }, "listening");
+
+  return {
+    address,
+    store,
+    async close() {
+      accepting = false;
+      health.shutdown();
+      shutdown.abort();
+      await server.close(config.shutdownGraceMs);
+      await store.close();
+      logger.info("stopped");
+    },
+  };
+}

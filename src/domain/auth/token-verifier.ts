@@ -1,0 +1,64 @@
+import { Code, ConnectError } from "@connectrpc/connect";
+import { createLocalJWKSet, jwtVerify, type JSONWebKeySet, type JWTPayload, type JWTVerifyOptions, type JWTVerifyResult } from "jose";
+import type { Principal } from "./principal.js";
+
+export type TokenKeys =
+  | { kind: "secret"; secret: Uint8Array }
+  | { kind: "jwks"; jwks: JSONWebKeySet };
+
+export interface TokenVerifierOptions {
+  keys: TokenKeys;
+  issuer?: string;
+  audience?: string;
+}
+
+const asymmetricAlgorithms = ["RS256", "ES256", "EdDSA"];
+
+function unauthenticated(reason: string): ConnectError {
+  return new ConnectError(`invalid token: ${reason}`, Code.Unauthenticated);
+}
+
+function claim(payload: JWTPayload, name: string): string {
+  const value = payload[name];
+  if (typeof value !== "string" || value === "") throw unauthenticated(`claim "${name}" is missing`);
+  return value;
+}
+
+/**
+ * Verifies bearer JWTs with jose: HS256 with a shared secret, or RS256 /
+ * ES256 / EdDSA with a JWKS. The algorithm list is fixed per key kind, so
+ * `alg: none` and every unsigned or differently-signed token fail.
+ */
+export class TokenVerifier {
+  private readonly verifyJwt: (token: string) => Promise<JWTVerifyResult>;
+
+  constructor(options: TokenVerifierOptions) {
+    const common: JWTVerifyOptions = { issuer: options.issuer, audience: options.audience };
+    const keys = options.keys;
+    if (keys.kind === "secret") {
+      this.verifyJwt = (token) => jwtVerify(token, keys.secret, { ...common, algorithms: ["HS256"] });
+    } else {
+      const jwks = createLocalJWKSet(keys.jwks);
+      this.verifyJwt = (token) => jwtVerify(token, jwks, { ...common, algorithms: asymmetricAlgorithms });
+    }
+  }
+
+  async verify(token: string): Promise<Principal> {
+    let payload: JWTPayload;
+    try {
+      payload = (await this.verifyJwt(token)).payload;
+    } catch (e) {
+      // jose's codes ("ERR_JWT_EXPIRED", "ERR_JWS_SIGNATURE_VERIFICATION_FAILED", …) say why without echoing the token.
+      const code = (e as { code?: unknown }).code;
+      throw unauthenticated(typeof code === "string" ? code.replace(/^ERR_/, "").toLowerCase() : "malformed");
+    }
+    const scope = payload.scope;
+    if (scope !== undefined && typeof scope !== "string") throw unauthenticated('claim "scope" is not a string');
+    return {
+      profileId: claim(payload, "sub"),
+      accountId: claim(payload, "account_id"),
+      workspaceId: claim(payload, "workspace_id"),
+      scopes: new Set((scope ?? "").split(" ").filter((s) => s !== "")),
+    };
+  }
+}

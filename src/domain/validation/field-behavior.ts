@@ -1,0 +1,67 @@
+import {
+  getOption,
+  hasOption,
+  isMessage,
+  type DescEnum,
+  type DescField,
+  type DescMessage,
+  type Message,
+} from "@bufbuild/protobuf";
+import { reflect, type ReflectMessage } from "@bufbuild/protobuf/reflect";
+import { FieldBehavior, field_behavior } from "../../../gen/google/api/field_behavior_pb.js";
+import type { FieldViolation } from "./field-violations.js";
+
+function behaviors(field: DescField): FieldBehavior[] {
+  return hasOption(field, field_behavior) ? getOption(field, field_behavior) : [];
+}
+
+function joinPath(parent: string, field: DescField): string {
+  return parent === "" ? field.jsonName : `${parent}.${field.jsonName}`;
+}
+
+function enumOf(field: DescField): DescEnum | undefined {
+  if (field.fieldKind === "enum") return field.enum;
+  if (field.fieldKind === "list" && field.listKind === "enum") return field.enum;
+  return undefined;
+}
+
+function checkEnum(field: DescField, value: unknown, path: string, out: FieldViolation[]): void {
+  const desc = enumOf(field);
+  if (!desc) return;
+  const numbers = field.fieldKind === "list" ? [...(value as Iterable<number>)] : [value as number];
+  for (const n of numbers) {
+    if (!desc.values.some((v) => v.number === n)) {
+      out.push({ field: path, description: `unknown ${desc.typeName} value ${n}` });
+    }
+  }
+}
+
+function walk(message: ReflectMessage, parent: string, out: FieldViolation[]): void {
+  for (const field of message.fields) {
+    const path = joinPath(parent, field);
+    const fieldBehaviors = behaviors(field);
+    if (fieldBehaviors.includes(FieldBehavior.OUTPUT_ONLY)) continue;
+    const set = message.isSet(field);
+    if (!set) {
+      if (fieldBehaviors.includes(FieldBehavior.REQUIRED)) out.push({ field: path, description: "is required" });
+      continue;
+    }
+    const value = message.get(field);
+    checkEnum(field, value, path, out);
+    if (field.fieldKind === "scalar" && typeof value === "string" && value.includes("\u0000")) {
+      out.push({ field: path, description: "must not contain NUL characters" });
+    }
+    if (field.fieldKind === "message") walk(value as ReflectMessage, path, out);
+  }
+}
+
+/**
+ * The rules every request obeys by its descriptor alone: REQUIRED fields are
+ * set (an enum at its zero value counts as unset), enum values are known,
+ * strings carry no NUL. OUTPUT_ONLY fields are ignored, as AIP-203 says.
+ */
+export function fieldBehaviorViolations(schema: DescMessage, message: Message): FieldViolation[] {
+  const out: FieldViolation[] = [];
+  if (isMessage(message, schema)) walk(reflect(schema, message), "", out);
+  return out;
+}

@@ -1,0 +1,49 @@
+import { pino } from "pino";
+import { ConfigError, loadConfig } from "./config.js";
+import { mintToken } from "./domain/auth/token-minter.js";
+import { scopes } from "./domain/auth/principal.js";
+import { startService } from "./app.js";
+
+/** The dev workspace whose token dev mode prints at start. */
+const devWorkspace = { workspaceId: "ws_dev", accountId: "acct_dev", profileId: "profile_dev" };
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const logger = pino({ level: config.logLevel });
+  const service = await startService(config, logger);
+  if (config.devMode && config.tokenKeys.kind === "secret") {
+    const token = await mintToken({
+      ...devWorkspace,
+      secret: config.tokenKeys.secret,
+      scope: scopes.join(" "),
+      ttl: "30d",
+      issuer: config.jwtIssuer,
+      audience: config.jwtAudience,
+    });
+    // Printed on purpose, once, in dev mode only: the README's first request uses it.
+    process.stdout.write(
+      `\nDev mode (no MODELSERVICE_JWT_SECRET): token for workspace ${devWorkspace.workspaceId}, valid 30 days:\n\n` +
+        `export MODELSERVICE_TOKEN=${token}\n\n`,
+    );
+  }
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, "shutting down");
+    service.close().then(
+      () => process.exit(0),
+      (e: unknown) => {
+        logger.error({ err: e }, "shutdown failed");
+        process.exit(1);
+      },
+    );
+  };
+  process.on("SIGTERM", () => stop("SIGTERM"));
+  process.on("SIGINT", () => stop("SIGINT"));
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`modelservice: ${e instanceof ConfigError ? e.message : (e as Error).stack ?? String(e)}\n`);
+  process.exit(1);
+});

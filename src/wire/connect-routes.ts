@@ -1,0 +1,34 @@
+import type { DescFile } from "@bufbuild/protobuf";
+import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
+import { ModelService } from "../../gen/modelservice/v1/model_service_pb.js";
+import type { TokenVerifier } from "../domain/auth/token-verifier.js";
+import type { ModelRegistry } from "../domain/models/model-registry.js";
+import { registerHealthService, type HealthStatus } from "./health/health-service.js";
+import { authInterceptor } from "./interceptors/auth-interceptor.js";
+import { validationInterceptor } from "./interceptors/validation-interceptor.js";
+import { modelServiceHandler } from "./model-service-handler.js";
+import { registerServerReflection } from "./reflection/server-reflection.js";
+
+export interface RouteParts {
+  registry: ModelRegistry;
+  verifier: TokenVerifier;
+  health: HealthStatus;
+  /** Files that reflection describes. */
+  files: readonly DescFile[];
+  /** Cross-cutting interceptors of every service (logging). */
+  interceptors: Interceptor[];
+}
+
+/**
+ * Every RPC service of the port. ModelService alone is behind auth and
+ * validation; health and reflection are open, as operators and probes expect.
+ */
+export function connectRoutes(parts: RouteParts): (router: ConnectRouter) => void {
+  return (router) => {
+    router.service(ModelService, modelServiceHandler(parts.registry), {
+      interceptors: [...parts.interceptors, authInterceptor(parts.verifier, parts.registry), validationInterceptor],
+    });
+    registerHealthService(router, parts.health);
+    registerServerReflection(router, parts.files);
+  };
+}

@@ -1,0 +1,23 @@
+import { cors as connectCors } from "@connectrpc/connect";
+import cors from "cors";
+import type { IncomingMessage, ServerResponse } from "node:http";
+
+/** The REST surface's verbs, beyond the ones connect lists. */
+const restMethods = ["PUT", "PATCH", "DELETE"];
+
+export type CorsMiddleware = (req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void) => void;
+
+/**
+ * CORS for browser Connect clients and the REST surface, from connect's own
+ * header lists plus Authorization (browsers send their token there). Origins
+ * are "*" (no credentials) or an allow-list.
+ */
+export function corsMiddleware(origins: "*" | string[]): CorsMiddleware {
+  return cors({
+    origin: origins === "*" ? "*" : origins,
+    methods: [...connectCors.allowedMethods, ...restMethods],
+    allowedHeaders: [...connectCors.allowedHeaders, "Authorization", "X-Request-Id"],
+    exposedHeaders: [...connectCors.exposedHeaders, "X-Request-Id"],
+    maxAge: 7200,
+  });
+}

@@ -1,0 +1,35 @@
+import { getOption, hasOption } from "@bufbuild/protobuf";
+import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
+import { required_scope } from "../../../gen/modelservice/v1/options_pb.js";
+import type { Principal } from "../../domain/auth/principal.js";
+import type { TokenVerifier } from "../../domain/auth/token-verifier.js";
+import type { ModelRegistry } from "../../domain/models/model-registry.js";
+import { principalKey } from "../principal-context.js";
+
+const bearer = /^Bearer\s+(\S+)\s*$/i;
+
+/**
+ * The one place where calls are authorized: a valid bearer token, the scope
+ * the method's descriptor requires (option required_scope), and a workspace
+ * in the request that is the token's own and belongs to the token's account.
+ */
+export function authInterceptor(verifier: TokenVerifier, registry: ModelRegistry): Interceptor {
+  return (next) => async (req) => {
+    const scope = hasOption(req.method, required_scope) ? getOption(req.method, required_scope) : "";
+    if (scope === "") throw new ConnectError(`${req.method.name} is not open to any scope`, Code.PermissionDenied);
+    const match = bearer.exec(req.header.get("authorization") ?? "");
+    if (!match) throw new ConnectError("missing bearer token", Code.Unauthenticated);
+    const principal: Principal = await verifier.verify(match[1]!);
+    if (!principal.scopes.has(scope)) {
+      throw new ConnectError(`token lacks scope "${scope}"`, Code.PermissionDenied);
+    }
+    if (req.stream) throw new ConnectError(`${req.method.name} is not supported`, Code.Unimplemented);
+    const workspaceId = (req.message as { workspaceId?: unknown }).workspaceId;
+    if (typeof workspaceId === "string" && workspaceId !== "" && workspaceId !== principal.workspaceId) {
+      throw new ConnectError(`token is not valid for workspace "${workspaceId.slice(0, 128)}"`, Code.PermissionDenied);
+    }
+    await registry.admitWorkspace(principal);
+    req.contextValues.set(principalKey, principal);
+    return next(req);
+  };
+}

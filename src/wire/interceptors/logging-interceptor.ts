@@ -1,0 +1,40 @@
+import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
+import type { Logger } from "pino";
+import { ulid } from "ulid";
+
+export const requestIdHeader = "x-request-id";
+const requestIdPattern = /^[A-Za-z0-9._:-]{1,128}$/;
+
+function codeName(code: Code): string {
+  return Code[code].replace(/[A-Z]/g, (c, i: number) => (i === 0 ? c : "_" + c)).toLowerCase();
+}
+
+/**
+ * One log line per call (method, code, duration, request id) and the request
+ * id echoed in the response. Logs neither headers nor messages, so a token or
+ * a secret never reaches a log line.
+ */
+export function loggingInterceptor(logger: Logger): Interceptor {
+  return (next) => async (req) => {
+    const given = req.header.get(requestIdHeader);
+    const requestId = given && requestIdPattern.test(given) ? given : ulid();
+    const started = performance.now();
+    const method = `${req.service.typeName}/${req.method.name}`;
+    try {
+      const res = await next(req);
+      res.header.set(requestIdHeader, requestId);
+      logger.info({ method, code: "ok", durationMs: elapsed(started), requestId }, "call");
+      return res;
+    } catch (e) {
+      const error = ConnectError.from(e);
+      error.metadata.set(requestIdHeader, requestId);
+      const level = error.code === Code.Internal || error.code === Code.Unknown ? "error" : "info";
+      logger[level]({ method, code: codeName(error.code), durationMs: elapsed(started), requestId, error: error.rawMessage }, "call");
+      throw error;
+    }
+  };
+}
+
+function elapsed(started: number): number {
+  return Math.round((performance.now() - started) * 1000) / 1000;
+}

@@ -1,0 +1,12 @@
+import { Code, ConnectError, createContextKey, type HandlerContext } from "@connectrpc/connect";
+import type { Principal } from "../domain/auth/principal.js";
+
+/** Where the auth interceptor leaves the verified caller for the handlers. */
+export const principalKey = createContextKey<Principal | undefined>(undefined, { description: "verified caller" });
+
+export function principalOf(ctx: HandlerContext): Principal {
+  const principal = ctx.values.get(principalKey);
+  // Unreachable while the auth interceptor guards the service; fail closed if it ever does not.
+  if (!principal) throw new ConnectError("no verified caller", Code.Unauthenticated);
+  return principal;
+}

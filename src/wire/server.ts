@@ -1,0 +1,99 @@
+import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { createServer as createHttp2Server, type Http2ServerRequest, type Http2ServerResponse, type Http2Session } from "node:http2";
+import { createServer as createNetServer, type AddressInfo, type Socket } from "node:net";
+
+export type RequestHandler = (
+  req: IncomingMessage | Http2ServerRequest,
+  res: ServerResponse | Http2ServerResponse,
+) => void;
+
+const http2Preface = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
+
+export interface ServerOptions {
+  host: string;
+  port: number;
+}
+
+/**
+ * One port for HTTP/1.1 and cleartext HTTP/2 (prior knowledge): a TCP server
+ * reads the first bytes of each connection and hands the socket to the http2
+ * server when they are the HTTP/2 preface, to the http server otherwise.
+ */
+export class OnePortServer {
+  private readonly http1;
+  private readonly http2;
+  private readonly tcp;
+  private readonly sessions = new Set<Http2Session>();
+  private readonly sockets = new Set<Socket>();
+  private inFlight = 0;
+  private drained?: () => void;
+
+  constructor(handler: RequestHandler) {
+    const counted: RequestHandler = (req, res) => {
+      this.inFlight++;
+      res.once("close", () => {
+        this.inFlight--;
+        if (this.inFlight === 0) this.drained?.();
+      });
+      handler(req, res);
+    };
+    this.http1 = createHttpServer(counted);
+    this.http2 = createHttp2Server({}, counted);
+    this.http2.on("session", (session) => {
+      this.sessions.add(session);
+      session.once("close", () => this.sessions.delete(session));
+    });
+    this.tcp = createNetServer((socket) => this.route(socket));
+  }
+
+  private route(socket: Socket): void {
+    this.sockets.add(socket);
+    socket.once("close", () => this.sockets.delete(socket));
+    socket.on("error", () => socket.destroy());
+    let head = Buffer.alloc(0);
+    const onData = (chunk: Buffer) => {
+      head = Buffer.concat([head, chunk]);
+      const n = Math.min(head.length, http2Preface.length);
+      const isPrefix = head.subarray(0, n).equals(http2Preface.subarray(0, n));
+      // Wait for more bytes while they could still become the preface.
+      if (isPrefix && head.length < http2Preface.length) return;
+      socket.off("data", onData);
+      socket.pause();
+      socket.unshift(head);
+      (isPrefix ? this.http2 : this.http1).emit("connection", socket);
+      socket.resume();
+    };
+    socket.on("data", onData);
+  }
+
+  async listen(options: ServerOptions): Promise<AddressInfo> {
+    await new Promise<void>((resolve, reject) => {
+      this.tcp.once("error", reject);
+      this.tcp.listen(options.port, options.host, () => {
+        this.tcp.off("error", reject);
+        resolve();
+      });
+    });
+    return this.tcp.address() as AddressInfo;
+  }
+
+  /** Stops accepting, lets in-flight calls finish within graceMs, then closes every connection. */
+  async close(graceMs: number): Promise<void> {
+    const stopped = new Promise<void>((resolve) => this.tcp.close(() => resolve()));
+    this.http1.closeIdleConnections();
+    for (const session of this.sessions) session.close();
+    if (this.inFlight > 0) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, graceMs);
+        this.drained = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    }
+    this.http1.closeAllConnections();
+    for (const session of this.sessions) session.destroy();
+    for (const socket of this.sockets) socket.destroy();
+    await stopped;
+  }
+}

@@ -1,0 +1,37 @@
+import { createClient, type Client, type Interceptor, type Transport } from "@connectrpc/connect";
+import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
+import { ModelService } from "../../gen/modelservice/v1/model_service_pb.js";
+
+export type ModelClient = Client<typeof ModelService>;
+
+export interface NamedTransport {
+  name: string;
+  transport: Transport;
+}
+
+function bearer(token: string): Interceptor {
+  return (next) => (req) => {
+    req.header.set("authorization", `Bearer ${token}`);
+    return next(req);
+  };
+}
+
+/** One connect-node transport per protocol and encoding the service speaks. */
+export function transports(baseUrl: string, token?: string): NamedTransport[] {
+  const interceptors = token ? [bearer(token)] : [];
+  return [
+    { name: "connect+json", transport: createConnectTransport({ baseUrl, httpVersion: "1.1", interceptors }) },
+    { name: "connect+proto", transport: createConnectTransport({ baseUrl, httpVersion: "1.1", useBinaryFormat: true, interceptors }) },
+    { name: "connect+json GET", transport: createConnectTransport({ baseUrl, httpVersion: "1.1", useHttpGet: true, interceptors }) },
+    { name: "connect+json h2c", transport: createConnectTransport({ baseUrl, httpVersion: "2", interceptors }) },
+    { name: "grpc", transport: createGrpcTransport({ baseUrl, interceptors }) },
+    { name: "grpc-web", transport: createGrpcWebTransport({ baseUrl, httpVersion: "1.1", useBinaryFormat: true, interceptors }) },
+    { name: "grpc-web h2c", transport: createGrpcWebTransport({ baseUrl, httpVersion: "2", interceptors }) },
+  ];
+}
+
+export function modelClient(baseUrl: string, token?: string, protocol = "connect+json"): ModelClient {
+  const t = transports(baseUrl, token).find((x) => x.name === protocol);
+  if (!t) throw new Error(`no transport ${protocol}`);
+  return createClient(ModelService, t.transport);
+}

@@ -1,0 +1,78 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Writable } from "node:stream";
+import { pino } from "pino";
+import { startService, type RunningService } from "../../src/app.js";
+import { loadConfig } from "../../src/config.js";
+import { scopes } from "../../src/domain/auth/principal.js";
+import { mintToken } from "../../src/domain/auth/token-minter.js";
+
+export const jwtSecret = "test-secret-test-secret-test-secret-0123456789";
+
+export interface TestService {
+  url: string;
+  port: number;
+  dir: string;
+  running: RunningService;
+  /** Every log line the service wrote, parsed. */
+  logs: Array<Record<string, unknown>>;
+  /** A token for the workspace (default: all model scopes, account "acct_test"). */
+  token(workspaceId: string, options?: { scope?: string; accountId?: string; profileId?: string; ttl?: string | number }): Promise<string>;
+  /** Stops the service; the database stays for a restart. */
+  stop(): Promise<void>;
+  /** Starts again on the same database file. */
+  restart(): Promise<void>;
+  /** Stops and deletes the database. */
+  dispose(): Promise<void>;
+}
+
+/** Starts the real service on an ephemeral port with a fresh database under a temp directory. */
+export async function startTestService(env: Record<string, string> = {}): Promise<TestService> {
+  const dir = mkdtempSync(join(tmpdir(), "modelservice-test-"));
+  const logs: Array<Record<string, unknown>> = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      for (const line of chunk.toString().split("\n")) if (line.trim() !== "") logs.push(JSON.parse(line) as Record<string, unknown>);
+      done();
+    },
+  });
+  const config = loadConfig({
+    HOST: "127.0.0.1",
+    PORT: "0",
+    MODELSERVICE_DATA_DIR: dir,
+    MODELSERVICE_JWT_SECRET: jwtSecret,
+    MODELSERVICE_SHUTDOWN_GRACE_MS: "2000",
+    ...env,
+  });
+  const secret = new TextEncoder().encode(jwtSecret);
+  const start = () => startService({ ...config }, pino({ level: "info" }, sink));
+  let running = await start();
+  const service: TestService = {
+    url: `http://127.0.0.1:${running.address.port}`,
+    port: running.address.port,
+    dir,
+    running,
+    logs,
+    token: (workspaceId, o = {}) =>
+      mintToken({
+        secret,
+        workspaceId,
+        accountId: o.accountId ?? "acct_test",
+        profileId: o.profileId ?? "profile_test",
+        scope: o.scope ?? scopes.join(" "),
+        ttl: o.ttl ?? "1h",
+      }),
+    stop: () => running.close(),
+    async restart() {
+      config.port = service.port;
+      running = await start();
+      service.running = running;
+    },
+    async dispose() {
+      await running.close().catch(() => undefined);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  return service;
+}
