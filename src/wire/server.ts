@@ -60,8 +60,14 @@ export class OnePortServer {
       socket.off("data", onData);
       socket.pause();
       socket.unshift(head);
-      (isPrefix ? this.http2 : this.http1).emit("connection", socket);
-      socket.resume();
+      if (isPrefix) {
+        // The http2 session reads what is already buffered on its next tick;
+        // resuming here would drop those bytes.
+        this.http2.emit("connection", socket);
+      } else {
+        this.http1.emit("connection", socket);
+        socket.resume();
+      }
     };
     socket.on("data", onData);
   }
