@@ -35,7 +35,6 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
 
   const health = new HealthStatus();
   health.set(ModelService.typeName, HealthCheckResponse_ServingStatus.SERVING);
-  const shutdown = new AbortController();
   const rpc = connectNodeAdapter({
     routes: connectRoutes({
       registry,
@@ -51,7 +50,6 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
     }),
     interceptors: [loggingInterceptor(logger)],
     readMaxBytes: config.maxBodyBytes,
-    shutdownSignal: shutdown.signal,
   });
   let accepting = true;
   const server = new OnePortServer(
@@ -66,7 +64,6 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
     async close() {
       accepting = false;
       health.shutdown();
-      shutdown.abort();
       await server.close(config.shutdownGraceMs);
       await store.close();
       logger.info("stopped");
