@@ -1,4 +1,5 @@
 import { createClient } from "@connectrpc/connect";
+import { connect } from "node:http2";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ModelStatus } from "../gen/modelservice/v1/model_pb.js";
 import { ModelService } from "../gen/modelservice/v1/model_service_pb.js";
@@ -54,5 +55,47 @@ describe("every RPC over every connect-node transport", () => {
     const body = (await res.json()) as { items: unknown[]; pagination: { total: number } };
     expect(body.items).toHaveLength(1);
     expect(body.pagination.total).toBeGreaterThanOrEqual(30);
+  });
+});
+
+describe("a body that is not valid protobuf binary is InvalidArgument, never Internal", () => {
+  const garbage = Buffer.from([0x0a, 0xff, 0xff]);
+  const frame = Buffer.concat([Buffer.from([0, 0, 0, 0, garbage.length]), garbage]);
+  const path = "/modelservice.v1.ModelService/GetModel";
+
+  it("Connect unary: HTTP 400 invalid_argument", async () => {
+    const res = await fetch(service.url + path, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/proto" },
+      body: garbage,
+    });
+    expect(res.status).toBe(400);
+    expect(await res.json()).toMatchObject({ code: "invalid_argument" });
+  });
+
+  it("gRPC-Web: grpc-status 3 in the trailer frame", async () => {
+    const res = await fetch(service.url + path, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/grpc-web+proto" },
+      body: frame,
+    });
+    const text = Buffer.from(await res.arrayBuffer()).toString();
+    expect(text).toContain("grpc-status: 3");
+  });
+
+  it("gRPC: grpc-status 3 in the trailers", async () => {
+    const session = connect(service.url);
+    const stream = session.request({
+      ":method": "POST",
+      ":path": path,
+      "content-type": "application/grpc",
+      te: "trailers",
+      authorization: `Bearer ${token}`,
+    });
+    stream.end(frame);
+    stream.resume();
+    const trailers = await new Promise<Record<string, unknown>>((resolve) => stream.on("trailers", resolve));
+    session.close();
+    expect(trailers["grpc-status"]).toBe("3");
   });
 });

@@ -7,6 +7,7 @@ import { registerHealthService, type HealthStatus } from "./health/health-servic
 import { authInterceptor } from "./interceptors/auth-interceptor.js";
 import { validationInterceptor } from "./interceptors/validation-interceptor.js";
 import { modelServiceHandler } from "./model-service-handler.js";
+import { invalidArgumentForParseErrors } from "./protocols/parse-error-status.js";
 import { registerServerReflection } from "./reflection/server-reflection.js";
 
 export interface RouteParts {
@@ -30,5 +31,7 @@ export function connectRoutes(parts: RouteParts): (router: ConnectRouter) => voi
     });
     registerHealthService(router, parts.health);
     registerServerReflection(router, parts.files);
+    // connect-node's adapter serves router.handlers as they stand after this function.
+    router.handlers.forEach((handler, i) => (router.handlers[i] = invalidArgumentForParseErrors(handler)));
   };
 }

@@ -1,0 +1,91 @@
+import { Code, ConnectError } from "@connectrpc/connect";
+import {
+  createAsyncIterable,
+  encodeEnvelope,
+  readAllBytes,
+  type UniversalHandler,
+  type UniversalServerResponse,
+} from "@connectrpc/connect/protocol";
+import { codeToHttpStatus, errorFromJsonBytes, errorToJsonBytes } from "@connectrpc/connect/protocol-connect";
+import { findTrailerError, setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
+import { trailerFlag, trailerParse, trailerSerialize } from "@connectrpc/connect/protocol-grpc-web";
+
+/**
+ * connect-node reports a request body that is not valid protobuf binary as
+ * Internal ("parse binary: premature EOF"). It is the client's bad input, so
+ * this wrapper turns exactly that error into InvalidArgument, in each
+ * protocol's own error format, leaving every other response untouched.
+ */
+export function invalidArgumentForParseErrors(handler: UniversalHandler): UniversalHandler {
+  const wrapped = async (req: Parameters<UniversalHandler>[0]): Promise<UniversalServerResponse> => {
+    const res = await handler(req);
+    const contentType = res.header?.get("content-type") ?? "";
+    if (contentType.startsWith("application/grpc-web")) return { ...res, body: res.body && grpcWebBody(res.body) };
+    if (contentType.startsWith("application/grpc")) return grpcResponse(res);
+    if (res.status === 500 && contentType.startsWith("application/json")) return connectUnaryResponse(res);
+    return res;
+  };
+  return Object.assign(wrapped, handler);
+}
+
+function isBinaryParseError(error: ConnectError | undefined): error is ConnectError {
+  return error?.code === Code.Internal && error.rawMessage.startsWith("parse binary:");
+}
+
+function asInvalidArgument(error: ConnectError): ConnectError {
+  return new ConnectError(error.rawMessage, Code.InvalidArgument, error.metadata);
+}
+
+async function connectUnaryResponse(res: UniversalServerResponse): Promise<UniversalServerResponse> {
+  const bytes = res.body ? await readAllBytes(res.body, Number.MAX_SAFE_INTEGER) : new Uint8Array();
+  const error = errorFromJsonBytes(bytes, undefined, new ConnectError("", Code.Unknown));
+  if (!isBinaryParseError(error)) return { ...res, body: createAsyncIterable([bytes]) };
+  const body = errorToJsonBytes(asInvalidArgument(error), {});
+  const header = new Headers(res.header);
+  header.set("content-length", String(body.byteLength));
+  return { ...res, status: codeToHttpStatus(Code.InvalidArgument), header, body: createAsyncIterable([body]) };
+}
+
+function fixGrpcTrailer(trailer: Headers): void {
+  const error = findTrailerError(trailer);
+  if (!isBinaryParseError(error)) return;
+  trailer.delete("grpc-status-details-bin");
+  setTrailerStatus(trailer, asInvalidArgument(error));
+}
+
+function grpcResponse(res: UniversalServerResponse): UniversalServerResponse {
+  const trailer = res.trailer;
+  if (!trailer) return res;
+  // The trailer is final either before the response is returned or once the body ends.
+  fixGrpcTrailer(trailer);
+  const body = res.body;
+  if (!body) return res;
+  return {
+    ...res,
+    body: (async function* () {
+      yield* body;
+      fixGrpcTrailer(trailer);
+    })(),
+  };
+}
+
+async function* grpcWebBody(body: AsyncIterable<Uint8Array>): AsyncIterable<Uint8Array> {
+  for await (const chunk of body) {
+    const isWholeTrailerFrame =
+      chunk.byteLength >= 5 &&
+      chunk[0] === trailerFlag &&
+      new DataView(chunk.buffer, chunk.byteOffset).getUint32(1) === chunk.byteLength - 5;
+    if (!isWholeTrailerFrame) {
+      yield chunk;
+      continue;
+    }
+    const trailer = trailerParse(chunk.subarray(5));
+    const error = findTrailerError(trailer);
+    if (!isBinaryParseError(error)) {
+      yield chunk;
+      continue;
+    }
+    fixGrpcTrailer(trailer);
+    yield encodeEnvelope(trailerFlag, trailerSerialize(trailer));
+  }
+}
