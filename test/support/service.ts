@@ -67,6 +67,8 @@ export async function startTestService(env: Record<string, string> = {}): Promis
     async restart() {
       config.port = service.port;
       running = await start();
+      // Let client pools notice the connections the old server closed before they are reused.
+      await new Promise((resolve) => setTimeout(resolve, 50));
       service.running = running;
     },
     async dispose() {

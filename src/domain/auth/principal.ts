@@ -8,3 +8,9 @@ export interface Principal {
 }
 
 export const scopes = ["models:read", "models:create", "models:update", "models:delete", "models:admin"] as const;
+
+const workspaceIdPattern = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/;
+
+export function isWorkspaceId(text: string): boolean {
+  return workspaceIdPattern.test(text);
+}

@@ -1,6 +1,6 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { createLocalJWKSet, jwtVerify, type JSONWebKeySet, type JWTPayload, type JWTVerifyOptions, type JWTVerifyResult } from "jose";
-import type { Principal } from "./principal.js";
+import { isWorkspaceId, type Principal } from "./principal.js";
 
 export type TokenKeys =
   | { kind: "secret"; secret: Uint8Array }
@@ -22,6 +22,12 @@ function claim(payload: JWTPayload, name: string): string {
   const value = payload[name];
   if (typeof value !== "string" || value === "") throw unauthenticated(`claim "${name}" is missing`);
   return value;
+}
+
+function workspaceClaim(payload: JWTPayload): string {
+  const workspaceId = claim(payload, "workspace_id");
+  if (!isWorkspaceId(workspaceId)) throw unauthenticated('claim "workspace_id" is not a workspace id');
+  return workspaceId;
 }
 
 /**
@@ -57,7 +63,7 @@ export class TokenVerifier {
     return {
       profileId: claim(payload, "sub"),
       accountId: claim(payload, "account_id"),
-      workspaceId: claim(payload, "workspace_id"),
+      workspaceId: workspaceClaim(payload),
       scopes: new Set((scope ?? "").split(" ").filter((s) => s !== "")),
     };
   }

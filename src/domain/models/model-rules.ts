@@ -7,6 +7,7 @@ import {
   SetModelStatusRequestSchema,
   type ListModelsRequest,
 } from "../../../gen/modelservice/v1/model_service_pb.js";
+import { isWorkspaceId } from "../auth/principal.js";
 import type { FieldViolation } from "../validation/field-violations.js";
 import { isModelId } from "./model-id.js";
 
@@ -14,7 +15,6 @@ import { isModelId } from "./model-id.js";
 export const defaultPageSize = 50;
 export const maxPageSize = 1000;
 const maxFilterLength = 512;
-const workspaceIdPattern = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/;
 const labelKeyPattern = /^[A-Za-z0-9][A-Za-z0-9_.\/-]{0,62}$/;
 const labelValuePattern = /^[A-Za-z0-9_.\/:@-]{0,63}$/;
 
@@ -45,7 +45,7 @@ export function parseSortOrder(text: string): SortOrder | undefined {
 }
 
 function workspaceIdViolations(workspaceId: string): FieldViolation[] {
-  return workspaceId === "" || workspaceIdPattern.test(workspaceId)
+  return workspaceId === "" || isWorkspaceId(workspaceId)
     ? []
     : [{ field: "workspaceId", description: "is not a valid workspace id" }];
 }

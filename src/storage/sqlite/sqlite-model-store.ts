@@ -299,7 +299,8 @@ export class SqliteModelStore implements ModelStore {
     }
     q.queryTerms.forEach((term, i) => {
       where.push(
-        `(name || ' ' || ifnull(family, '') || ' ' || ifnull(provider, '') || ' ' || id || ' ' || ifnull(external_id, '') || ' ' || labels) LIKE @term${i} ESCAPE '\\'`,
+        `((name || ' ' || ifnull(family, '') || ' ' || ifnull(provider, '') || ' ' || id || ' ' || ifnull(external_id, '')) LIKE @term${i} ESCAPE '\\'
+          OR EXISTS (SELECT 1 FROM json_each(models.labels) WHERE key LIKE @term${i} ESCAPE '\\' OR value LIKE @term${i} ESCAPE '\\'))`,
       );
       params[`term${i}`] = "%" + likeLiteral(term) + "%";
     });

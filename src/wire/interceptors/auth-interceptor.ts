@@ -1,7 +1,7 @@
 import { getOption, hasOption } from "@bufbuild/protobuf";
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { required_scope } from "../../../gen/modelservice/v1/options_pb.js";
-import type { Principal } from "../../domain/auth/principal.js";
+import { isWorkspaceId, type Principal } from "../../domain/auth/principal.js";
 import type { TokenVerifier } from "../../domain/auth/token-verifier.js";
 import type { ModelRegistry } from "../../domain/models/model-registry.js";
 import { principalKey } from "../principal-context.js";
@@ -25,7 +25,8 @@ export function authInterceptor(verifier: TokenVerifier, registry: ModelRegistry
     }
     if (req.stream) throw new ConnectError(`${req.method.name} is not supported`, Code.Unimplemented);
     const workspaceId = (req.message as { workspaceId?: unknown }).workspaceId;
-    if (typeof workspaceId === "string" && workspaceId !== "" && workspaceId !== principal.workspaceId) {
+    // A malformed workspace id is bad input, not another workspace: validation names it.
+    if (typeof workspaceId === "string" && isWorkspaceId(workspaceId) && workspaceId !== principal.workspaceId) {
       throw new ConnectError(`token is not valid for workspace "${workspaceId.slice(0, 128)}"`, Code.PermissionDenied);
     }
     await registry.admitWorkspace(principal);
