@@ -1,4 +1,7 @@
+import type { DescMethod } from "@bufbuild/protobuf";
+import type { UniversalHandler } from "@connectrpc/connect/protocol";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
+import type { ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Logger } from "pino";
 import { file_health_v1_health } from "../gen/health/v1/health_pb.js";
@@ -17,6 +20,10 @@ import { corsMiddleware } from "./wire/cors.js";
 import { HealthStatus } from "./wire/health/health-service.js";
 import { httpHandler } from "./wire/http-handler.js";
 import { loggingInterceptor } from "./wire/interceptors/logging-interceptor.js";
+import { docsPage } from "./wire/openapi/docs-page.js";
+import { openApiDocument } from "./wire/openapi/openapi-document.js";
+import { httpBindings } from "./wire/rest/http-rules.js";
+import { notFound, restHandler } from "./wire/rest/rest-handler.js";
 import { OnePortServer } from "./wire/server.js";
 
 export interface RunningService {
@@ -35,8 +42,8 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
 
   const health = new HealthStatus();
   health.set(ModelService.typeName, HealthCheckResponse_ServingStatus.SERVING);
-  const rpc = connectNodeAdapter({
-    routes: connectRoutes({
+  const handlers = new Map<DescMethod, UniversalHandler>();
+  const routes = connectRoutes({
       registry,
       verifier: new TokenVerifier({ keys: config.tokenKeys, issuer: config.jwtIssuer, audience: config.jwtAudience }),
       health,
@@ -47,13 +54,31 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
         file_grpc_reflection_v1alpha_reflection,
       ],
       interceptors: [loggingInterceptor(logger)],
-    }),
+  });
+  const rpc = connectNodeAdapter({
+    routes(router) {
+      routes(router);
+      for (const handler of router.handlers) handlers.set(handler.method, handler);
+    },
     interceptors: [loggingInterceptor(logger)],
+    fallback: (req, res) => notFound(req, res as ServerResponse),
+    // Implicit-presence fields are written even at their defaults ("items": [],
+    // "nextCursor": ""), as the seeds' SDKs expect; proto3 optional fields stay
+    // absent when unset.
+    jsonOptions: { alwaysEmitImplicit: true },
     readMaxBytes: config.maxBodyBytes,
   });
+  const bindings = httpBindings([ModelService]);
   let accepting = true;
   const server = new OnePortServer(
-    httpHandler({ cors: corsMiddleware(config.corsOrigins), ready: () => accepting, rpc }),
+    httpHandler({
+      cors: corsMiddleware(config.corsOrigins),
+      ready: () => accepting,
+      openApi: JSON.stringify(openApiDocument(bindings, { title: "ModelService", version: "v1" })),
+      docs: docsPage(),
+      rest: restHandler({ bindings, handlers, maxBodyBytes: config.maxBodyBytes }),
+      rpc,
+    }),
   );
   const address = await server.listen({ host: config.host, port: config.port });
   logger.info({ host: address.address, port: address.port }, "listening");

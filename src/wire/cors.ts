@@ -17,7 +17,7 @@ export function corsMiddleware(origins: "*" | string[]): CorsMiddleware {
     origin: origins === "*" ? "*" : origins,
     methods: [...connectCors.allowedMethods, ...restMethods],
     allowedHeaders: [...connectCors.allowedHeaders, "Authorization", "X-Request-Id"],
-    exposedHeaders: [...connectCors.exposedHeaders, "X-Request-Id"],
+    exposedHeaders: [...connectCors.exposedHeaders, "X-Request-Id", "ETag", "X-Should-Retry", "Retry-After", "Retry-After-Ms"],
     maxAge: 7200,
   });
 }

@@ -6,27 +6,38 @@ export interface HttpHandlerParts {
   cors: CorsMiddleware;
   /** True while the service takes traffic (false during shutdown). */
   ready: () => boolean;
+  /** The OpenAPI document, serialized once at start. */
+  openApi: string;
+  /** The API reference page and its assets; false for other paths. */
+  docs: (path: string, res: ServerResponse) => boolean;
+  /** REST transcoding; false when the path is no REST route. */
+  rest: (req: Parameters<RequestHandler>[0], res: Parameters<RequestHandler>[1]) => boolean;
   /** connect-node's adapter: gRPC, gRPC-Web and Connect. */
   rpc: RequestHandler;
 }
 
 function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
+  const text = typeof body === "string" ? body : JSON.stringify(body);
   res.writeHead(status, { "content-type": "application/json; charset=utf-8", "content-length": Buffer.byteLength(text) });
   res.end(text);
 }
 
-/** The node request handler of the one port: CORS, plain health endpoints, then RPC. */
+/** The node request handler of the one port: CORS, plain endpoints, REST, then RPC. */
 export function httpHandler(parts: HttpHandlerParts): RequestHandler {
   return (req, res) => {
     // connect's adapter and cors take both http1 and http2 compat objects; cors is typed for http1 only.
     parts.cors(req as IncomingMessage, res as ServerResponse, () => {
       const path = (req.url ?? "/").split("?", 1)[0];
-      if (req.method === "GET" && path === "/healthz") return sendJson(res as ServerResponse, 200, { status: "ok" });
-      if (req.method === "GET" && path === "/readyz") {
+      // HEAD is answered as GET; node sends the headers without the body.
+      const isRead = req.method === "GET" || req.method === "HEAD";
+      if (isRead && path === "/healthz") return sendJson(res as ServerResponse, 200, { status: "ok" });
+      if (isRead && path === "/readyz") {
         const ready = parts.ready();
         return sendJson(res as ServerResponse, ready ? 200 : 503, { status: ready ? "ready" : "shutting down" });
       }
+      if (isRead && path === "/openapi.json") return sendJson(res as ServerResponse, 200, parts.openApi);
+      if (isRead && parts.docs(path, res as ServerResponse)) return;
+      if (parts.rest(req, res)) return;
       parts.rpc(req, res);
     });
   };

@@ -1,0 +1,182 @@
+import { fromJson, ScalarType, type DescField, type DescMessage, type JsonObject, type JsonValue } from "@bufbuild/protobuf";
+import type { FieldViolation } from "../../domain/validation/field-violations.js";
+import type { HttpBinding } from "./http-rules.js";
+import type { PathBindings } from "./path-template.js";
+
+/** Well-known message types whose JSON form is a string, so a query value can carry them. */
+const stringEncodedMessages = new Set([
+  "google.protobuf.Timestamp",
+  "google.protobuf.Duration",
+  "google.protobuf.FieldMask",
+]);
+
+function fieldNamed(message: DescMessage, name: string): DescField | undefined {
+  return message.fields.find((f) => f.name === name || f.jsonName === name);
+}
+
+/** Resolves a dotted path of proto or JSON names to the fields it walks through. */
+function resolvePath(message: DescMessage, names: readonly string[]): DescField[] | undefined {
+  const fields: DescField[] = [];
+  let current: DescMessage | undefined = message;
+  for (const name of names) {
+    const field: DescField | undefined = current && fieldNamed(current, name);
+    if (!field) return undefined;
+    fields.push(field);
+    current = field.fieldKind === "message" ? field.message : undefined;
+  }
+  return fields;
+}
+
+function jsonPath(fields: readonly DescField[]): string {
+  return fields.map((f) => f.jsonName).join(".");
+}
+
+function setPath(target: JsonObject, fields: readonly DescField[], value: JsonValue): void {
+  let node = target;
+  for (const field of fields.slice(0, -1)) {
+    const next = node[field.jsonName];
+    node = (node[field.jsonName] = typeof next === "object" && next !== null && !Array.isArray(next) ? next : {}) as JsonObject;
+  }
+  node[fields[fields.length - 1]!.jsonName] = value;
+}
+
+const integer = /^-?\d+$/;
+
+type Converted = { value: JsonValue } | { problem: string };
+
+function notA(what: string, text: string): Converted {
+  return { problem: `must be ${what}, not "${text.slice(0, 32)}"` };
+}
+
+/** A query or path string as the JSON value of the field's type. */
+function convert(field: DescField, text: string): Converted {
+  const kind = field.fieldKind === "list" ? field.listKind : field.fieldKind;
+  if (kind === "enum" && (field.fieldKind === "enum" || field.fieldKind === "list")) {
+    const values = field.enum?.values ?? [];
+    if (integer.test(text)) return { value: Number(text) };
+    return values.some((v) => v.name === text) ? { value: text } : notA(`one of ${values.map((v) => v.name).join(", ")}`, text);
+  }
+  if (kind === "message" && (field.fieldKind === "message" || field.fieldKind === "list")) {
+    const typeName = field.message?.typeName;
+    if (typeName && stringEncodedMessages.has(typeName)) return { value: text };
+  }
+  if (field.fieldKind !== "scalar" && !(field.fieldKind === "list" && field.listKind === "scalar")) {
+    return { problem: "cannot be set from the path or a query parameter" };
+  }
+  switch (field.scalar) {
+    case ScalarType.STRING:
+    case ScalarType.BYTES:
+      return { value: text };
+    case ScalarType.BOOL:
+      return text === "true" || text === "false" ? { value: text === "true" } : notA("true or false", text);
+    case ScalarType.INT64:
+    case ScalarType.UINT64:
+    case ScalarType.SINT64:
+    case ScalarType.FIXED64:
+    case ScalarType.SFIXED64:
+      return integer.test(text) ? { value: text } : notA("an integer", text);
+    case ScalarType.DOUBLE:
+    case ScalarType.FLOAT:
+      return text.trim() !== "" && Number.isFinite(Number(text)) ? { value: Number(text) } : notA("a number", text);
+    default:
+      return integer.test(text) && Number.isSafeInteger(Number(text)) ? { value: Number(text) } : notA("an integer", text);
+  }
+}
+
+export type Transcoded = { ok: true; request: JsonObject } | { ok: false; violations: FieldViolation[] };
+
+/**
+ * The request message, as proto JSON, of a REST call: the body (all of it or
+ * one field), the path variables, and for the remaining fields the query
+ * parameters (proto or JSON names, dotted for nested fields, repeated keys for
+ * repeated fields, enum values by name).
+ */
+export function transcodeRequest(
+  binding: HttpBinding,
+  path: PathBindings,
+  query: URLSearchParams,
+  body: JsonValue | undefined,
+): Transcoded {
+  const input = binding.method.input;
+  const violations: FieldViolation[] = [];
+  let request: JsonObject = {};
+  if (binding.body === "*") {
+    if (body !== undefined) {
+      if (typeof body !== "object" || body === null || Array.isArray(body)) {
+        return { ok: false, violations: [{ field: "body", description: "must be a JSON object" }] };
+      }
+      request = body;
+    }
+  } else if (binding.body !== "") {
+    const field = fieldNamed(input, binding.body);
+    if (field && body !== undefined) request[field.jsonName] = body;
+  }
+  const bound = new Set<string>();
+  for (const { fieldPath, value } of path) {
+    const fields = resolvePath(input, fieldPath);
+    if (!fields) continue;
+    const converted = convert(fields[fields.length - 1]!, value);
+    if ("problem" in converted) {
+      violations.push({ field: jsonPath(fields), description: converted.problem });
+      continue;
+    }
+    bound.add(jsonPath(fields));
+    setPath(request, fields, converted.value);
+  }
+  for (const key of new Set(query.keys())) {
+    const fields = resolvePath(input, key.split("."));
+    if (!fields) {
+      violations.push({ field: key.slice(0, 64), description: "is not a parameter of this request" });
+      continue;
+    }
+    const name = jsonPath(fields);
+    const last = fields[fields.length - 1]!;
+    if (binding.body === "*" || bound.has(name) || fields[0]!.name === binding.body) {
+      violations.push({ field: name, description: "is set by the path or the body, not a query parameter" });
+      continue;
+    }
+    const converted = query.getAll(key).map((text) => convert(last, text));
+    const problem = converted.find((c) => "problem" in c);
+    if (problem && "problem" in problem) {
+      violations.push({ field: name, description: problem.problem });
+      continue;
+    }
+    const values = converted.map((c) => ("value" in c ? c.value : null));
+    if (last.fieldKind === "list") setPath(request, fields, values);
+    else if (values.length > 1) violations.push({ field: name, description: "is given more than once" });
+    else setPath(request, fields, values[0]!);
+  }
+  return violations.length > 0 ? { ok: false, violations } : { ok: true, request };
+}
+
+function decodes(schema: DescMessage, json: JsonObject): string | undefined {
+  try {
+    fromJson(schema, json);
+    return undefined;
+  } catch (e) {
+    return (e as Error).message;
+  }
+}
+
+/**
+ * Which field of a JSON request the proto JSON decoder refuses, for an error
+ * that names it. Only called once decoding has failed, so the hot path pays
+ * nothing for it.
+ */
+export function jsonFieldProblem(schema: DescMessage, json: JsonValue, parent = ""): FieldViolation | undefined {
+  if (typeof json !== "object" || json === null || Array.isArray(json)) {
+    return { field: parent || "body", description: "must be a JSON object" };
+  }
+  for (const [key, value] of Object.entries(json)) {
+    const field = fieldNamed(schema, key);
+    const path = parent === "" ? (field?.jsonName ?? key) : `${parent}.${field?.jsonName ?? key}`;
+    if (!field) return { field: path.slice(0, 128), description: "is not a field of " + schema.typeName };
+    const problem = decodes(schema, { [key]: value });
+    if (problem === undefined) continue;
+    if (field.fieldKind === "message" && !stringEncodedMessages.has(field.message.typeName) && typeof value === "object") {
+      return jsonFieldProblem(field.message, value, path) ?? { field: path, description: problem };
+    }
+    return { field: path, description: problem.slice(0, 200) };
+  }
+  return undefined;
+}

@@ -1,0 +1,204 @@
+import { createHash } from "node:crypto";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
+import type { DescMethod, JsonValue } from "@bufbuild/protobuf";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { readAllBytes, type UniversalHandler } from "@connectrpc/connect/protocol";
+import { errorFromJsonBytes } from "@connectrpc/connect/protocol-connect";
+import { universalRequestFromNodeRequest } from "@connectrpc/connect-node";
+import { invalidArgument } from "../../domain/validation/field-violations.js";
+import type { HttpBinding } from "./http-rules.js";
+import { jsonFieldProblem, transcodeRequest } from "./request-transcoder.js";
+import { RestRouter } from "./rest-router.js";
+import { restError } from "./status-json.js";
+
+type NodeRequest = IncomingMessage | Http2ServerRequest;
+type NodeResponse = ServerResponse | Http2ServerResponse;
+
+export interface RestOptions {
+  bindings: readonly HttpBinding[];
+  /** The router's handler of each RPC: REST calls run the very same handlers, interceptors and error path. */
+  handlers: ReadonlyMap<DescMethod, UniversalHandler>;
+  maxBodyBytes: number;
+}
+
+/** Request headers that describe the REST request's own transport, not the call. */
+const notForwarded = new Set([
+  "host",
+  "connection",
+  "keep-alive",
+  "transfer-encoding",
+  "te",
+  "upgrade",
+  "content-type",
+  "content-length",
+  "content-encoding",
+  "accept-encoding",
+]);
+
+const jsonContentType = /^application\/json\s*(;|$)/i;
+
+class RestFailure extends Error {
+  constructor(
+    readonly error: ConnectError,
+    readonly status?: number,
+  ) {
+    super(error.message);
+  }
+}
+
+function send(res: NodeResponse, status: number, headers: Record<string, string>, body?: string | Uint8Array): void {
+  if (body === undefined) {
+    res.writeHead(status, headers);
+    res.end();
+    return;
+  }
+  res.writeHead(status, { ...headers, "content-length": String(Buffer.byteLength(body)) });
+  res.end(body);
+}
+
+function sendError(res: NodeResponse, error: ConnectError, status?: number, extra: Record<string, string> = {}): void {
+  const rendered = restError(error, status);
+  send(res, rendered.status, { ...rendered.headers, ...extra }, rendered.body);
+}
+
+function hasBody(req: NodeRequest): boolean {
+  const length = req.headers["content-length"];
+  if (length !== undefined) return length !== "0";
+  // HTTP/2 frames the body itself: no transfer-encoding, and content-length is optional.
+  return req.httpVersionMajor === 2 || req.headers["transfer-encoding"] !== undefined;
+}
+
+/** A request the JSON decoder refused, as InvalidArgument whose field violation names the field. */
+function namedDecodeError(error: ConnectError, binding: HttpBinding, request: JsonValue): ConnectError {
+  if (error.code !== Code.InvalidArgument || error.details.length > 0) return error;
+  const violation = jsonFieldProblem(binding.method.input, request);
+  if (!violation) return error;
+  const named = invalidArgument([violation]);
+  error.metadata.forEach((value, key) => named.metadata.set(key, value));
+  return named;
+}
+
+async function readJsonBody(req: NodeRequest, maxBytes: number): Promise<JsonValue | undefined> {
+  if (!hasBody(req)) return undefined;
+  const contentType = req.headers["content-type"] ?? "";
+  if (!jsonContentType.test(contentType)) {
+    throw new RestFailure(new ConnectError(`content type "${contentType.slice(0, 64)}" is not application/json`, Code.InvalidArgument), 415);
+  }
+  const declared = Number(req.headers["content-length"] ?? 0);
+  if (declared > maxBytes) {
+    throw new RestFailure(new ConnectError(`request body is larger than ${maxBytes} bytes`, Code.ResourceExhausted), 413);
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > maxBytes) {
+      throw new RestFailure(new ConnectError(`request body is larger than ${maxBytes} bytes`, Code.ResourceExhausted), 413);
+    }
+    chunks.push(chunk);
+  }
+  const text = Buffer.concat(chunks).toString("utf8");
+  if (text.trim() === "") return undefined;
+  try {
+    return JSON.parse(text) as JsonValue;
+  } catch (e) {
+    throw new RestFailure(new ConnectError(`request body is not valid JSON: ${(e as Error).message}`, Code.InvalidArgument));
+  }
+}
+
+function forwardedHeaders(req: NodeRequest): Headers {
+  const header = new Headers();
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (name.startsWith(":") || notForwarded.has(name) || value === undefined) continue;
+    header.set(name, Array.isArray(value) ? value.join(", ") : value);
+  }
+  header.set("content-type", "application/json");
+  return header;
+}
+
+function etagOf(body: Uint8Array): string {
+  return `"${createHash("sha256").update(body).digest("base64url").slice(0, 27)}"`;
+}
+
+function etagMatches(ifNoneMatch: string | undefined, etag: string): boolean {
+  if (!ifNoneMatch) return false;
+  return ifNoneMatch.split(",").some((t) => {
+    const tag = t.trim();
+    return tag === "*" || tag === etag || tag === `W/${etag}`;
+  });
+}
+
+/** The answer to a path nothing serves: 404 with a google.rpc.Status body. */
+export function notFound(req: NodeRequest, res: NodeResponse): void {
+  const path = (req.url ?? "/").split("?", 1)[0]!.slice(0, 200);
+  sendError(res, new ConnectError(`no route for ${req.method} ${path}`, Code.NotFound));
+}
+
+/**
+ * REST transcoding: routes from the google.api.http rules, each call turned
+ * into a Connect JSON call of the same RPC and answered as REST (200 with the
+ * message, or the google.rpc.Status of the error). Returns false when the
+ * path is no REST route, so other handlers can answer it.
+ */
+export function restHandler(options: RestOptions): (req: NodeRequest, res: NodeResponse) => boolean {
+  const router = new RestRouter(options.bindings);
+  return (req, res) => {
+    const url = new URL(req.url ?? "/", "http://rest");
+    const route = router.match(req.method === "HEAD" ? "GET" : (req.method ?? "GET"), url.pathname);
+    if (route.kind === "none") return false;
+    if (route.kind === "method-not-allowed") {
+      sendError(res, new ConnectError(`${req.method} is not allowed on ${url.pathname.slice(0, 200)}`, Code.Unimplemented), 405, {
+        allow: route.allow.join(", "),
+      });
+      return true;
+    }
+    const handler = options.handlers.get(route.binding.method);
+    if (!handler) return false;
+    serve(req, res, route.binding, route.path, url, handler, options.maxBodyBytes).catch((e: unknown) => {
+      if (e instanceof RestFailure) return sendError(res, e.error, e.status);
+      sendError(res, ConnectError.from(e));
+    });
+    return true;
+  };
+}
+
+async function serve(
+  req: NodeRequest,
+  res: NodeResponse,
+  binding: HttpBinding,
+  path: Parameters<typeof transcodeRequest>[1],
+  url: URL,
+  handler: UniversalHandler,
+  maxBodyBytes: number,
+): Promise<void> {
+  const body = binding.body === "" ? undefined : await readJsonBody(req, maxBodyBytes);
+  const transcoded = transcodeRequest(binding, path, url.searchParams, body);
+  if (!transcoded.ok) throw new RestFailure(invalidArgument(transcoded.violations));
+  const uRes = await handler({
+    ...universalRequestFromNodeRequest(req, res, transcoded.request, undefined),
+    method: "POST",
+    header: forwardedHeaders(req),
+  });
+  const bytes = uRes.body ? await readAllBytes(uRes.body, Number.MAX_SAFE_INTEGER) : new Uint8Array();
+  const headers: Record<string, string> = {};
+  const requestId = uRes.header?.get("x-request-id");
+  if (requestId) headers["x-request-id"] = requestId;
+  if (uRes.status !== 200) {
+    const error = errorFromJsonBytes(bytes, uRes.header, new ConnectError(`HTTP ${uRes.status}`, Code.Unknown));
+    return sendError(res, namedDecodeError(error, binding, transcoded.request), undefined, headers);
+  }
+  let out: Uint8Array = bytes;
+  if (binding.responseBody !== "") {
+    const field = binding.method.output.fields.find((f) => f.name === binding.responseBody);
+    const message = JSON.parse(Buffer.from(bytes).toString("utf8")) as Record<string, JsonValue>;
+    out = Buffer.from(JSON.stringify(field ? (message[field.jsonName] ?? null) : null));
+  }
+  headers["content-type"] = "application/json; charset=utf-8";
+  if (binding.httpMethod === "GET") {
+    const etag = etagOf(out);
+    headers.etag = etag;
+    if (etagMatches(req.headers["if-none-match"], etag)) return send(res, 304, headers);
+  }
+  send(res, 200, headers, out);
+}

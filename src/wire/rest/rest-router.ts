@@ -1,0 +1,27 @@
+import type { HttpBinding } from "./http-rules.js";
+import { matchTemplate, type PathBindings } from "./path-template.js";
+
+export type RouteMatch =
+  | { kind: "found"; binding: HttpBinding; path: PathBindings }
+  | { kind: "method-not-allowed"; allow: string[] }
+  | { kind: "none" };
+
+/** Finds the binding for a request among the REST routes. */
+export class RestRouter {
+  constructor(private readonly bindings: readonly HttpBinding[]) {}
+
+  match(httpMethod: string, path: string): RouteMatch {
+    const matches = this.bindings.flatMap((binding) => {
+      const vars = matchTemplate(binding.template, path);
+      return vars ? [{ binding, path: vars }] : [];
+    });
+    // "/v1/models/x:enable" also fits "/v1/models/{id}"; a custom verb that
+    // matches wins, so a GET there is 405 rather than a lookup of "x:enable".
+    const withVerb = matches.filter((m) => m.binding.template.verb !== undefined);
+    const candidates = withVerb.length > 0 ? withVerb : matches;
+    if (candidates.length === 0) return { kind: "none" };
+    const found = candidates.find((m) => m.binding.httpMethod === httpMethod);
+    if (found) return { kind: "found", ...found };
+    return { kind: "method-not-allowed", allow: [...new Set(candidates.map((m) => m.binding.httpMethod))] };
+  }
+}
