@@ -43,7 +43,9 @@ export class OnePortServer {
       this.sessions.add(session);
       session.once("close", () => this.sessions.delete(session));
     });
-    this.tcp = createNetServer((socket) => this.route(socket));
+    // Responses leave in several writes (headers, body, trailers); without
+    // noDelay, Nagle's algorithm holds the later ones for a delayed ACK (~40 ms).
+    this.tcp = createNetServer({ noDelay: true, keepAlive: true }, (socket) => this.route(socket));
   }
 
   private route(socket: Socket): void {

@@ -1,3 +1,4 @@
+import { createSecretKey } from "node:crypto";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { createLocalJWKSet, jwtVerify, type JSONWebKeySet, type JWTPayload, type JWTVerifyOptions, type JWTVerifyResult } from "jose";
 import { isWorkspaceId, type Principal } from "./principal.js";
@@ -13,6 +14,8 @@ export interface TokenVerifierOptions {
 }
 
 const asymmetricAlgorithms = ["RS256", "ES256", "EdDSA"];
+const maxCachedTokens = 10_000;
+const maxCacheMs = 60_000;
 
 function unauthenticated(reason: string): ConnectError {
   return new ConnectError(`invalid token: ${reason}`, Code.Unauthenticated);
@@ -37,12 +40,20 @@ function workspaceClaim(payload: JWTPayload): string {
  */
 export class TokenVerifier {
   private readonly verifyJwt: (token: string) => Promise<JWTVerifyResult>;
+  /**
+   * Tokens already verified, until they expire (at most a minute): callers
+   * reuse one token for many calls, and a signature check costs more than the
+   * rest of a GetModel.
+   */
+  private readonly verified = new Map<string, { principal: Principal; until: number }>();
 
   constructor(options: TokenVerifierOptions) {
     const common: JWTVerifyOptions = { issuer: options.issuer, audience: options.audience };
     const keys = options.keys;
     if (keys.kind === "secret") {
-      this.verifyJwt = (token) => jwtVerify(token, keys.secret, { ...common, algorithms: ["HS256"] });
+      // A KeyObject lets jose verify with node:crypto directly instead of importing the key on every call.
+      const key = createSecretKey(keys.secret);
+      this.verifyJwt = (token) => jwtVerify(token, key, { ...common, algorithms: ["HS256"] });
     } else {
       const jwks = createLocalJWKSet(keys.jwks);
       this.verifyJwt = (token) => jwtVerify(token, jwks, { ...common, algorithms: asymmetricAlgorithms });
@@ -50,6 +61,17 @@ export class TokenVerifier {
   }
 
   async verify(token: string): Promise<Principal> {
+    const now = Date.now();
+    const cached = this.verified.get(token);
+    if (cached && now < cached.until) return cached.principal;
+    this.verified.delete(token);
+    const { principal, expiresAt } = await this.verifyUncached(token);
+    if (this.verified.size >= maxCachedTokens) this.verified.delete(this.verified.keys().next().value!);
+    this.verified.set(token, { principal, until: Math.min(expiresAt ?? Infinity, now + maxCacheMs) });
+    return principal;
+  }
+
+  private async verifyUncached(token: string): Promise<{ principal: Principal; expiresAt?: number }> {
     let payload: JWTPayload;
     try {
       payload = (await this.verifyJwt(token)).payload;
@@ -60,11 +82,12 @@ export class TokenVerifier {
     }
     const scope = payload.scope;
     if (scope !== undefined && typeof scope !== "string") throw unauthenticated('claim "scope" is not a string');
-    return {
+    const principal: Principal = {
       profileId: claim(payload, "sub"),
       accountId: claim(payload, "account_id"),
       workspaceId: workspaceClaim(payload),
       scopes: new Set((scope ?? "").split(" ").filter((s) => s !== "")),
     };
+    return { principal, expiresAt: payload.exp === undefined ? undefined : payload.exp * 1000 };
   }
 }
