@@ -12,7 +12,8 @@ import { file_modelservice_v1_model_service, ModelService } from "../gen/modelse
 import type { Config } from "./config.js";
 import { TokenVerifier } from "./domain/auth/token-verifier.js";
 import { loadPlatformCatalog } from "./domain/catalog/platform-catalog.js";
-import { ModelRegistry } from "./domain/models/model-registry.js";
+import { CredentialSealer } from "./domain/credentials/credential-sealer.js";
+import { ModelRegistry, systemProfileId } from "./domain/models/model-registry.js";
 import type { ModelStore } from "./storage/model-store.js";
 import { SqliteModelStore } from "./storage/sqlite/sqlite-model-store.js";
 import { connectRoutes } from "./wire/connect-routes.js";
@@ -35,10 +36,20 @@ export interface RunningService {
 
 /** Wires storage, domain and wire layers together and starts listening. */
 export async function startService(config: Config, logger: Logger): Promise<RunningService> {
-  const store = new SqliteModelStore({ path: config.databasePath });
-  const registry = await ModelRegistry.open(store);
+  const store = new SqliteModelStore({ path: config.databasePath, systemProfileId });
+  const registry = await ModelRegistry.open(store, {
+    sealer: CredentialSealer.fromSettings(config.encryptionKey, config.encryptionKeysOld),
+    purgeAfterMs: config.purgeAfterMs,
+  });
   const sync = await registry.syncCatalog(loadPlatformCatalog());
   logger.info({ ...sync, database: config.databasePath }, "platform catalog synced");
+  const purge = () =>
+    registry.purgeDeleted().then(
+      (purged) => purged > 0 && logger.info({ purged }, "purged deleted models"),
+      (e: unknown) => logger.error({ err: e }, "purge failed"),
+    );
+  await purge();
+  const purgeTimer = setInterval(purge, 60 * 60 * 1000).unref();
 
   const health = new HealthStatus();
   health.set(ModelService.typeName, HealthCheckResponse_ServingStatus.SERVING);
@@ -88,6 +99,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
     store,
     async close() {
       accepting = false;
+      clearInterval(purgeTimer);
       health.shutdown();
       await server.close(config.shutdownGraceMs);
       await store.close();

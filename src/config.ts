@@ -3,6 +3,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { JSONWebKeySet } from "jose";
 import type { TokenKeys } from "./domain/auth/token-verifier.js";
+import { devEncryptionKey } from "./domain/credentials/encryption-key.js";
 
 /** Every setting of the service, read from the environment (README "Settings"). */
 export interface Config {
@@ -18,6 +19,12 @@ export interface Config {
   /** "*" or the allowed origins. */
   corsOrigins: "*" | string[];
   maxBodyBytes: number;
+  /** Key credentials are sealed with (base64 or hex, 32 bytes); dev mode keeps one under dataDir. */
+  encryptionKey: string;
+  /** Retired keys still accepted for opening, comma-separated. */
+  encryptionKeysOld: string;
+  /** How long a soft-deleted model stays restorable. */
+  purgeAfterMs: number;
   shutdownGraceMs: number;
   logLevel: string;
 }
@@ -84,6 +91,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     jwtAudience: env.MODELSERVICE_JWT_AUDIENCE || undefined,
     corsOrigins: origins.length === 0 || origins.includes("*") ? "*" : origins,
     maxBodyBytes: integer(env, "MODELSERVICE_MAX_BODY_BYTES", 4 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
+    encryptionKey: env.MODELSERVICE_ENCRYPTION_KEY || devEncryptionKey(dataDir),
+    encryptionKeysOld: env.MODELSERVICE_ENCRYPTION_KEYS_OLD ?? "",
+    purgeAfterMs: integer(env, "MODELSERVICE_PURGE_AFTER_DAYS", 30, 0, 3650) * 24 * 60 * 60 * 1000,
     shutdownGraceMs: integer(env, "MODELSERVICE_SHUTDOWN_GRACE_MS", 10_000, 0, 600_000),
     logLevel: env.LOG_LEVEL || "info",
   };

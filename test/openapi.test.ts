@@ -60,8 +60,8 @@ function expectedPath(binding: HttpBinding): string {
 }
 
 /** The real URL of an OpenAPI path in this test's workspace. */
-function concretePath(path: string): string {
-  const values: Record<string, string> = { workspaceId: ws, id: modelId };
+function concretePath(path: string, id = modelId): string {
+  const values: Record<string, string> = { workspaceId: ws, id };
   return path.replace(/\{([^}]+)\}/g, (_m, name: string) => {
     const value = values[name];
     if (value === undefined) throw new Error(`no test value for path parameter ${name}`);
@@ -169,15 +169,58 @@ describe("GET /openapi.json", () => {
 // ---------------------------------------------------------------- real responses against the document
 
 /** Request bodies the write routes need; every other route is called with none (GET) or "{}". */
-const bodies: Record<string, Json> = { SetModelStatus: { status: "MODEL_STATUS_ENABLED" } };
+const customModel = { metadata: { name: "OpenAPI probe" }, spec: { provider: "acme", family: "probe-1", modelUrl: "https://api.example.com/v1" } };
+
+async function post(path: string, body: Json): Promise<Json> {
+  const res = await fetch(service.url + path, {
+    method: "POST",
+    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  expect(res.status, await res.clone().text()).toBe(200);
+  return (await res.json()) as Json;
+}
+
+/** A model in the state each RPC needs (a fresh custom model to delete, a deleted one to undelete, …), and the body to send. */
+async function target(method: string): Promise<{ id: string; body?: Json }> {
+  const idOf = (m: Json) => (m.metadata as { id: string }).id;
+  switch (method) {
+    case "SetModelStatus":
+      return { id: modelId, body: { status: "MODEL_STATUS_ENABLED" } };
+    case "CreateModel":
+      return { id: modelId, body: customModel };
+    case "CreateSystemModel":
+      return { id: modelId, body: { ...customModel, spec: { ...customModel.spec, visible: false } } };
+    case "UpdateModel":
+    case "DeleteModel":
+    case "RotateModelCredentials": {
+      const id = idOf(await post("/v1/models", customModel));
+      const body = method === "UpdateModel" ? { metadata: { name: "renamed" } } : method === "RotateModelCredentials" ? { credentials: { token: "t0ken" } } : undefined;
+      return { id, body };
+    }
+    case "UndeleteModel": {
+      const id = idOf(await post("/v1/models", customModel));
+      await fetch(`${service.url}/v1/models/${id}`, { method: "DELETE", headers: { authorization: `Bearer ${token}` } });
+      return { id, body: {} };
+    }
+    case "GetSystemModel":
+    case "UpdateSystemModel":
+    case "DeleteSystemModel": {
+      const id = idOf(await post("/v1/system/models", { ...customModel, spec: { ...customModel.spec, visible: false } }));
+      return { id, body: method === "UpdateSystemModel" ? { metadata: { name: "renamed" } } : undefined };
+    }
+    default:
+      return { id: modelId, body: {} };
+  }
+}
 
 describe("every route's real response matches the document", () => {
   it.each(bindings.map((b) => [`${b.httpMethod} ${b.template.text}`, b] as const))("%s", async (_name, binding) => {
     const op = operationOf(binding);
-    const url = concretePath(expectedPath(binding));
-    let body: Json | undefined;
-    if (binding.httpMethod !== "GET") {
-      body = bodies[binding.method.name] ?? {};
+    const { id, body: given } = await target(binding.method.name);
+    const url = concretePath(expectedPath(binding), id);
+    const body = binding.body === "" ? undefined : given;
+    if (body !== undefined) {
       // The body we send must itself fit the document.
       expectValid(compile(op.requestBody!.content["application/json"]!.schema), body, "request body");
     }

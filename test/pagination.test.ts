@@ -5,7 +5,7 @@ import { ModelStatus, type Model } from "../gen/modelservice/v1/model_pb.js";
 import type { ListModelsRequest, ListModelsResponse } from "../gen/modelservice/v1/model_service_pb.js";
 import { loadPlatformCatalog } from "../src/domain/catalog/platform-catalog.js";
 import { newModelId } from "../src/domain/models/model-id.js";
-import type { ModelRecord } from "../src/storage/model-store.js";
+import { noCredentials, type ModelRecord } from "../src/storage/model-store.js";
 import { modelClient, type ModelClient } from "./support/clients.js";
 import { startTestService, type TestService } from "./support/service.js";
 
@@ -42,6 +42,9 @@ async function insertRow(workspaceId: string, overrides: Partial<ModelRecord> = 
     externalId: null,
     labels: {},
     catalogId: null,
+    systemModelId: null,
+    origin: "MODEL_ORIGIN_WORKSPACE",
+    visible: true,
     spec: {
       family: `custom-row-${rowCounter}`,
       provider: "acme",
@@ -54,10 +57,16 @@ async function insertRow(workspaceId: string, overrides: Partial<ModelRecord> = 
       maxInputTokens: 8192,
       maxOutputTokens: 4096,
       capabilities: [],
+      description: null,
+      modelUrl: null,
     },
+    credentials: noCredentials,
     status: "MODEL_STATUS_ENABLED",
+    version: 1,
     createdAt: now,
     updatedAt: now,
+    deleteTime: null,
+    purgeTime: null,
     ...overrides,
   };
   await service.running.store.insertModel(record);

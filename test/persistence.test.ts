@@ -45,7 +45,7 @@ async function restartService(): Promise<void> {
 }
 
 function copyContext() {
-  return { newId: newModelId, profileId: "profile_system", now: Date.now() };
+  return { newId: newModelId, now: Date.now() };
 }
 
 describe("the platform catalog", () => {
@@ -223,6 +223,8 @@ describe("catalog growth and price changes", () => {
       maxInputTokens: 200000,
       maxOutputTokens: 32000,
       capabilities: ["MODEL_CAPABILITY_TOOL_CALLING"],
+      description: null,
+      modelUrl: null,
     },
   };
   let disabledA: Model;

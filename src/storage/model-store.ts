@@ -1,7 +1,10 @@
 /** Status names as stored: the enum names of modelservice.v1.ModelStatus. */
 export type StoredModelStatus = "MODEL_STATUS_ENABLED" | "MODEL_STATUS_DISABLED";
 
-/** The spec columns shared by models and platform catalog entries. */
+/** Origin names as stored: the enum names of modelservice.v1.ModelOrigin. */
+export type StoredModelOrigin = "MODEL_ORIGIN_SYSTEM" | "MODEL_ORIGIN_WORKSPACE";
+
+/** The spec columns a system model hands down to its workspace copies. */
 export interface ModelSpecRecord {
   family: string | null;
   provider: string | null;
@@ -15,35 +18,70 @@ export interface ModelSpecRecord {
   maxOutputTokens: number | null;
   /** ModelCapability enum names. */
   capabilities: string[];
+  description: string | null;
+  modelUrl: string | null;
 }
+
+/** Sealed endpoint secrets and what may be said about them. */
+export interface CredentialRecord {
+  keyId: string | null;
+  blob: Uint8Array | null;
+  hasToken: boolean;
+  hasClientKey: boolean;
+  fingerprint: string | null;
+  /** Unix epoch milliseconds. */
+  updatedAt: number | null;
+}
+
+export const noCredentials: CredentialRecord = {
+  keyId: null,
+  blob: null,
+  hasToken: false,
+  hasClientKey: false,
+  fingerprint: null,
+  updatedAt: null,
+};
 
 export interface ModelRecord {
   id: string;
-  workspaceId: string;
-  accountId: string;
+  /** null for a system model (owned by the platform, copied into workspaces). */
+  workspaceId: string | null;
+  accountId: string | null;
   name: string;
   profileId: string;
   bundleKey: string | null;
   externalId: string | null;
   labels: Record<string, string>;
+  /** Key of the system model: "provider/family" for shipped ones, else its id. Set on system models and their copies. */
   catalogId: string | null;
+  /** On a workspace copy: the id of its system model. */
+  systemModelId: string | null;
+  origin: StoredModelOrigin;
+  /** Whether workspaces see the system model (on system models and their copies; true otherwise). */
+  visible: boolean;
   spec: ModelSpecRecord;
-  status: StoredModelStatus;
+  credentials: CredentialRecord;
+  /** null on system models: status belongs to each workspace's copy. */
+  status: StoredModelStatus | null;
+  /** Incremented on every write; the etag derives from it. */
+  version: number;
   /** Unix epoch milliseconds. */
   createdAt: number;
   updatedAt: number;
+  deleteTime: number | null;
+  purgeTime: number | null;
 }
 
+/** A system model shipped in the platform catalog file. */
 export interface CatalogEntryRecord {
   catalogId: string;
   name: string;
   spec: ModelSpecRecord;
 }
 
-/** What seeding a workspace's catalog copies needs beyond the entries. */
+/** What creating workspace copies of system models needs. */
 export interface CopyContext {
   newId: () => string;
-  profileId: string;
   now: number;
 }
 
@@ -58,6 +96,34 @@ export interface WorkspaceRecord {
   accountId: string;
 }
 
+export interface FieldChangeRecord {
+  field: string;
+  oldValue?: string;
+  newValue?: string;
+}
+
+export interface RevisionRecord {
+  id: string;
+  modelId: string;
+  /** RevisionAction enum name. */
+  action: string;
+  profileId: string;
+  requestId: string;
+  changes: FieldChangeRecord[];
+  createdAt: number;
+}
+
+/** An AIP-155 request id and what its first call did. */
+export interface IdempotencyRecord {
+  /** The workspace id, or "system" for system model calls. */
+  scope: string;
+  requestId: string;
+  /** Digest of the method and request body, to tell a retry from a reuse. */
+  requestHash: string;
+  modelId: string;
+  createdAt: number;
+}
+
 /** Position of the last item of a page, in the list's sort order. */
 export interface ListPosition {
   createdAt: number;
@@ -65,7 +131,8 @@ export interface ListPosition {
 }
 
 export interface ModelListQuery {
-  workspaceId: string;
+  /** null lists the system models. */
+  workspaceId: string | null;
   limit: number;
   descending: boolean;
   after?: ListPosition;
@@ -75,6 +142,9 @@ export interface ModelListQuery {
   status?: StoredModelStatus;
   bundleKey?: string;
   labels: Array<[string, string]>;
+  showDeleted: boolean;
+  /** Also list copies of hidden system models (workspace lists leave them out). */
+  showHidden: boolean;
 }
 
 export interface ModelListResult {
@@ -83,24 +153,55 @@ export interface ModelListResult {
   total: number;
 }
 
+/** One write of a model with its audit record, done atomically. */
+export interface ModelWrite {
+  model: ModelRecord;
+  /** The version the write replaces; absent for a new model. */
+  expectedVersion?: number;
+  revision: RevisionRecord;
+  idempotency?: IdempotencyRecord;
+  /** For system models: keeps the workspace copies in step (creates them for a new visible one). */
+  copies?: CopyContext;
+}
+
+export type WriteOutcome =
+  | { kind: "written"; model: ModelRecord }
+  /** The model changed since expectedVersion (or is gone). */
+  | { kind: "stale" }
+  /** Another live model of the workspace has this external id. */
+  | { kind: "external-id-taken" }
+  /** The request id was used first by another call; nothing was written. */
+  | { kind: "request-id-taken"; record: IdempotencyRecord };
+
+export interface RevisionPage {
+  revisions: RevisionRecord[];
+  total: number;
+}
+
 /**
  * The one way the domain reaches storage. Async, so that adapters for
- * databases with asynchronous drivers fit behind it unchanged.
+ * databases with asynchronous drivers fit behind it unchanged; every method
+ * is one transaction.
  */
 export interface ModelStore {
-  /** Brings the catalog entries up to date and gives existing workspaces copies of new ones. */
+  /** Brings the shipped system models up to date and gives workspaces copies of new ones. */
   syncCatalog(entries: CatalogEntryRecord[], copy: CopyContext): Promise<CatalogSyncResult>;
-  /** Returns the workspace, creating it with copies of the whole catalog when it is new. */
+  /** Returns the workspace, creating it with copies of every visible system model when it is new. */
   ensureWorkspace(workspace: WorkspaceRecord, copy: CopyContext): Promise<WorkspaceRecord>;
   listModels(query: ModelListQuery): Promise<ModelListResult>;
-  getModel(workspaceId: string, id: string): Promise<ModelRecord | undefined>;
-  setModelStatus(
-    workspaceId: string,
-    id: string,
-    status: StoredModelStatus,
-    now: number,
-  ): Promise<ModelRecord | undefined>;
+  /** workspaceId null: a system model. */
+  getModel(workspaceId: string | null, id: string): Promise<ModelRecord | undefined>;
+  writeModel(write: ModelWrite): Promise<WriteOutcome>;
+  /** Inserts a model as it is, without an audit record (tests and imports of raw rows). */
   insertModel(model: ModelRecord): Promise<void>;
+  findRequest(scope: string, requestId: string): Promise<IdempotencyRecord | undefined>;
+  listRevisions(modelId: string, limit: number, beforeId?: string): Promise<RevisionPage>;
+  /** Every model holding sealed credentials (for key rotation). */
+  sealedCredentials(): Promise<Array<{ id: string; keyId: string; blob: Uint8Array }>>;
+  /** Replaces sealed credentials without touching anything else (key rotation). */
+  resealCredentials(id: string, keyId: string, blob: Uint8Array): Promise<void>;
+  /** Removes soft-deleted models whose purge time has passed; returns how many. */
+  purgeDeleted(now: number): Promise<number>;
   /** Returns the named secret, creating it once with `create` (shared by every process on the database). */
   secret(name: string, create: () => string): Promise<string>;
   close(): Promise<void>;

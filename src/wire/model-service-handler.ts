@@ -1,17 +1,28 @@
+import type { ServiceImpl } from "@connectrpc/connect";
 import { ModelStatus } from "../../gen/modelservice/v1/model_pb.js";
 import type { ModelService } from "../../gen/modelservice/v1/model_service_pb.js";
-import type { ServiceImpl } from "@connectrpc/connect";
 import type { ModelRegistry } from "../domain/models/model-registry.js";
-import { principalOf } from "./principal-context.js";
+import { callOf, principalOf } from "./principal-context.js";
 
 /** ModelService: translates calls to the registry; requests arrive authorized and validated. */
 export function modelServiceHandler(registry: ModelRegistry): ServiceImpl<typeof ModelService> {
   return {
     listModels: (req, ctx) => registry.list(principalOf(ctx), req),
     getModel: (req, ctx) => registry.get(principalOf(ctx), req.id),
-    setModelStatus: (req, ctx) =>
-      registry.setStatus(principalOf(ctx), req.id, req.status as ModelStatus.ENABLED | ModelStatus.DISABLED),
-    enableModel: (req, ctx) => registry.setStatus(principalOf(ctx), req.id, ModelStatus.ENABLED),
-    disableModel: (req, ctx) => registry.setStatus(principalOf(ctx), req.id, ModelStatus.DISABLED),
+    setModelStatus: (req, ctx) => registry.setStatus(callOf(ctx), req.id, req.status as ModelStatus.ENABLED | ModelStatus.DISABLED),
+    enableModel: (req, ctx) => registry.setStatus(callOf(ctx), req.id, ModelStatus.ENABLED),
+    disableModel: (req, ctx) => registry.setStatus(callOf(ctx), req.id, ModelStatus.DISABLED),
+    createModel: (req, ctx) => registry.create(callOf(ctx), req),
+    updateModel: (req, ctx) => registry.update(callOf(ctx), req),
+    rotateModelCredentials: (req, ctx) => registry.rotateCredentials(callOf(ctx), req),
+    deleteModel: (req, ctx) => registry.delete(callOf(ctx), req),
+    undeleteModel: (req, ctx) => registry.undelete(callOf(ctx), req),
+    duplicateModel: (req, ctx) => registry.duplicate(callOf(ctx), req),
+    listModelRevisions: (req, ctx) => registry.listRevisions(principalOf(ctx), req),
+    listSystemModels: (req, ctx) => registry.listSystem(principalOf(ctx), req),
+    getSystemModel: (req, ctx) => registry.getSystem(principalOf(ctx), req.id),
+    createSystemModel: (req, ctx) => registry.createSystem(callOf(ctx), req),
+    updateSystemModel: (req, ctx) => registry.updateSystem(callOf(ctx), req),
+    deleteSystemModel: (req, ctx) => registry.deleteSystem(callOf(ctx), req),
   };
 }

@@ -13,7 +13,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file modelservice/v1/model.proto.
  */
 export const file_modelservice_v1_model: GenFile = /*@__PURE__*/
-  fileDesc("Chttb2RlbHNlcnZpY2UvdjEvbW9kZWwucHJvdG8SD21vZGVsc2VydmljZS52MSJmCgVNb2RlbBIzCghtZXRhZGF0YRgBIAEoCzIhLm1vZGVsc2VydmljZS52MS5SZXNvdXJjZU1ldGFkYXRhEigKBHNwZWMYAiABKAsyGi5tb2RlbHNlcnZpY2UudjEuTW9kZWxTcGVjItoDChBSZXNvdXJjZU1ldGFkYXRhEg8KAmlkGAEgASgJQgPgQQMSFwoKYWNjb3VudF9pZBgCIAEoCUID4EEDEjMKCmNyZWF0ZWRfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQgPgQQMSEQoEbmFtZRgEIAEoCUID4EECEhcKCnByb2ZpbGVfaWQYBSABKAlCA+BBAxIZCgx3b3Jrc3BhY2VfaWQYBiABKAlCA+BBAxIXCgpidW5kbGVfa2V5GAcgASgJSACIAQESGAoLZXh0ZXJuYWxfaWQYCCABKAlIAYgBARI9CgZsYWJlbHMYCSADKAsyLS5tb2RlbHNlcnZpY2UudjEuUmVzb3VyY2VNZXRhZGF0YS5MYWJlbHNFbnRyeRIzCgp1cGRhdGVkX2F0GAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEID4EEDEhwKCmNhdGFsb2dfaWQYCyABKAlCA+BBA0gCiAEBGi0KC0xhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAFCDQoLX2J1bmRsZV9rZXlCDgoMX2V4dGVybmFsX2lkQg0KC19jYXRhbG9nX2lkIscGCglNb2RlbFNwZWMSEwoGZmFtaWx5GAEgASgJSACIAQESKwoeaW5wdXRfcHJpY2VfcGVyX21pbGxpb25fdG9rZW5zGAIgASgDSAGIAQESHQoQbWF4X2lucHV0X3Rva2VucxgDIAEoBUgCiAEBEh4KEW1heF9vdXRwdXRfdG9rZW5zGAQgASgFSAOIAQESLAofb3V0cHV0X3ByaWNlX3Blcl9taWxsaW9uX3Rva2VucxgFIAEoA0gEiAEBEhUKCHByb3ZpZGVyGAYgASgJSAWIAQESMQoGc3RhdHVzGAcgASgOMhwubW9kZWxzZXJ2aWNlLnYxLk1vZGVsU3RhdHVzSAaIAQESLwoiaW5wdXRfcHJpY2VfcGVyX21pbGxpb25fdG9rZW5zX3VzZBgIIAEoCUgHiAEBEjAKI291dHB1dF9wcmljZV9wZXJfbWlsbGlvbl90b2tlbnNfdXNkGAkgASgJSAiIAQESMgolY2FjaGVkX2lucHV0X3ByaWNlX3Blcl9taWxsaW9uX3Rva2VucxgKIAEoA0gJiAEBEjYKKWNhY2hlZF9pbnB1dF9wcmljZV9wZXJfbWlsbGlvbl90b2tlbnNfdXNkGAsgASgJSAqIAQESNgoMY2FwYWJpbGl0aWVzGAwgAygOMiAubW9kZWxzZXJ2aWNlLnYxLk1vZGVsQ2FwYWJpbGl0eUIJCgdfZmFtaWx5QiEKH19pbnB1dF9wcmljZV9wZXJfbWlsbGlvbl90b2tlbnNCEwoRX21heF9pbnB1dF90b2tlbnNCFAoSX21heF9vdXRwdXRfdG9rZW5zQiIKIF9vdXRwdXRfcHJpY2VfcGVyX21pbGxpb25fdG9rZW5zQgsKCV9wcm92aWRlckIJCgdfc3RhdHVzQiUKI19pbnB1dF9wcmljZV9wZXJfbWlsbGlvbl90b2tlbnNfdXNkQiYKJF9vdXRwdXRfcHJpY2VfcGVyX21pbGxpb25fdG9rZW5zX3VzZEIoCiZfY2FjaGVkX2lucHV0X3ByaWNlX3Blcl9taWxsaW9uX3Rva2Vuc0IsCipfY2FjaGVkX2lucHV0X3ByaWNlX3Blcl9taWxsaW9uX3Rva2Vuc191c2QqYAoLTW9kZWxTdGF0dXMSHAoYTU9ERUxfU1RBVFVTX1VOU1BFQ0lGSUVEEAASGAoUTU9ERUxfU1RBVFVTX0VOQUJMRUQQARIZChVNT0RFTF9TVEFUVVNfRElTQUJMRUQQAiq4AQoPTW9kZWxDYXBhYmlsaXR5EiAKHE1PREVMX0NBUEFCSUxJVFlfVU5TUEVDSUZJRUQQABIbChdNT0RFTF9DQVBBQklMSVRZX1ZJU0lPThABEiEKHU1PREVMX0NBUEFCSUxJVFlfVE9PTF9DQUxMSU5HEAISHgoaTU9ERUxfQ0FQQUJJTElUWV9SRUFTT05JTkcQAxIjCh9NT0RFTF9DQVBBQklMSVRZX1BST01QVF9DQUNISU5HEARiBnByb3RvMw", [file_google_api_field_behavior, file_google_protobuf_timestamp]);
+  fileDesc("Chttb2RlbHNlcnZpY2UvdjEvbW9kZWwucHJvdG8SD21vZGVsc2VydmljZS52MSJmCgVNb2RlbBIzCghtZXRhZGF0YRgBIAEoCzIhLm1vZGVsc2VydmljZS52MS5SZXNvdXJjZU1ldGFkYXRhEigKBHNwZWMYAiABKAsyGi5tb2RlbHNlcnZpY2UudjEuTW9kZWxTcGVjIp0FChBSZXNvdXJjZU1ldGFkYXRhEg8KAmlkGAEgASgJQgPgQQMSFwoKYWNjb3VudF9pZBgCIAEoCUID4EEDEjMKCmNyZWF0ZWRfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQgPgQQMSEQoEbmFtZRgEIAEoCUID4EECEhcKCnByb2ZpbGVfaWQYBSABKAlCA+BBAxIZCgx3b3Jrc3BhY2VfaWQYBiABKAlCA+BBAxIXCgpidW5kbGVfa2V5GAcgASgJSACIAQESGAoLZXh0ZXJuYWxfaWQYCCABKAlIAYgBARI9CgZsYWJlbHMYCSADKAsyLS5tb2RlbHNlcnZpY2UudjEuUmVzb3VyY2VNZXRhZGF0YS5MYWJlbHNFbnRyeRIzCgp1cGRhdGVkX2F0GAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEID4EEDEhwKCmNhdGFsb2dfaWQYCyABKAlCA+BBA0gCiAEBEgwKBGV0YWcYDCABKAkSNAoLZGVsZXRlX3RpbWUYDSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQgPgQQMSMwoKcHVyZ2VfdGltZRgOIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCA+BBAxIxCgZvcmlnaW4YDyABKA4yHC5tb2RlbHNlcnZpY2UudjEuTW9kZWxPcmlnaW5CA+BBAxIVCghjYW5fZWRpdBgQIAEoCEID4EEDGi0KC0xhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAFCDQoLX2J1bmRsZV9rZXlCDgoMX2V4dGVybmFsX2lkQg0KC19jYXRhbG9nX2lkIkQKC0NyZWRlbnRpYWxzEg0KBXRva2VuGAEgASgJEhIKCmNsaWVudF9rZXkYAiABKAkSEgoKc2VjcmV0X2tleRgDIAEoCSLjCQoJTW9kZWxTcGVjEhMKBmZhbWlseRgBIAEoCUgAiAEBEisKHmlucHV0X3ByaWNlX3Blcl9taWxsaW9uX3Rva2VucxgCIAEoA0gBiAEBEh0KEG1heF9pbnB1dF90b2tlbnMYAyABKAVIAogBARIeChFtYXhfb3V0cHV0X3Rva2VucxgEIAEoBUgDiAEBEiwKH291dHB1dF9wcmljZV9wZXJfbWlsbGlvbl90b2tlbnMYBSABKANIBIgBARIVCghwcm92aWRlchgGIAEoCUgFiAEBEjEKBnN0YXR1cxgHIAEoDjIcLm1vZGVsc2VydmljZS52MS5Nb2RlbFN0YXR1c0gGiAEBEi8KImlucHV0X3ByaWNlX3Blcl9taWxsaW9uX3Rva2Vuc191c2QYCCABKAlIB4gBARIwCiNvdXRwdXRfcHJpY2VfcGVyX21pbGxpb25fdG9rZW5zX3VzZBgJIAEoCUgIiAEBEjIKJWNhY2hlZF9pbnB1dF9wcmljZV9wZXJfbWlsbGlvbl90b2tlbnMYCiABKANICYgBARI2CiljYWNoZWRfaW5wdXRfcHJpY2VfcGVyX21pbGxpb25fdG9rZW5zX3VzZBgLIAEoCUgKiAEBEjYKDGNhcGFiaWxpdGllcxgMIAMoDjIgLm1vZGVsc2VydmljZS52MS5Nb2RlbENhcGFiaWxpdHkSGAoLZGVzY3JpcHRpb24YDSABKAlIC4gBARIWCgltb2RlbF91cmwYDiABKAlIDIgBARI2CgtjcmVkZW50aWFscxgPIAEoCzIcLm1vZGVsc2VydmljZS52MS5DcmVkZW50aWFsc0ID4EEEEhYKCWhhc190b2tlbhgQIAEoCEID4EEDEhsKDmhhc19jbGllbnRfa2V5GBEgASgIQgPgQQMSKAoWY3JlZGVudGlhbF9maW5nZXJwcmludBgSIAEoCUID4EEDSA2IAQESPwoWY3JlZGVudGlhbHNfdXBkYXRlZF9hdBgTIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCA+BBAxIhCg9kaXNhYmxlZF9yZWFzb24YFCABKAlCA+BBA0gOiAEBEhQKB3Zpc2libGUYFSABKAhID4gBAUIJCgdfZmFtaWx5QiEKH19pbnB1dF9wcmljZV9wZXJfbWlsbGlvbl90b2tlbnNCEwoRX21heF9pbnB1dF90b2tlbnNCFAoSX21heF9vdXRwdXRfdG9rZW5zQiIKIF9vdXRwdXRfcHJpY2VfcGVyX21pbGxpb25fdG9rZW5zQgsKCV9wcm92aWRlckIJCgdfc3RhdHVzQiUKI19pbnB1dF9wcmljZV9wZXJfbWlsbGlvbl90b2tlbnNfdXNkQiYKJF9vdXRwdXRfcHJpY2VfcGVyX21pbGxpb25fdG9rZW5zX3VzZEIoCiZfY2FjaGVkX2lucHV0X3ByaWNlX3Blcl9taWxsaW9uX3Rva2Vuc0IsCipfY2FjaGVkX2lucHV0X3ByaWNlX3Blcl9taWxsaW9uX3Rva2Vuc191c2RCDgoMX2Rlc2NyaXB0aW9uQgwKCl9tb2RlbF91cmxCGQoXX2NyZWRlbnRpYWxfZmluZ2VycHJpbnRCEgoQX2Rpc2FibGVkX3JlYXNvbkIKCghfdmlzaWJsZSpgCgtNb2RlbE9yaWdpbhIcChhNT0RFTF9PUklHSU5fVU5TUEVDSUZJRUQQABIXChNNT0RFTF9PUklHSU5fU1lTVEVNEAESGgoWTU9ERUxfT1JJR0lOX1dPUktTUEFDRRACKmAKC01vZGVsU3RhdHVzEhwKGE1PREVMX1NUQVRVU19VTlNQRUNJRklFRBAAEhgKFE1PREVMX1NUQVRVU19FTkFCTEVEEAESGQoVTU9ERUxfU1RBVFVTX0RJU0FCTEVEEAIquAEKD01vZGVsQ2FwYWJpbGl0eRIgChxNT0RFTF9DQVBBQklMSVRZX1VOU1BFQ0lGSUVEEAASGwoXTU9ERUxfQ0FQQUJJTElUWV9WSVNJT04QARIhCh1NT0RFTF9DQVBBQklMSVRZX1RPT0xfQ0FMTElORxACEh4KGk1PREVMX0NBUEFCSUxJVFlfUkVBU09OSU5HEAMSIwofTU9ERUxfQ0FQQUJJTElUWV9QUk9NUFRfQ0FDSElORxAEYgZwcm90bzM", [file_google_api_field_behavior, file_google_protobuf_timestamp]);
 
 /**
  * A model: a provider and family pair with its prices and token limits.
@@ -120,12 +120,49 @@ export type ResourceMetadata = Message<"modelservice.v1.ResourceMetadata"> & {
   updatedAt?: Timestamp | undefined;
 
   /**
-   * The platform catalog entry this model was copied from ("anthropic/claude-sonnet-4.5");
-   * absent for models a workspace created itself.
+   * The system model this workspace model is a copy of: "provider/family" for
+   * the shipped platform catalog, the system model's id for system models
+   * created through the API; absent for models a workspace created itself.
    *
    * @generated from field: optional string catalog_id = 11;
    */
   catalogId?: string | undefined;
+
+  /**
+   * Changes on every write. Send it back on update to refuse the update when
+   * someone else changed the model meanwhile (Aborted).
+   *
+   * @generated from field: string etag = 12;
+   */
+  etag: string;
+
+  /**
+   * When the model was soft-deleted; absent unless it is deleted.
+   *
+   * @generated from field: google.protobuf.Timestamp delete_time = 13;
+   */
+  deleteTime?: Timestamp | undefined;
+
+  /**
+   * When a deleted model is removed for good.
+   *
+   * @generated from field: google.protobuf.Timestamp purge_time = 14;
+   */
+  purgeTime?: Timestamp | undefined;
+
+  /**
+   * Whether the platform (a system model or its copy) or the workspace owns the model.
+   *
+   * @generated from field: modelservice.v1.ModelOrigin origin = 15;
+   */
+  origin: ModelOrigin;
+
+  /**
+   * Whether the caller may update the model.
+   *
+   * @generated from field: bool can_edit = 16;
+   */
+  canEdit: boolean;
 };
 
 /**
@@ -134,6 +171,42 @@ export type ResourceMetadata = Message<"modelservice.v1.ResourceMetadata"> & {
  */
 export const ResourceMetadataSchema: GenMessage<ResourceMetadata> = /*@__PURE__*/
   messageDesc(file_modelservice_v1_model, 1);
+
+/**
+ * Secrets for calling a model's endpoint: a bearer token, or a client key and
+ * secret key together. Write-only: never returned, logged or exported.
+ *
+ * @generated from message modelservice.v1.Credentials
+ */
+export type Credentials = Message<"modelservice.v1.Credentials"> & {
+  /**
+   * Bearer token (ignored for bedrock:// endpoints, which use IAM).
+   *
+   * @generated from field: string token = 1;
+   */
+  token: string;
+
+  /**
+   * Client key; requires secret_key.
+   *
+   * @generated from field: string client_key = 2;
+   */
+  clientKey: string;
+
+  /**
+   * Secret key; requires client_key.
+   *
+   * @generated from field: string secret_key = 3;
+   */
+  secretKey: string;
+};
+
+/**
+ * Describes the message modelservice.v1.Credentials.
+ * Use `create(CredentialsSchema)` to create a new message.
+ */
+export const CredentialsSchema: GenMessage<Credentials> = /*@__PURE__*/
+  messageDesc(file_modelservice_v1_model, 2);
 
 /**
  * Model specification.
@@ -226,6 +299,71 @@ export type ModelSpec = Message<"modelservice.v1.ModelSpec"> & {
    * @generated from field: repeated modelservice.v1.ModelCapability capabilities = 12;
    */
   capabilities: ModelCapability[];
+
+  /**
+   * Free-form description.
+   *
+   * @generated from field: optional string description = 13;
+   */
+  description?: string | undefined;
+
+  /**
+   * Endpoint: "https://…" (http:// only on loopback) or "bedrock://<bedrock-model-id>".
+   *
+   * @generated from field: optional string model_url = 14;
+   */
+  modelUrl?: string | undefined;
+
+  /**
+   * Endpoint secrets; write-only. Changed only by an update whose mask names
+   * "spec.credentials", or by RotateModelCredentials.
+   *
+   * @generated from field: modelservice.v1.Credentials credentials = 15;
+   */
+  credentials?: Credentials | undefined;
+
+  /**
+   * Whether a bearer token is set.
+   *
+   * @generated from field: bool has_token = 16;
+   */
+  hasToken: boolean;
+
+  /**
+   * Whether a client key and secret key are set.
+   *
+   * @generated from field: bool has_client_key = 17;
+   */
+  hasClientKey: boolean;
+
+  /**
+   * Short non-reversible fingerprint of the secrets set ("fp_3f9a1c2b7d4e").
+   *
+   * @generated from field: optional string credential_fingerprint = 18;
+   */
+  credentialFingerprint?: string | undefined;
+
+  /**
+   * When the secrets were last set.
+   *
+   * @generated from field: google.protobuf.Timestamp credentials_updated_at = 19;
+   */
+  credentialsUpdatedAt?: Timestamp | undefined;
+
+  /**
+   * Why the model cannot be used now, when it cannot.
+   *
+   * @generated from field: optional string disabled_reason = 20;
+   */
+  disabledReason?: string | undefined;
+
+  /**
+   * System models only: whether workspaces see the model. A hidden system
+   * model leaves workspace lists but keeps working where it is already used.
+   *
+   * @generated from field: optional bool visible = 21;
+   */
+  visible?: boolean | undefined;
 };
 
 /**
@@ -233,7 +371,41 @@ export type ModelSpec = Message<"modelservice.v1.ModelSpec"> & {
  * Use `create(ModelSpecSchema)` to create a new message.
  */
 export const ModelSpecSchema: GenMessage<ModelSpec> = /*@__PURE__*/
-  messageDesc(file_modelservice_v1_model, 2);
+  messageDesc(file_modelservice_v1_model, 3);
+
+/**
+ * Who owns a model.
+ *
+ * @generated from enum modelservice.v1.ModelOrigin
+ */
+export enum ModelOrigin {
+  /**
+   * Not set.
+   *
+   * @generated from enum value: MODEL_ORIGIN_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Owned by the platform: a system model, or a workspace's copy of one.
+   *
+   * @generated from enum value: MODEL_ORIGIN_SYSTEM = 1;
+   */
+  SYSTEM = 1,
+
+  /**
+   * Created by the workspace itself.
+   *
+   * @generated from enum value: MODEL_ORIGIN_WORKSPACE = 2;
+   */
+  WORKSPACE = 2,
+}
+
+/**
+ * Describes the enum modelservice.v1.ModelOrigin.
+ */
+export const ModelOriginSchema: GenEnum<ModelOrigin> = /*@__PURE__*/
+  enumDesc(file_modelservice_v1_model, 0);
 
 /**
  * The status of a model in a workspace.
@@ -267,7 +439,7 @@ export enum ModelStatus {
  * Describes the enum modelservice.v1.ModelStatus.
  */
 export const ModelStatusSchema: GenEnum<ModelStatus> = /*@__PURE__*/
-  enumDesc(file_modelservice_v1_model, 0);
+  enumDesc(file_modelservice_v1_model, 1);
 
 /**
  * A capability of a model.
@@ -315,5 +487,5 @@ export enum ModelCapability {
  * Describes the enum modelservice.v1.ModelCapability.
  */
 export const ModelCapabilitySchema: GenEnum<ModelCapability> = /*@__PURE__*/
-  enumDesc(file_modelservice_v1_model, 1);
+  enumDesc(file_modelservice_v1_model, 2);
 

@@ -2,11 +2,13 @@
 // @generated from file modelservice/v1/model_service.proto (package modelservice.v1, syntax proto3)
 /* eslint-disable */
 
-import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
-import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
+import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import { file_google_api_annotations } from "../../google/api/annotations_pb.js";
 import { file_google_api_field_behavior } from "../../google/api/field_behavior_pb.js";
-import type { Model, ModelSchema, ModelStatus } from "./model_pb.js";
+import type { FieldMask, Timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_field_mask, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import type { Credentials, Model, ModelSchema, ModelStatus } from "./model_pb.js";
 import { file_modelservice_v1_model } from "./model_pb.js";
 import { file_modelservice_v1_options } from "./options_pb.js";
 import type { Message } from "@bufbuild/protobuf";
@@ -15,7 +17,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file modelservice/v1/model_service.proto.
  */
 export const file_modelservice_v1_model_service: GenFile = /*@__PURE__*/
-  fileDesc("CiNtb2RlbHNlcnZpY2UvdjEvbW9kZWxfc2VydmljZS5wcm90bxIPbW9kZWxzZXJ2aWNlLnYxIs0BChFMaXN0TW9kZWxzUmVxdWVzdBIUCgx3b3Jrc3BhY2VfaWQYASABKAkSDgoGY3Vyc29yGAIgASgJEg0KBWxpbWl0GAMgASgFEg4KBnByZWZpeBgEIAEoCRINCgVxdWVyeRgFIAEoCRISCgpzb3J0X29yZGVyGAYgASgJEiwKBnN0YXR1cxgHIAEoDjIcLm1vZGVsc2VydmljZS52MS5Nb2RlbFN0YXR1cxISCgpidW5kbGVfa2V5GAggASgJEg4KBmxhYmVscxgJIAEoCSJsChJMaXN0TW9kZWxzUmVzcG9uc2USJQoFaXRlbXMYASADKAsyFi5tb2RlbHNlcnZpY2UudjEuTW9kZWwSLwoKcGFnaW5hdGlvbhgCIAEoCzIbLm1vZGVsc2VydmljZS52MS5QYWdpbmF0aW9uIj8KClBhZ2luYXRpb24SEwoLbmV4dF9jdXJzb3IYASABKAkSEgoFdG90YWwYAiABKAVIAIgBAUIICgZfdG90YWwiOAoPR2V0TW9kZWxSZXF1ZXN0EhQKDHdvcmtzcGFjZV9pZBgBIAEoCRIPCgJpZBgCIAEoCUID4EECInEKFVNldE1vZGVsU3RhdHVzUmVxdWVzdBIUCgx3b3Jrc3BhY2VfaWQYASABKAkSDwoCaWQYAiABKAlCA+BBAhIxCgZzdGF0dXMYAyABKA4yHC5tb2RlbHNlcnZpY2UudjEuTW9kZWxTdGF0dXNCA+BBAiI7ChJFbmFibGVNb2RlbFJlcXVlc3QSFAoMd29ya3NwYWNlX2lkGAEgASgJEg8KAmlkGAIgASgJQgPgQQIiPAoTRGlzYWJsZU1vZGVsUmVxdWVzdBIUCgx3b3Jrc3BhY2VfaWQYASABKAkSDwoCaWQYAiABKAlCA+BBAjKOBwoMTW9kZWxTZXJ2aWNlEqMBCgpMaXN0TW9kZWxzEiIubW9kZWxzZXJ2aWNlLnYxLkxpc3RNb2RlbHNSZXF1ZXN0GiMubW9kZWxzZXJ2aWNlLnYxLkxpc3RNb2RlbHNSZXNwb25zZSJMkAIBirUYC21vZGVsczpyZWFkgtPkkwI0WiYSJC92MS93b3Jrc3BhY2VzL3t3b3Jrc3BhY2VfaWR9L21vZGVscxIKL3YxL21vZGVscxKcAQoIR2V0TW9kZWwSIC5tb2RlbHNlcnZpY2UudjEuR2V0TW9kZWxSZXF1ZXN0GhYubW9kZWxzZXJ2aWNlLnYxLk1vZGVsIlaQAgGKtRgLbW9kZWxzOnJlYWSC0+STAj5aKxIpL3YxL3dvcmtzcGFjZXMve3dvcmtzcGFjZV9pZH0vbW9kZWxzL3tpZH0SDy92MS9tb2RlbHMve2lkfRK+AQoOU2V0TW9kZWxTdGF0dXMSJi5tb2RlbHNlcnZpY2UudjEuU2V0TW9kZWxTdGF0dXNSZXF1ZXN0GhYubW9kZWxzZXJ2aWNlLnYxLk1vZGVsImyQAgKKtRgNbW9kZWxzOnVwZGF0ZYLT5JMCUjoBKlo1OgEqGjAvdjEvd29ya3NwYWNlcy97d29ya3NwYWNlX2lkfS9tb2RlbHMve2lkfS9zdGF0dXMaFi92MS9tb2RlbHMve2lkfS9zdGF0dXMSuAEKC0VuYWJsZU1vZGVsEiMubW9kZWxzZXJ2aWNlLnYxLkVuYWJsZU1vZGVsUmVxdWVzdBoWLm1vZGVsc2VydmljZS52MS5Nb2RlbCJskAICirUYDW1vZGVsczp1cGRhdGWC0+STAlI6ASpaNToBKiIwL3YxL3dvcmtzcGFjZXMve3dvcmtzcGFjZV9pZH0vbW9kZWxzL3tpZH06ZW5hYmxlIhYvdjEvbW9kZWxzL3tpZH06ZW5hYmxlErwBCgxEaXNhYmxlTW9kZWwSJC5tb2RlbHNlcnZpY2UudjEuRGlzYWJsZU1vZGVsUmVxdWVzdBoWLm1vZGVsc2VydmljZS52MS5Nb2RlbCJukAICirUYDW1vZGVsczp1cGRhdGWC0+STAlQ6ASpaNjoBKiIxL3YxL3dvcmtzcGFjZXMve3dvcmtzcGFjZV9pZH0vbW9kZWxzL3tpZH06ZGlzYWJsZSIXL3YxL21vZGVscy97aWR9OmRpc2FibGViBnByb3RvMw", [file_google_api_annotations, file_google_api_field_behavior, file_modelservice_v1_model, file_modelservice_v1_options]);
+  fileDesc("CiNtb2RlbHNlcnZpY2UvdjEvbW9kZWxfc2VydmljZS5wcm90bxIPbW9kZWxzZXJ2aWNlLnYxIuMBChFMaXN0TW9kZWxzUmVxdWVzdBIUCgx3b3Jrc3BhY2VfaWQYASABKAkSDgoGY3Vyc29yGAIgASgJEg0KBWxpbWl0GAMgASgFEg4KBnByZWZpeBgEIAEoCRINCgVxdWVyeRgFIAEoCRISCgpzb3J0X29yZGVyGAYgASgJEiwKBnN0YXR1cxgHIAEoDjIcLm1vZGVsc2VydmljZS52MS5Nb2RlbFN0YXR1cxISCgpidW5kbGVfa2V5GAggASgJEg4KBmxhYmVscxgJIAEoCRIUCgxzaG93X2RlbGV0ZWQYCiABKAgibAoSTGlzdE1vZGVsc1Jlc3BvbnNlEiUKBWl0ZW1zGAEgAygLMhYubW9kZWxzZXJ2aWNlLnYxLk1vZGVsEi8KCnBhZ2luYXRpb24YAiABKAsyGy5tb2RlbHNlcnZpY2UudjEuUGFnaW5hdGlvbiI/CgpQYWdpbmF0aW9uEhMKC25leHRfY3Vyc29yGAEgASgJEhIKBXRvdGFsGAIgASgFSACIAQFCCAoGX3RvdGFsIjgKD0dldE1vZGVsUmVxdWVzdBIUCgx3b3Jrc3BhY2VfaWQYASABKAkSDwoCaWQYAiABKAlCA+BBAiJxChVTZXRNb2RlbFN0YXR1c1JlcXVlc3QSFAoMd29ya3NwYWNlX2lkGAEgASgJEg8KAmlkGAIgASgJQgPgQQISMQoGc3RhdHVzGAMgASgOMhwubW9kZWxzZXJ2aWNlLnYxLk1vZGVsU3RhdHVzQgPgQQIiOwoSRW5hYmxlTW9kZWxSZXF1ZXN0EhQKDHdvcmtzcGFjZV9pZBgBIAEoCRIPCgJpZBgCIAEoCUID4EECIjwKE0Rpc2FibGVNb2RlbFJlcXVlc3QSFAoMd29ya3NwYWNlX2lkGAEgASgJEg8KAmlkGAIgASgJQgPgQQIigQEKEkNyZWF0ZU1vZGVsUmVxdWVzdBIUCgx3b3Jrc3BhY2VfaWQYASABKAkSKgoFbW9kZWwYAiABKAsyFi5tb2RlbHNlcnZpY2UudjEuTW9kZWxCA+BBAhISCgpyZXF1ZXN0X2lkGAMgASgJEhUKDXZhbGlkYXRlX29ubHkYBCABKAgiwwEKElVwZGF0ZU1vZGVsUmVxdWVzdBIUCgx3b3Jrc3BhY2VfaWQYASABKAkSDwoCaWQYAiABKAlCA+BBAhIqCgVtb2RlbBgDIAEoCzIWLm1vZGVsc2VydmljZS52MS5Nb2RlbEID4EECEi8KC3VwZGF0ZV9tYXNrGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLkZpZWxkTWFzaxISCgpyZXF1ZXN0X2lkGAUgASgJEhUKDXZhbGlkYXRlX29ubHkYBiABKAgiowEKHVJvdGF0ZU1vZGVsQ3JlZGVudGlhbHNSZXF1ZXN0EhQKDHdvcmtzcGFjZV9pZBgBIAEoCRIPCgJpZBgCIAEoCUID4EECEjkKC2NyZWRlbnRpYWxzGAMgASgLMhwubW9kZWxzZXJ2aWNlLnYxLkNyZWRlbnRpYWxzQgbgQQLgQQQSDAoEZXRhZxgEIAEoCRISCgpyZXF1ZXN0X2lkGAUgASgJIl0KEkRlbGV0ZU1vZGVsUmVxdWVzdBIUCgx3b3Jrc3BhY2VfaWQYASABKAkSDwoCaWQYAiABKAlCA+BBAhIMCgRldGFnGAMgASgJEhIKCnJlcXVlc3RfaWQYBCABKAkiUQoUVW5kZWxldGVNb2RlbFJlcXVlc3QSFAoMd29ya3NwYWNlX2lkGAEgASgJEg8KAmlkGAIgASgJQgPgQQISEgoKcmVxdWVzdF9pZBgDIAEoCSJ6ChVEdXBsaWNhdGVNb2RlbFJlcXVlc3QSFAoMd29ya3NwYWNlX2lkGAEgASgJEg8KAmlkGAIgASgJQgPgQQISDAoEbmFtZRgDIAEoCRIYChBjb3B5X2NyZWRlbnRpYWxzGAQgASgIEhIKCnJlcXVlc3RfaWQYBSABKAkiYQoZTGlzdE1vZGVsUmV2aXNpb25zUmVxdWVzdBIUCgx3b3Jrc3BhY2VfaWQYASABKAkSDwoCaWQYAiABKAlCA+BBAhIOCgZjdXJzb3IYAyABKAkSDQoFbGltaXQYBCABKAUifAoaTGlzdE1vZGVsUmV2aXNpb25zUmVzcG9uc2USLQoFaXRlbXMYASADKAsyHi5tb2RlbHNlcnZpY2UudjEuTW9kZWxSZXZpc2lvbhIvCgpwYWdpbmF0aW9uGAIgASgLMhsubW9kZWxzZXJ2aWNlLnYxLlBhZ2luYXRpb24i5gEKDU1vZGVsUmV2aXNpb24SCgoCaWQYASABKAkSEAoIbW9kZWxfaWQYAiABKAkSLwoGYWN0aW9uGAMgASgOMh8ubW9kZWxzZXJ2aWNlLnYxLlJldmlzaW9uQWN0aW9uEhIKCnByb2ZpbGVfaWQYBCABKAkSEgoKcmVxdWVzdF9pZBgFIAEoCRIvCgtjcmVhdGVfdGltZRgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLQoHY2hhbmdlcxgHIAMoCzIcLm1vZGVsc2VydmljZS52MS5GaWVsZENoYW5nZSJoCgtGaWVsZENoYW5nZRINCgVmaWVsZBgBIAEoCRIWCglvbGRfdmFsdWUYAiABKAlIAIgBARIWCgluZXdfdmFsdWUYAyABKAlIAYgBAUIMCgpfb2xkX3ZhbHVlQgwKCl9uZXdfdmFsdWUiXgoXTGlzdFN5c3RlbU1vZGVsc1JlcXVlc3QSDgoGY3Vyc29yGAEgASgJEg0KBWxpbWl0GAIgASgFEg4KBnByZWZpeBgDIAEoCRIUCgxzaG93X2RlbGV0ZWQYBCABKAgicgoYTGlzdFN5c3RlbU1vZGVsc1Jlc3BvbnNlEiUKBWl0ZW1zGAEgAygLMhYubW9kZWxzZXJ2aWNlLnYxLk1vZGVsEi8KCnBhZ2luYXRpb24YAiABKAsyGy5tb2RlbHNlcnZpY2UudjEuUGFnaW5hdGlvbiIoChVHZXRTeXN0ZW1Nb2RlbFJlcXVlc3QSDwoCaWQYASABKAlCA+BBAiJxChhDcmVhdGVTeXN0ZW1Nb2RlbFJlcXVlc3QSKgoFbW9kZWwYASABKAsyFi5tb2RlbHNlcnZpY2UudjEuTW9kZWxCA+BBAhISCgpyZXF1ZXN0X2lkGAIgASgJEhUKDXZhbGlkYXRlX29ubHkYAyABKAgiswEKGFVwZGF0ZVN5c3RlbU1vZGVsUmVxdWVzdBIPCgJpZBgBIAEoCUID4EECEioKBW1vZGVsGAIgASgLMhYubW9kZWxzZXJ2aWNlLnYxLk1vZGVsQgPgQQISLwoLdXBkYXRlX21hc2sYAyABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrEhIKCnJlcXVlc3RfaWQYBCABKAkSFQoNdmFsaWRhdGVfb25seRgFIAEoCCJNChhEZWxldGVTeXN0ZW1Nb2RlbFJlcXVlc3QSDwoCaWQYASABKAlCA+BBAhIMCgRldGFnGAIgASgJEhIKCnJlcXVlc3RfaWQYAyABKAkq6wEKDlJldmlzaW9uQWN0aW9uEh8KG1JFVklTSU9OX0FDVElPTl9VTlNQRUNJRklFRBAAEhoKFlJFVklTSU9OX0FDVElPTl9DUkVBVEUQARIaChZSRVZJU0lPTl9BQ1RJT05fVVBEQVRFEAISHgoaUkVWSVNJT05fQUNUSU9OX1NFVF9TVEFUVVMQAxImCiJSRVZJU0lPTl9BQ1RJT05fUk9UQVRFX0NSRURFTlRJQUxTEAQSGgoWUkVWSVNJT05fQUNUSU9OX0RFTEVURRAFEhwKGFJFVklTSU9OX0FDVElPTl9VTkRFTEVURRAGMpIXCgxNb2RlbFNlcnZpY2USowEKCkxpc3RNb2RlbHMSIi5tb2RlbHNlcnZpY2UudjEuTGlzdE1vZGVsc1JlcXVlc3QaIy5tb2RlbHNlcnZpY2UudjEuTGlzdE1vZGVsc1Jlc3BvbnNlIkyQAgGKtRgLbW9kZWxzOnJlYWSC0+STAjRaJhIkL3YxL3dvcmtzcGFjZXMve3dvcmtzcGFjZV9pZH0vbW9kZWxzEgovdjEvbW9kZWxzEpwBCghHZXRNb2RlbBIgLm1vZGVsc2VydmljZS52MS5HZXRNb2RlbFJlcXVlc3QaFi5tb2RlbHNlcnZpY2UudjEuTW9kZWwiVpACAYq1GAttb2RlbHM6cmVhZILT5JMCPlorEikvdjEvd29ya3NwYWNlcy97d29ya3NwYWNlX2lkfS9tb2RlbHMve2lkfRIPL3YxL21vZGVscy97aWR9Er4BCg5TZXRNb2RlbFN0YXR1cxImLm1vZGVsc2VydmljZS52MS5TZXRNb2RlbFN0YXR1c1JlcXVlc3QaFi5tb2RlbHNlcnZpY2UudjEuTW9kZWwibJACAoq1GA1tb2RlbHM6dXBkYXRlgtPkkwJSOgEqWjU6ASoaMC92MS93b3Jrc3BhY2VzL3t3b3Jrc3BhY2VfaWR9L21vZGVscy97aWR9L3N0YXR1cxoWL3YxL21vZGVscy97aWR9L3N0YXR1cxK4AQoLRW5hYmxlTW9kZWwSIy5tb2RlbHNlcnZpY2UudjEuRW5hYmxlTW9kZWxSZXF1ZXN0GhYubW9kZWxzZXJ2aWNlLnYxLk1vZGVsImyQAgKKtRgNbW9kZWxzOnVwZGF0ZYLT5JMCUjoBKlo1OgEqIjAvdjEvd29ya3NwYWNlcy97d29ya3NwYWNlX2lkfS9tb2RlbHMve2lkfTplbmFibGUiFi92MS9tb2RlbHMve2lkfTplbmFibGUSvAEKDERpc2FibGVNb2RlbBIkLm1vZGVsc2VydmljZS52MS5EaXNhYmxlTW9kZWxSZXF1ZXN0GhYubW9kZWxzZXJ2aWNlLnYxLk1vZGVsIm6QAgKKtRgNbW9kZWxzOnVwZGF0ZYLT5JMCVDoBKlo2OgEqIjEvdjEvd29ya3NwYWNlcy97d29ya3NwYWNlX2lkfS9tb2RlbHMve2lkfTpkaXNhYmxlIhcvdjEvbW9kZWxzL3tpZH06ZGlzYWJsZRKlAQoLQ3JlYXRlTW9kZWwSIy5tb2RlbHNlcnZpY2UudjEuQ3JlYXRlTW9kZWxSZXF1ZXN0GhYubW9kZWxzZXJ2aWNlLnYxLk1vZGVsIlmKtRgNbW9kZWxzOmNyZWF0ZYLT5JMCQjoFbW9kZWxaLToFbW9kZWwiJC92MS93b3Jrc3BhY2VzL3t3b3Jrc3BhY2VfaWR9L21vZGVscyIKL3YxL21vZGVscxKvAQoLVXBkYXRlTW9kZWwSIy5tb2RlbHNlcnZpY2UudjEuVXBkYXRlTW9kZWxSZXF1ZXN0GhYubW9kZWxzZXJ2aWNlLnYxLk1vZGVsImOKtRgNbW9kZWxzOnVwZGF0ZYLT5JMCTDoFbW9kZWxaMjoFbW9kZWwyKS92MS93b3Jrc3BhY2VzL3t3b3Jrc3BhY2VfaWR9L21vZGVscy97aWR9Mg8vdjEvbW9kZWxzL3tpZH0S4QEKFlJvdGF0ZU1vZGVsQ3JlZGVudGlhbHMSLi5tb2RlbHNlcnZpY2UudjEuUm90YXRlTW9kZWxDcmVkZW50aWFsc1JlcXVlc3QaFi5tb2RlbHNlcnZpY2UudjEuTW9kZWwif4q1GA1tb2RlbHM6dXBkYXRlgtPkkwJoOgEqWkA6ASoiOy92MS93b3Jrc3BhY2VzL3t3b3Jrc3BhY2VfaWR9L21vZGVscy97aWR9OnJvdGF0ZUNyZWRlbnRpYWxzIiEvdjEvbW9kZWxzL3tpZH06cm90YXRlQ3JlZGVudGlhbHMSoQEKC0RlbGV0ZU1vZGVsEiMubW9kZWxzZXJ2aWNlLnYxLkRlbGV0ZU1vZGVsUmVxdWVzdBoWLm1vZGVsc2VydmljZS52MS5Nb2RlbCJVirUYDW1vZGVsczpkZWxldGWC0+STAj5aKyopL3YxL3dvcmtzcGFjZXMve3dvcmtzcGFjZV9pZH0vbW9kZWxzL3tpZH0qDy92MS9tb2RlbHMve2lkfRK9AQoNVW5kZWxldGVNb2RlbBIlLm1vZGVsc2VydmljZS52MS5VbmRlbGV0ZU1vZGVsUmVxdWVzdBoWLm1vZGVsc2VydmljZS52MS5Nb2RlbCJtirUYDW1vZGVsczpkZWxldGWC0+STAlY6ASpaNzoBKiIyL3YxL3dvcmtzcGFjZXMve3dvcmtzcGFjZV9pZH0vbW9kZWxzL3tpZH06dW5kZWxldGUiGC92MS9tb2RlbHMve2lkfTp1bmRlbGV0ZRLBAQoORHVwbGljYXRlTW9kZWwSJi5tb2RlbHNlcnZpY2UudjEuRHVwbGljYXRlTW9kZWxSZXF1ZXN0GhYubW9kZWxzZXJ2aWNlLnYxLk1vZGVsIm+KtRgNbW9kZWxzOmNyZWF0ZYLT5JMCWDoBKlo4OgEqIjMvdjEvd29ya3NwYWNlcy97d29ya3NwYWNlX2lkfS9tb2RlbHMve2lkfTpkdXBsaWNhdGUiGS92MS9tb2RlbHMve2lkfTpkdXBsaWNhdGUS2QEKEkxpc3RNb2RlbFJldmlzaW9ucxIqLm1vZGVsc2VydmljZS52MS5MaXN0TW9kZWxSZXZpc2lvbnNSZXF1ZXN0GisubW9kZWxzZXJ2aWNlLnYxLkxpc3RNb2RlbFJldmlzaW9uc1Jlc3BvbnNlImqQAgGKtRgLbW9kZWxzOnJlYWSC0+STAlJaNRIzL3YxL3dvcmtzcGFjZXMve3dvcmtzcGFjZV9pZH0vbW9kZWxzL3tpZH0vcmV2aXNpb25zEhkvdjEvbW9kZWxzL3tpZH0vcmV2aXNpb25zEpUBChBMaXN0U3lzdGVtTW9kZWxzEigubW9kZWxzZXJ2aWNlLnYxLkxpc3RTeXN0ZW1Nb2RlbHNSZXF1ZXN0GikubW9kZWxzZXJ2aWNlLnYxLkxpc3RTeXN0ZW1Nb2RlbHNSZXNwb25zZSIskAIBirUYDG1vZGVsczphZG1pboLT5JMCExIRL3YxL3N5c3RlbS9tb2RlbHMSgwEKDkdldFN5c3RlbU1vZGVsEiYubW9kZWxzZXJ2aWNlLnYxLkdldFN5c3RlbU1vZGVsUmVxdWVzdBoWLm1vZGVsc2VydmljZS52MS5Nb2RlbCIxkAIBirUYDG1vZGVsczphZG1pboLT5JMCGBIWL3YxL3N5c3RlbS9tb2RlbHMve2lkfRKIAQoRQ3JlYXRlU3lzdGVtTW9kZWwSKS5tb2RlbHNlcnZpY2UudjEuQ3JlYXRlU3lzdGVtTW9kZWxSZXF1ZXN0GhYubW9kZWxzZXJ2aWNlLnYxLk1vZGVsIjCKtRgMbW9kZWxzOmFkbWlugtPkkwIaOgVtb2RlbCIRL3YxL3N5c3RlbS9tb2RlbHMSjQEKEVVwZGF0ZVN5c3RlbU1vZGVsEikubW9kZWxzZXJ2aWNlLnYxLlVwZGF0ZVN5c3RlbU1vZGVsUmVxdWVzdBoWLm1vZGVsc2VydmljZS52MS5Nb2RlbCI1irUYDG1vZGVsczphZG1pboLT5JMCHzoFbW9kZWwyFi92MS9zeXN0ZW0vbW9kZWxzL3tpZH0ShgEKEURlbGV0ZVN5c3RlbU1vZGVsEikubW9kZWxzZXJ2aWNlLnYxLkRlbGV0ZVN5c3RlbU1vZGVsUmVxdWVzdBoWLm1vZGVsc2VydmljZS52MS5Nb2RlbCIuirUYDG1vZGVsczphZG1pboLT5JMCGCoWL3YxL3N5c3RlbS9tb2RlbHMve2lkfWIGcHJvdG8z", [file_google_api_annotations, file_google_api_field_behavior, file_google_protobuf_field_mask, file_google_protobuf_timestamp, file_modelservice_v1_model, file_modelservice_v1_options]);
 
 /**
  * Request of ListModels.
@@ -87,6 +89,13 @@ export type ListModelsRequest = Message<"modelservice.v1.ListModelsRequest"> & {
    * @generated from field: string labels = 9;
    */
   labels: string;
+
+  /**
+   * Also list soft-deleted models.
+   *
+   * @generated from field: bool show_deleted = 10;
+   */
+  showDeleted: boolean;
 };
 
 /**
@@ -272,6 +281,722 @@ export const DisableModelRequestSchema: GenMessage<DisableModelRequest> = /*@__P
   messageDesc(file_modelservice_v1_model_service, 6);
 
 /**
+ * Request of CreateModel.
+ *
+ * @generated from message modelservice.v1.CreateModelRequest
+ */
+export type CreateModelRequest = Message<"modelservice.v1.CreateModelRequest"> & {
+  /**
+   * Workspace to create the model in; defaults to the workspace of the caller's token.
+   *
+   * @generated from field: string workspace_id = 1;
+   */
+  workspaceId: string;
+
+  /**
+   * The model to create.
+   *
+   * @generated from field: modelservice.v1.Model model = 2;
+   */
+  model?: Model | undefined;
+
+  /**
+   * Idempotency key (AIP-155): a retry with the same id and body returns the
+   * first result; the same id with another body is AlreadyExists.
+   *
+   * @generated from field: string request_id = 3;
+   */
+  requestId: string;
+
+  /**
+   * Check the request and write nothing.
+   *
+   * @generated from field: bool validate_only = 4;
+   */
+  validateOnly: boolean;
+};
+
+/**
+ * Describes the message modelservice.v1.CreateModelRequest.
+ * Use `create(CreateModelRequestSchema)` to create a new message.
+ */
+export const CreateModelRequestSchema: GenMessage<CreateModelRequest> = /*@__PURE__*/
+  messageDesc(file_modelservice_v1_model_service, 7);
+
+/**
+ * Request of UpdateModel.
+ *
+ * @generated from message modelservice.v1.UpdateModelRequest
+ */
+export type UpdateModelRequest = Message<"modelservice.v1.UpdateModelRequest"> & {
+  /**
+   * Workspace of the model; defaults to the workspace of the caller's token.
+   *
+   * @generated from field: string workspace_id = 1;
+   */
+  workspaceId: string;
+
+  /**
+   * Model ID.
+   *
+   * @generated from field: string id = 2;
+   */
+  id: string;
+
+  /**
+   * The new values of the fields the mask names; metadata.etag, when set, must be current.
+   *
+   * @generated from field: modelservice.v1.Model model = 3;
+   */
+  model?: Model | undefined;
+
+  /**
+   * Fields to update ("spec.family,metadata.labels"); "*" for every updatable
+   * field. Without a mask, the fields set in the body. Credentials change only
+   * when the mask names "spec.credentials".
+   *
+   * @generated from field: google.protobuf.FieldMask update_mask = 4;
+   */
+  updateMask?: FieldMask | undefined;
+
+  /**
+   * Idempotency key (AIP-155).
+   *
+   * @generated from field: string request_id = 5;
+   */
+  requestId: string;
+
+  /**
+   * Check the request and write nothing.
+   *
+   * @generated from field: bool validate_only = 6;
+   */
+  validateOnly: boolean;
+};
+
+/**
+ * Describes the message modelservice.v1.UpdateModelRequest.
+ * Use `create(UpdateModelRequestSchema)` to create a new message.
+ */
+export const UpdateModelRequestSchema: GenMessage<UpdateModelRequest> = /*@__PURE__*/
+  messageDesc(file_modelservice_v1_model_service, 8);
+
+/**
+ * Request of RotateModelCredentials.
+ *
+ * @generated from message modelservice.v1.RotateModelCredentialsRequest
+ */
+export type RotateModelCredentialsRequest = Message<"modelservice.v1.RotateModelCredentialsRequest"> & {
+  /**
+   * Workspace of the model; defaults to the workspace of the caller's token.
+   *
+   * @generated from field: string workspace_id = 1;
+   */
+  workspaceId: string;
+
+  /**
+   * Model ID.
+   *
+   * @generated from field: string id = 2;
+   */
+  id: string;
+
+  /**
+   * The new credentials, replacing the current ones.
+   *
+   * @generated from field: modelservice.v1.Credentials credentials = 3;
+   */
+  credentials?: Credentials | undefined;
+
+  /**
+   * When set, must be the model's current etag.
+   *
+   * @generated from field: string etag = 4;
+   */
+  etag: string;
+
+  /**
+   * Idempotency key (AIP-155).
+   *
+   * @generated from field: string request_id = 5;
+   */
+  requestId: string;
+};
+
+/**
+ * Describes the message modelservice.v1.RotateModelCredentialsRequest.
+ * Use `create(RotateModelCredentialsRequestSchema)` to create a new message.
+ */
+export const RotateModelCredentialsRequestSchema: GenMessage<RotateModelCredentialsRequest> = /*@__PURE__*/
+  messageDesc(file_modelservice_v1_model_service, 9);
+
+/**
+ * Request of DeleteModel.
+ *
+ * @generated from message modelservice.v1.DeleteModelRequest
+ */
+export type DeleteModelRequest = Message<"modelservice.v1.DeleteModelRequest"> & {
+  /**
+   * Workspace of the model; defaults to the workspace of the caller's token.
+   *
+   * @generated from field: string workspace_id = 1;
+   */
+  workspaceId: string;
+
+  /**
+   * Model ID.
+   *
+   * @generated from field: string id = 2;
+   */
+  id: string;
+
+  /**
+   * When set, must be the model's current etag.
+   *
+   * @generated from field: string etag = 3;
+   */
+  etag: string;
+
+  /**
+   * Idempotency key (AIP-155).
+   *
+   * @generated from field: string request_id = 4;
+   */
+  requestId: string;
+};
+
+/**
+ * Describes the message modelservice.v1.DeleteModelRequest.
+ * Use `create(DeleteModelRequestSchema)` to create a new message.
+ */
+export const DeleteModelRequestSchema: GenMessage<DeleteModelRequest> = /*@__PURE__*/
+  messageDesc(file_modelservice_v1_model_service, 10);
+
+/**
+ * Request of UndeleteModel.
+ *
+ * @generated from message modelservice.v1.UndeleteModelRequest
+ */
+export type UndeleteModelRequest = Message<"modelservice.v1.UndeleteModelRequest"> & {
+  /**
+   * Workspace of the model; defaults to the workspace of the caller's token.
+   *
+   * @generated from field: string workspace_id = 1;
+   */
+  workspaceId: string;
+
+  /**
+   * Model ID.
+   *
+   * @generated from field: string id = 2;
+   */
+  id: string;
+
+  /**
+   * Idempotency key (AIP-155).
+   *
+   * @generated from field: string request_id = 3;
+   */
+  requestId: string;
+};
+
+/**
+ * Describes the message modelservice.v1.UndeleteModelRequest.
+ * Use `create(UndeleteModelRequestSchema)` to create a new message.
+ */
+export const UndeleteModelRequestSchema: GenMessage<UndeleteModelRequest> = /*@__PURE__*/
+  messageDesc(file_modelservice_v1_model_service, 11);
+
+/**
+ * Request of DuplicateModel.
+ *
+ * @generated from message modelservice.v1.DuplicateModelRequest
+ */
+export type DuplicateModelRequest = Message<"modelservice.v1.DuplicateModelRequest"> & {
+  /**
+   * Workspace of the model; defaults to the workspace of the caller's token.
+   *
+   * @generated from field: string workspace_id = 1;
+   */
+  workspaceId: string;
+
+  /**
+   * ID of the model to duplicate.
+   *
+   * @generated from field: string id = 2;
+   */
+  id: string;
+
+  /**
+   * Name of the copy; default "<name> (copy)".
+   *
+   * @generated from field: string name = 3;
+   */
+  name: string;
+
+  /**
+   * Also copy the credentials (re-sealed for the new model).
+   *
+   * @generated from field: bool copy_credentials = 4;
+   */
+  copyCredentials: boolean;
+
+  /**
+   * Idempotency key (AIP-155).
+   *
+   * @generated from field: string request_id = 5;
+   */
+  requestId: string;
+};
+
+/**
+ * Describes the message modelservice.v1.DuplicateModelRequest.
+ * Use `create(DuplicateModelRequestSchema)` to create a new message.
+ */
+export const DuplicateModelRequestSchema: GenMessage<DuplicateModelRequest> = /*@__PURE__*/
+  messageDesc(file_modelservice_v1_model_service, 12);
+
+/**
+ * Request of ListModelRevisions.
+ *
+ * @generated from message modelservice.v1.ListModelRevisionsRequest
+ */
+export type ListModelRevisionsRequest = Message<"modelservice.v1.ListModelRevisionsRequest"> & {
+  /**
+   * Workspace of the model; defaults to the workspace of the caller's token.
+   *
+   * @generated from field: string workspace_id = 1;
+   */
+  workspaceId: string;
+
+  /**
+   * Model ID.
+   *
+   * @generated from field: string id = 2;
+   */
+  id: string;
+
+  /**
+   * Pagination cursor from a previous response.
+   *
+   * @generated from field: string cursor = 3;
+   */
+  cursor: string;
+
+  /**
+   * Maximum number of revisions to return: default 50, at most 1000.
+   *
+   * @generated from field: int32 limit = 4;
+   */
+  limit: number;
+};
+
+/**
+ * Describes the message modelservice.v1.ListModelRevisionsRequest.
+ * Use `create(ListModelRevisionsRequestSchema)` to create a new message.
+ */
+export const ListModelRevisionsRequestSchema: GenMessage<ListModelRevisionsRequest> = /*@__PURE__*/
+  messageDesc(file_modelservice_v1_model_service, 13);
+
+/**
+ * Response of ListModelRevisions.
+ *
+ * @generated from message modelservice.v1.ListModelRevisionsResponse
+ */
+export type ListModelRevisionsResponse = Message<"modelservice.v1.ListModelRevisionsResponse"> & {
+  /**
+   * The revisions of this page, newest first.
+   *
+   * @generated from field: repeated modelservice.v1.ModelRevision items = 1;
+   */
+  items: ModelRevision[];
+
+  /**
+   * Where the next page starts and how many revisions there are in all.
+   *
+   * @generated from field: modelservice.v1.Pagination pagination = 2;
+   */
+  pagination?: Pagination | undefined;
+};
+
+/**
+ * Describes the message modelservice.v1.ListModelRevisionsResponse.
+ * Use `create(ListModelRevisionsResponseSchema)` to create a new message.
+ */
+export const ListModelRevisionsResponseSchema: GenMessage<ListModelRevisionsResponse> = /*@__PURE__*/
+  messageDesc(file_modelservice_v1_model_service, 14);
+
+/**
+ * One recorded change of a model.
+ *
+ * @generated from message modelservice.v1.ModelRevision
+ */
+export type ModelRevision = Message<"modelservice.v1.ModelRevision"> & {
+  /**
+   * Revision ID ("rev_<ULID>").
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * The model changed.
+   *
+   * @generated from field: string model_id = 2;
+   */
+  modelId: string;
+
+  /**
+   * What was done.
+   *
+   * @generated from field: modelservice.v1.RevisionAction action = 3;
+   */
+  action: RevisionAction;
+
+  /**
+   * Who did it: the profile id of the caller's token.
+   *
+   * @generated from field: string profile_id = 4;
+   */
+  profileId: string;
+
+  /**
+   * The request id of the call (x-request-id).
+   *
+   * @generated from field: string request_id = 5;
+   */
+  requestId: string;
+
+  /**
+   * When.
+   *
+   * @generated from field: google.protobuf.Timestamp create_time = 6;
+   */
+  createTime?: Timestamp | undefined;
+
+  /**
+   * The fields that changed, with old and new values.
+   *
+   * @generated from field: repeated modelservice.v1.FieldChange changes = 7;
+   */
+  changes: FieldChange[];
+};
+
+/**
+ * Describes the message modelservice.v1.ModelRevision.
+ * Use `create(ModelRevisionSchema)` to create a new message.
+ */
+export const ModelRevisionSchema: GenMessage<ModelRevision> = /*@__PURE__*/
+  messageDesc(file_modelservice_v1_model_service, 15);
+
+/**
+ * A field's value before and after a change; secrets appear only as fingerprints.
+ *
+ * @generated from message modelservice.v1.FieldChange
+ */
+export type FieldChange = Message<"modelservice.v1.FieldChange"> & {
+  /**
+   * Field path, as in an update mask ("spec.family").
+   *
+   * @generated from field: string field = 1;
+   */
+  field: string;
+
+  /**
+   * The value before, as JSON text; absent when the field was unset.
+   *
+   * @generated from field: optional string old_value = 2;
+   */
+  oldValue?: string | undefined;
+
+  /**
+   * The value after, as JSON text; absent when the field is now unset.
+   *
+   * @generated from field: optional string new_value = 3;
+   */
+  newValue?: string | undefined;
+};
+
+/**
+ * Describes the message modelservice.v1.FieldChange.
+ * Use `create(FieldChangeSchema)` to create a new message.
+ */
+export const FieldChangeSchema: GenMessage<FieldChange> = /*@__PURE__*/
+  messageDesc(file_modelservice_v1_model_service, 16);
+
+/**
+ * Request of ListSystemModels.
+ *
+ * @generated from message modelservice.v1.ListSystemModelsRequest
+ */
+export type ListSystemModelsRequest = Message<"modelservice.v1.ListSystemModelsRequest"> & {
+  /**
+   * Pagination cursor from a previous response.
+   *
+   * @generated from field: string cursor = 1;
+   */
+  cursor: string;
+
+  /**
+   * Maximum number of results: default 50, at most 1000.
+   *
+   * @generated from field: int32 limit = 2;
+   */
+  limit: number;
+
+  /**
+   * Case-insensitive prefix of the name or ID.
+   *
+   * @generated from field: string prefix = 3;
+   */
+  prefix: string;
+
+  /**
+   * Also list soft-deleted system models.
+   *
+   * @generated from field: bool show_deleted = 4;
+   */
+  showDeleted: boolean;
+};
+
+/**
+ * Describes the message modelservice.v1.ListSystemModelsRequest.
+ * Use `create(ListSystemModelsRequestSchema)` to create a new message.
+ */
+export const ListSystemModelsRequestSchema: GenMessage<ListSystemModelsRequest> = /*@__PURE__*/
+  messageDesc(file_modelservice_v1_model_service, 17);
+
+/**
+ * Response of ListSystemModels.
+ *
+ * @generated from message modelservice.v1.ListSystemModelsResponse
+ */
+export type ListSystemModelsResponse = Message<"modelservice.v1.ListSystemModelsResponse"> & {
+  /**
+   * The system models of this page.
+   *
+   * @generated from field: repeated modelservice.v1.Model items = 1;
+   */
+  items: Model[];
+
+  /**
+   * Where the next page starts and how many match in all.
+   *
+   * @generated from field: modelservice.v1.Pagination pagination = 2;
+   */
+  pagination?: Pagination | undefined;
+};
+
+/**
+ * Describes the message modelservice.v1.ListSystemModelsResponse.
+ * Use `create(ListSystemModelsResponseSchema)` to create a new message.
+ */
+export const ListSystemModelsResponseSchema: GenMessage<ListSystemModelsResponse> = /*@__PURE__*/
+  messageDesc(file_modelservice_v1_model_service, 18);
+
+/**
+ * Request of GetSystemModel.
+ *
+ * @generated from message modelservice.v1.GetSystemModelRequest
+ */
+export type GetSystemModelRequest = Message<"modelservice.v1.GetSystemModelRequest"> & {
+  /**
+   * System model ID.
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+};
+
+/**
+ * Describes the message modelservice.v1.GetSystemModelRequest.
+ * Use `create(GetSystemModelRequestSchema)` to create a new message.
+ */
+export const GetSystemModelRequestSchema: GenMessage<GetSystemModelRequest> = /*@__PURE__*/
+  messageDesc(file_modelservice_v1_model_service, 19);
+
+/**
+ * Request of CreateSystemModel.
+ *
+ * @generated from message modelservice.v1.CreateSystemModelRequest
+ */
+export type CreateSystemModelRequest = Message<"modelservice.v1.CreateSystemModelRequest"> & {
+  /**
+   * The system model to create.
+   *
+   * @generated from field: modelservice.v1.Model model = 1;
+   */
+  model?: Model | undefined;
+
+  /**
+   * Idempotency key (AIP-155).
+   *
+   * @generated from field: string request_id = 2;
+   */
+  requestId: string;
+
+  /**
+   * Check the request and write nothing.
+   *
+   * @generated from field: bool validate_only = 3;
+   */
+  validateOnly: boolean;
+};
+
+/**
+ * Describes the message modelservice.v1.CreateSystemModelRequest.
+ * Use `create(CreateSystemModelRequestSchema)` to create a new message.
+ */
+export const CreateSystemModelRequestSchema: GenMessage<CreateSystemModelRequest> = /*@__PURE__*/
+  messageDesc(file_modelservice_v1_model_service, 20);
+
+/**
+ * Request of UpdateSystemModel.
+ *
+ * @generated from message modelservice.v1.UpdateSystemModelRequest
+ */
+export type UpdateSystemModelRequest = Message<"modelservice.v1.UpdateSystemModelRequest"> & {
+  /**
+   * System model ID.
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * The new values of the fields the mask names.
+   *
+   * @generated from field: modelservice.v1.Model model = 2;
+   */
+  model?: Model | undefined;
+
+  /**
+   * Fields to update; "*" for every updatable field.
+   *
+   * @generated from field: google.protobuf.FieldMask update_mask = 3;
+   */
+  updateMask?: FieldMask | undefined;
+
+  /**
+   * Idempotency key (AIP-155).
+   *
+   * @generated from field: string request_id = 4;
+   */
+  requestId: string;
+
+  /**
+   * Check the request and write nothing.
+   *
+   * @generated from field: bool validate_only = 5;
+   */
+  validateOnly: boolean;
+};
+
+/**
+ * Describes the message modelservice.v1.UpdateSystemModelRequest.
+ * Use `create(UpdateSystemModelRequestSchema)` to create a new message.
+ */
+export const UpdateSystemModelRequestSchema: GenMessage<UpdateSystemModelRequest> = /*@__PURE__*/
+  messageDesc(file_modelservice_v1_model_service, 21);
+
+/**
+ * Request of DeleteSystemModel.
+ *
+ * @generated from message modelservice.v1.DeleteSystemModelRequest
+ */
+export type DeleteSystemModelRequest = Message<"modelservice.v1.DeleteSystemModelRequest"> & {
+  /**
+   * System model ID.
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * When set, must be the system model's current etag.
+   *
+   * @generated from field: string etag = 2;
+   */
+  etag: string;
+
+  /**
+   * Idempotency key (AIP-155).
+   *
+   * @generated from field: string request_id = 3;
+   */
+  requestId: string;
+};
+
+/**
+ * Describes the message modelservice.v1.DeleteSystemModelRequest.
+ * Use `create(DeleteSystemModelRequestSchema)` to create a new message.
+ */
+export const DeleteSystemModelRequestSchema: GenMessage<DeleteSystemModelRequest> = /*@__PURE__*/
+  messageDesc(file_modelservice_v1_model_service, 22);
+
+/**
+ * The kind of change a revision records.
+ *
+ * @generated from enum modelservice.v1.RevisionAction
+ */
+export enum RevisionAction {
+  /**
+   * Not set.
+   *
+   * @generated from enum value: REVISION_ACTION_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * The model was created (or duplicated).
+   *
+   * @generated from enum value: REVISION_ACTION_CREATE = 1;
+   */
+  CREATE = 1,
+
+  /**
+   * Fields were updated.
+   *
+   * @generated from enum value: REVISION_ACTION_UPDATE = 2;
+   */
+  UPDATE = 2,
+
+  /**
+   * The status was set, enabled or disabled.
+   *
+   * @generated from enum value: REVISION_ACTION_SET_STATUS = 3;
+   */
+  SET_STATUS = 3,
+
+  /**
+   * The credentials were replaced.
+   *
+   * @generated from enum value: REVISION_ACTION_ROTATE_CREDENTIALS = 4;
+   */
+  ROTATE_CREDENTIALS = 4,
+
+  /**
+   * The model was soft-deleted.
+   *
+   * @generated from enum value: REVISION_ACTION_DELETE = 5;
+   */
+  DELETE = 5,
+
+  /**
+   * The model was undeleted.
+   *
+   * @generated from enum value: REVISION_ACTION_UNDELETE = 6;
+   */
+  UNDELETE = 6,
+}
+
+/**
+ * Describes the enum modelservice.v1.RevisionAction.
+ */
+export const RevisionActionSchema: GenEnum<RevisionAction> = /*@__PURE__*/
+  enumDesc(file_modelservice_v1_model_service, 0);
+
+/**
  * ModelService manages the LLM models of a workspace. Every workspace is seeded
  * with the platform catalog; each model can be enabled or disabled. Calls are
  * scoped to the workspace of the caller's token (JWT bearer).
@@ -327,6 +1052,126 @@ export const ModelService: GenService<{
   disableModel: {
     methodKind: "unary";
     input: typeof DisableModelRequestSchema;
+    output: typeof ModelSchema;
+  },
+  /**
+   * Creates a workspace model, with an endpoint and write-only credentials.
+   *
+   * @generated from rpc modelservice.v1.ModelService.CreateModel
+   */
+  createModel: {
+    methodKind: "unary";
+    input: typeof CreateModelRequestSchema;
+    output: typeof ModelSchema;
+  },
+  /**
+   * Updates the fields of a model named by the update mask.
+   *
+   * @generated from rpc modelservice.v1.ModelService.UpdateModel
+   */
+  updateModel: {
+    methodKind: "unary";
+    input: typeof UpdateModelRequestSchema;
+    output: typeof ModelSchema;
+  },
+  /**
+   * Replaces the credentials of a model in one step.
+   *
+   * @generated from rpc modelservice.v1.ModelService.RotateModelCredentials
+   */
+  rotateModelCredentials: {
+    methodKind: "unary";
+    input: typeof RotateModelCredentialsRequestSchema;
+    output: typeof ModelSchema;
+  },
+  /**
+   * Soft-deletes a workspace model; it can be undeleted until its purge time.
+   *
+   * @generated from rpc modelservice.v1.ModelService.DeleteModel
+   */
+  deleteModel: {
+    methodKind: "unary";
+    input: typeof DeleteModelRequestSchema;
+    output: typeof ModelSchema;
+  },
+  /**
+   * Restores a soft-deleted model.
+   *
+   * @generated from rpc modelservice.v1.ModelService.UndeleteModel
+   */
+  undeleteModel: {
+    methodKind: "unary";
+    input: typeof UndeleteModelRequestSchema;
+    output: typeof ModelSchema;
+  },
+  /**
+   * Creates a workspace model with the spec and labels of another.
+   *
+   * @generated from rpc modelservice.v1.ModelService.DuplicateModel
+   */
+  duplicateModel: {
+    methodKind: "unary";
+    input: typeof DuplicateModelRequestSchema;
+    output: typeof ModelSchema;
+  },
+  /**
+   * Lists the recorded changes of a model, newest first.
+   *
+   * @generated from rpc modelservice.v1.ModelService.ListModelRevisions
+   */
+  listModelRevisions: {
+    methodKind: "unary";
+    input: typeof ListModelRevisionsRequestSchema;
+    output: typeof ListModelRevisionsResponseSchema;
+  },
+  /**
+   * Lists the system models of the platform, hidden ones included.
+   *
+   * @generated from rpc modelservice.v1.ModelService.ListSystemModels
+   */
+  listSystemModels: {
+    methodKind: "unary";
+    input: typeof ListSystemModelsRequestSchema;
+    output: typeof ListSystemModelsResponseSchema;
+  },
+  /**
+   * Gets a system model.
+   *
+   * @generated from rpc modelservice.v1.ModelService.GetSystemModel
+   */
+  getSystemModel: {
+    methodKind: "unary";
+    input: typeof GetSystemModelRequestSchema;
+    output: typeof ModelSchema;
+  },
+  /**
+   * Creates a system model; when visible it appears in every workspace.
+   *
+   * @generated from rpc modelservice.v1.ModelService.CreateSystemModel
+   */
+  createSystemModel: {
+    methodKind: "unary";
+    input: typeof CreateSystemModelRequestSchema;
+    output: typeof ModelSchema;
+  },
+  /**
+   * Updates a system model; its workspace copies follow, keeping their status.
+   *
+   * @generated from rpc modelservice.v1.ModelService.UpdateSystemModel
+   */
+  updateSystemModel: {
+    methodKind: "unary";
+    input: typeof UpdateSystemModelRequestSchema;
+    output: typeof ModelSchema;
+  },
+  /**
+   * Soft-deletes a system model and its workspace copies.
+   *
+   * @generated from rpc modelservice.v1.ModelService.DeleteSystemModel
+   */
+  deleteSystemModel: {
+    methodKind: "unary";
+    input: typeof DeleteSystemModelRequestSchema;
     output: typeof ModelSchema;
   },
 }> = /*@__PURE__*/

@@ -59,6 +59,8 @@ function toRecord(entry: CatalogFileEntry): CatalogEntryRecord {
       maxInputTokens: entry.maxInputTokens,
       maxOutputTokens: entry.maxOutputTokens,
       capabilities: entry.capabilities,
+      description: null,
+      modelUrl: null,
     },
   };
 }

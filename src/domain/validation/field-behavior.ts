@@ -36,14 +36,20 @@ function checkEnum(field: DescField, value: unknown, path: string, out: FieldVio
   }
 }
 
-function walk(message: ReflectMessage, parent: string, out: FieldViolation[]): void {
+function hasUpdateMask(message: ReflectMessage): boolean {
+  return message.fields.some((f) => f.fieldKind === "message" && f.message.typeName === "google.protobuf.FieldMask");
+}
+
+/** `partial`: inside the resource of an update, where only the masked fields are written (AIP-134). */
+function walk(message: ReflectMessage, parent: string, out: FieldViolation[], partial: boolean): void {
+  const nestedPartial = partial || hasUpdateMask(message);
   for (const field of message.fields) {
     const path = joinPath(parent, field);
     const fieldBehaviors = behaviors(field);
     if (fieldBehaviors.includes(FieldBehavior.OUTPUT_ONLY)) continue;
     const set = message.isSet(field);
     if (!set) {
-      if (fieldBehaviors.includes(FieldBehavior.REQUIRED)) out.push({ field: path, description: "is required" });
+      if (!partial && fieldBehaviors.includes(FieldBehavior.REQUIRED)) out.push({ field: path, description: "is required" });
       continue;
     }
     const value = message.get(field);
@@ -51,17 +57,19 @@ function walk(message: ReflectMessage, parent: string, out: FieldViolation[]): v
     if (field.fieldKind === "scalar" && typeof value === "string" && value.includes("\u0000")) {
       out.push({ field: path, description: "must not contain NUL characters" });
     }
-    if (field.fieldKind === "message") walk(value as ReflectMessage, path, out);
+    if (field.fieldKind === "message") walk(value as ReflectMessage, path, out, nestedPartial);
   }
 }
 
 /**
  * The rules every request obeys by its descriptor alone: REQUIRED fields are
  * set (an enum at its zero value counts as unset), enum values are known,
- * strings carry no NUL. OUTPUT_ONLY fields are ignored, as AIP-203 says.
+ * strings carry no NUL. OUTPUT_ONLY fields are ignored, as AIP-203 says, and
+ * the resource of an update (a request with a FieldMask) need not carry its
+ * REQUIRED fields.
  */
 export function fieldBehaviorViolations(schema: DescMessage, message: Message): FieldViolation[] {
   const out: FieldViolation[] = [];
-  if (isMessage(message, schema)) walk(reflect(schema, message), "", out);
+  if (isMessage(message, schema)) walk(reflect(schema, message), "", out, false);
   return out;
 }

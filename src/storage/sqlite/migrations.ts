@@ -17,23 +17,22 @@ const migrations: readonly string[] = [
     created_at INTEGER NOT NULL
   ) STRICT;
 
-  CREATE TABLE catalog_entries (
-    catalog_id TEXT PRIMARY KEY,
-    position INTEGER NOT NULL,
-    name TEXT NOT NULL,
-    spec TEXT NOT NULL
-  ) STRICT;
-
+  -- System models (workspace_id NULL) and workspace models, one table: a
+  -- workspace's copy of a system model is a workspace row with origin SYSTEM
+  -- that names its system model.
   CREATE TABLE models (
     id TEXT PRIMARY KEY,
-    workspace_id TEXT NOT NULL REFERENCES workspaces(id),
-    account_id TEXT NOT NULL,
+    workspace_id TEXT REFERENCES workspaces(id),
+    account_id TEXT,
     name TEXT NOT NULL,
     profile_id TEXT NOT NULL,
     bundle_key TEXT,
     external_id TEXT,
     labels TEXT NOT NULL DEFAULT '{}',
     catalog_id TEXT,
+    system_model_id TEXT REFERENCES models(id),
+    origin TEXT NOT NULL CHECK (origin IN ('MODEL_ORIGIN_SYSTEM', 'MODEL_ORIGIN_WORKSPACE')),
+    visible INTEGER NOT NULL DEFAULT 1 CHECK (visible IN (0, 1)),
     family TEXT,
     provider TEXT,
     input_price_cents INTEGER,
@@ -45,14 +44,52 @@ const migrations: readonly string[] = [
     max_input_tokens INTEGER,
     max_output_tokens INTEGER,
     capabilities TEXT NOT NULL DEFAULT '[]',
-    status TEXT NOT NULL CHECK (status IN ('MODEL_STATUS_ENABLED', 'MODEL_STATUS_DISABLED')),
+    description TEXT,
+    model_url TEXT,
+    credentials_key_id TEXT,
+    credentials_blob BLOB,
+    has_token INTEGER NOT NULL DEFAULT 0,
+    has_client_key INTEGER NOT NULL DEFAULT 0,
+    credential_fingerprint TEXT,
+    credentials_updated_at INTEGER,
+    status TEXT CHECK (status IN ('MODEL_STATUS_ENABLED', 'MODEL_STATUS_DISABLED')),
+    version INTEGER NOT NULL DEFAULT 1,
     created_at INTEGER NOT NULL,
-    updated_at INTEGER NOT NULL
+    updated_at INTEGER NOT NULL,
+    delete_time INTEGER,
+    purge_time INTEGER,
+    -- Shipped system models: digest of the catalog file entry last applied.
+    shipped_digest TEXT,
+    shipped_position INTEGER,
+    CHECK ((workspace_id IS NULL) = (status IS NULL))
   ) STRICT;
 
   CREATE INDEX models_by_workspace_created ON models (workspace_id, created_at, id);
-  CREATE UNIQUE INDEX models_catalog_copy ON models (workspace_id, catalog_id) WHERE catalog_id IS NOT NULL;
-  CREATE INDEX models_by_catalog ON models (catalog_id) WHERE catalog_id IS NOT NULL;
+  CREATE UNIQUE INDEX models_system_catalog_id ON models (catalog_id) WHERE workspace_id IS NULL;
+  CREATE UNIQUE INDEX models_workspace_copy ON models (workspace_id, system_model_id) WHERE system_model_id IS NOT NULL;
+  CREATE INDEX models_by_system_model ON models (system_model_id) WHERE system_model_id IS NOT NULL;
+  CREATE UNIQUE INDEX models_external_id ON models (ifnull(workspace_id, ''), external_id)
+    WHERE external_id IS NOT NULL AND delete_time IS NULL;
+
+  CREATE TABLE model_revisions (
+    id TEXT PRIMARY KEY,
+    model_id TEXT NOT NULL,
+    action TEXT NOT NULL,
+    profile_id TEXT NOT NULL,
+    request_id TEXT NOT NULL,
+    changes TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+  ) STRICT;
+  CREATE INDEX model_revisions_by_model ON model_revisions (model_id, id);
+
+  CREATE TABLE request_ids (
+    scope TEXT NOT NULL,
+    request_id TEXT NOT NULL,
+    request_hash TEXT NOT NULL,
+    model_id TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (scope, request_id)
+  ) STRICT;
   `,
 ];
 

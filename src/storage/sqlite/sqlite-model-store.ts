@@ -1,30 +1,41 @@
 import Database from "better-sqlite3";
+import { createHash } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import type {
   CatalogEntryRecord,
   CatalogSyncResult,
   CopyContext,
+  IdempotencyRecord,
   ModelListQuery,
   ModelListResult,
   ModelRecord,
   ModelSpecRecord,
   ModelStore,
+  ModelWrite,
+  RevisionPage,
+  RevisionRecord,
+  StoredModelOrigin,
   StoredModelStatus,
   WorkspaceRecord,
+  WriteOutcome,
 } from "../model-store.js";
+import { noCredentials } from "../model-store.js";
 import { migrate } from "./migrations.js";
 
 interface ModelRow {
   id: string;
-  workspace_id: string;
-  account_id: string;
+  workspace_id: string | null;
+  account_id: string | null;
   name: string;
   profile_id: string;
   bundle_key: string | null;
   external_id: string | null;
   labels: string;
   catalog_id: string | null;
+  system_model_id: string | null;
+  origin: StoredModelOrigin;
+  visible: number;
   family: string | null;
   provider: string | null;
   input_price_cents: number | null;
@@ -36,12 +47,25 @@ interface ModelRow {
   max_input_tokens: number | null;
   max_output_tokens: number | null;
   capabilities: string;
-  status: StoredModelStatus;
+  description: string | null;
+  model_url: string | null;
+  credentials_key_id: string | null;
+  credentials_blob: Uint8Array | null;
+  has_token: number;
+  has_client_key: number;
+  credential_fingerprint: string | null;
+  credentials_updated_at: number | null;
+  status: StoredModelStatus | null;
+  version: number;
   created_at: number;
   updated_at: number;
+  delete_time: number | null;
+  purge_time: number | null;
 }
 
-const specColumns = [
+/** What a system model hands down to its copies: the spec, visibility, and what may be said of its credentials. */
+const inheritedColumns = [
+  "name",
   "family",
   "provider",
   "input_price_cents",
@@ -53,45 +77,67 @@ const specColumns = [
   "max_input_tokens",
   "max_output_tokens",
   "capabilities",
+  "description",
+  "model_url",
+  "has_token",
+  "has_client_key",
+  "credential_fingerprint",
+  "credentials_updated_at",
+  "visible",
 ] as const;
 
 const modelColumns = [
   "id",
   "workspace_id",
   "account_id",
-  "name",
   "profile_id",
   "bundle_key",
   "external_id",
   "labels",
   "catalog_id",
-  ...specColumns,
+  "system_model_id",
+  "origin",
+  ...inheritedColumns,
+  "credentials_key_id",
+  "credentials_blob",
   "status",
+  "version",
   "created_at",
   "updated_at",
+  "delete_time",
+  "purge_time",
 ] as const;
 
-const insertModelSql = `INSERT INTO models (${modelColumns.join(", ")}) VALUES (${modelColumns
-  .map((c) => "@" + c)
-  .join(", ")})`;
+const insertModelSql = `INSERT INTO models (${modelColumns.join(", ")}) VALUES (${modelColumns.map((c) => "@" + c).join(", ")})`;
+const updateModelSql = `UPDATE models SET ${modelColumns
+  .filter((c) => c !== "id")
+  .map((c) => `${c} = @${c}`)
+  .join(", ")} WHERE id = @id AND version = @expected_version`;
+const inheritSql = `UPDATE models SET ${inheritedColumns.map((c) => `${c} = @${c}`).join(", ")},
+  version = version + 1, updated_at = @updated_at, delete_time = @delete_time, purge_time = @purge_time
+  WHERE system_model_id = @id`;
 
-function specToRow(spec: ModelSpecRecord) {
+function specFromRow(r: ModelRow): ModelSpecRecord {
   return {
-    family: spec.family,
-    provider: spec.provider,
-    input_price_cents: spec.inputPriceCents,
-    output_price_cents: spec.outputPriceCents,
-    cached_input_price_cents: spec.cachedInputPriceCents,
-    input_price_usd: spec.inputPriceUsd,
-    output_price_usd: spec.outputPriceUsd,
-    cached_input_price_usd: spec.cachedInputPriceUsd,
-    max_input_tokens: spec.maxInputTokens,
-    max_output_tokens: spec.maxOutputTokens,
-    capabilities: JSON.stringify(spec.capabilities),
+    family: r.family,
+    provider: r.provider,
+    inputPriceCents: r.input_price_cents,
+    outputPriceCents: r.output_price_cents,
+    cachedInputPriceCents: r.cached_input_price_cents,
+    inputPriceUsd: r.input_price_usd,
+    outputPriceUsd: r.output_price_usd,
+    cachedInputPriceUsd: r.cached_input_price_usd,
+    maxInputTokens: r.max_input_tokens,
+    maxOutputTokens: r.max_output_tokens,
+    capabilities: JSON.parse(r.capabilities) as string[],
+    description: r.description,
+    modelUrl: r.model_url,
   };
 }
 
 function modelToRow(m: ModelRecord): ModelRow {
+  const s = m.spec;
+  const c = m.credentials;
   return {
     id: m.id,
     workspace_id: m.workspaceId,
@@ -102,10 +148,34 @@ function modelToRow(m: ModelRecord): ModelRow {
     external_id: m.externalId,
     labels: JSON.stringify(m.labels),
     catalog_id: m.catalogId,
-    ...specToRow(m.spec),
+    system_model_id: m.systemModelId,
+    origin: m.origin,
+    visible: m.visible ? 1 : 0,
+    family: s.family,
+    provider: s.provider,
+    input_price_cents: s.inputPriceCents,
+    output_price_cents: s.outputPriceCents,
+    cached_input_price_cents: s.cachedInputPriceCents,
+    input_price_usd: s.inputPriceUsd,
+    output_price_usd: s.outputPriceUsd,
+    cached_input_price_usd: s.cachedInputPriceUsd,
+    max_input_tokens: s.maxInputTokens,
+    max_output_tokens: s.maxOutputTokens,
+    capabilities: JSON.stringify(s.capabilities),
+    description: s.description,
+    model_url: s.modelUrl,
+    credentials_key_id: c.keyId,
+    credentials_blob: c.blob,
+    has_token: c.hasToken ? 1 : 0,
+    has_client_key: c.hasClientKey ? 1 : 0,
+    credential_fingerprint: c.fingerprint,
+    credentials_updated_at: c.updatedAt,
     status: m.status,
+    version: m.version,
     created_at: m.createdAt,
     updated_at: m.updatedAt,
+    delete_time: m.deleteTime,
+    purge_time: m.purgeTime,
   };
 }
 
@@ -120,22 +190,43 @@ function rowToModel(r: ModelRow): ModelRecord {
     externalId: r.external_id,
     labels: JSON.parse(r.labels) as Record<string, string>,
     catalogId: r.catalog_id,
-    spec: {
-      family: r.family,
-      provider: r.provider,
-      inputPriceCents: r.input_price_cents,
-      outputPriceCents: r.output_price_cents,
-      cachedInputPriceCents: r.cached_input_price_cents,
-      inputPriceUsd: r.input_price_usd,
-      outputPriceUsd: r.output_price_usd,
-      cachedInputPriceUsd: r.cached_input_price_usd,
-      maxInputTokens: r.max_input_tokens,
-      maxOutputTokens: r.max_output_tokens,
-      capabilities: JSON.parse(r.capabilities) as string[],
+    systemModelId: r.system_model_id,
+    origin: r.origin,
+    visible: r.visible === 1,
+    spec: specFromRow(r),
+    credentials: {
+      keyId: r.credentials_key_id,
+      blob: r.credentials_blob,
+      hasToken: r.has_token === 1,
+      hasClientKey: r.has_client_key === 1,
+      fingerprint: r.credential_fingerprint,
+      updatedAt: r.credentials_updated_at,
     },
     status: r.status,
+    version: r.version,
     createdAt: r.created_at,
     updatedAt: r.updated_at,
+    deleteTime: r.delete_time,
+    purgeTime: r.purge_time,
+  };
+}
+
+/** A workspace's copy of a system model: its own id and status, everything else inherited. */
+function copyOf(system: ModelRecord, ws: WorkspaceRecord, copy: CopyContext): ModelRecord {
+  return {
+    ...system,
+    id: copy.newId(),
+    workspaceId: ws.id,
+    accountId: ws.accountId,
+    bundleKey: null,
+    externalId: null,
+    labels: {},
+    systemModelId: system.id,
+    credentials: { ...system.credentials, keyId: null, blob: null },
+    status: "MODEL_STATUS_ENABLED",
+    version: 1,
+    createdAt: copy.now,
+    updatedAt: copy.now,
   };
 }
 
@@ -144,10 +235,20 @@ function likeLiteral(text: string): string {
   return text.replace(/[\\%_]/g, (c) => "\\" + c);
 }
 
+function digest(entry: CatalogEntryRecord): string {
+  return createHash("sha256").update(JSON.stringify(entry)).digest("base64url");
+}
+
+function isUniqueViolation(e: unknown, index: string): boolean {
+  return e instanceof Database.SqliteError && e.code === "SQLITE_CONSTRAINT_UNIQUE" && e.message.includes(index);
+}
+
 export interface SqliteOptions {
   /** A file path, or ":memory:". */
   path: string;
   busyTimeoutMs?: number;
+  /** The actor recorded as creator of shipped system models. */
+  systemProfileId: string;
 }
 
 /**
@@ -158,7 +259,7 @@ export class SqliteModelStore implements ModelStore {
   private readonly db: Database.Database;
   private readonly statements = new Map<string, Database.Statement>();
 
-  constructor(options: SqliteOptions) {
+  constructor(private readonly options: SqliteOptions) {
     if (options.path !== ":memory:") mkdirSync(dirname(options.path), { recursive: true });
     this.db = new Database(options.path);
     this.db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 5000}`);
@@ -180,68 +281,77 @@ export class SqliteModelStore implements ModelStore {
     return stmt;
   }
 
+  private workspaces(): WorkspaceRecord[] {
+    return (this.statement("SELECT id, account_id FROM workspaces ORDER BY created_at, id").all() as Array<{ id: string; account_id: string }>).map(
+      (r) => ({ id: r.id, accountId: r.account_id }),
+    );
+  }
+
+  private insertCopies(system: ModelRecord, copy: CopyContext): number {
+    const workspaces = this.workspaces();
+    for (const ws of workspaces) this.statement(insertModelSql).run(modelToRow(copyOf(system, ws, copy)));
+    return workspaces.length;
+  }
+
   async syncCatalog(entries: CatalogEntryRecord[], copy: CopyContext): Promise<CatalogSyncResult> {
     return this.db
       .transaction((): CatalogSyncResult => {
         const result: CatalogSyncResult = { added: 0, changed: 0, copiesCreated: 0 };
-        const existing = new Map(
-          (
-            this.statement("SELECT catalog_id, name, spec FROM catalog_entries").all() as Array<{
-              catalog_id: string;
-              name: string;
-              spec: string;
-            }>
-          ).map((r) => [r.catalog_id, r]),
-        );
-        const workspaces = this.statement("SELECT id, account_id FROM workspaces ORDER BY created_at, id").all() as Array<{
-          id: string;
-          account_id: string;
-        }>;
         entries.forEach((entry, position) => {
-          const spec = JSON.stringify(entry.spec);
-          const before = existing.get(entry.catalogId);
-          this.statement(
-            `INSERT INTO catalog_entries (catalog_id, position, name, spec) VALUES (?, ?, ?, ?)
-             ON CONFLICT (catalog_id) DO UPDATE SET position = excluded.position, name = excluded.name, spec = excluded.spec`,
-          ).run(entry.catalogId, position, entry.name, spec);
-          if (!before) {
+          const entryDigest = digest(entry);
+          const row = this.statement("SELECT * FROM models WHERE workspace_id IS NULL AND catalog_id = ?").get(
+            entry.catalogId,
+          ) as (ModelRow & { shipped_digest: string | null }) | undefined;
+          if (!row) {
+            const system: ModelRecord = {
+              id: copy.newId(),
+              workspaceId: null,
+              accountId: null,
+              name: entry.name,
+              profileId: this.options.systemProfileId,
+              bundleKey: null,
+              externalId: null,
+              labels: {},
+              catalogId: entry.catalogId,
+              systemModelId: null,
+              origin: "MODEL_ORIGIN_SYSTEM",
+              visible: true,
+              spec: entry.spec,
+              credentials: noCredentials,
+              status: null,
+              version: 1,
+              createdAt: copy.now,
+              updatedAt: copy.now,
+              deleteTime: null,
+              purgeTime: null,
+            };
+            this.statement(insertModelSql).run(modelToRow(system));
+            this.statement("UPDATE models SET shipped_digest = ?, shipped_position = ? WHERE id = ?").run(entryDigest, position, system.id);
             result.added++;
-            for (const ws of workspaces) {
-              this.insertCopy(entry, { id: ws.id, accountId: ws.account_id }, copy);
-              result.copiesCreated++;
-            }
-          } else if (before.spec !== spec) {
-            result.changed++;
-            const specRow = specToRow(entry.spec);
-            this.statement(
-              `UPDATE models SET ${specColumns.map((c) => `${c} = @${c}`).join(", ")}, updated_at = @now
-               WHERE catalog_id = @catalog_id`,
-            ).run({ ...specRow, now: copy.now, catalog_id: entry.catalogId });
+            result.copiesCreated += this.insertCopies(system, copy);
+            return;
           }
+          this.statement("UPDATE models SET shipped_position = ? WHERE id = ?").run(position, row.id);
+          // Only a change of the shipped entry itself is applied, so an admin's
+          // edit of the system model survives restarts of the same release.
+          if (row.shipped_digest === entryDigest) return;
+          result.changed++;
+          const system = { ...rowToModel(row), name: entry.name, spec: entry.spec, version: row.version + 1, updatedAt: copy.now };
+          this.statement(updateModelSql).run({ ...modelToRow(system), expected_version: row.version });
+          this.statement("UPDATE models SET shipped_digest = ? WHERE id = ?").run(entryDigest, row.id);
+          this.inherit(system);
         });
         return result;
       })
       .immediate();
   }
 
-  private insertCopy(entry: CatalogEntryRecord, ws: WorkspaceRecord, copy: CopyContext): void {
-    this.statement(insertModelSql).run(
-      modelToRow({
-        id: copy.newId(),
-        workspaceId: ws.id,
-        accountId: ws.accountId,
-        name: entry.name,
-        profileId: copy.profileId,
-        bundleKey: null,
-        externalId: null,
-        labels: {},
-        catalogId: entry.catalogId,
-        spec: entry.spec,
-        status: "MODEL_STATUS_ENABLED",
-        createdAt: copy.now,
-        updatedAt: copy.now,
-      }),
-    );
+  /** Copies a system model's inherited columns onto its workspace copies. */
+  private inherit(system: ModelRecord): void {
+    const row = modelToRow(system);
+    const params: Record<string, unknown> = { id: system.id, updated_at: system.updatedAt, delete_time: system.deleteTime, purge_time: system.purgeTime };
+    for (const c of inheritedColumns) params[c] = row[c];
+    this.statement(inheritSql).run(params);
   }
 
   async ensureWorkspace(workspace: WorkspaceRecord, copy: CopyContext): Promise<WorkspaceRecord> {
@@ -251,38 +361,28 @@ export class SqliteModelStore implements ModelStore {
       .transaction((): WorkspaceRecord => {
         const raced = this.findWorkspace(workspace.id);
         if (raced) return raced;
-        this.statement("INSERT INTO workspaces (id, account_id, created_at) VALUES (?, ?, ?)").run(
-          workspace.id,
-          workspace.accountId,
-          copy.now,
-        );
-        const entries = this.statement("SELECT catalog_id, name, spec FROM catalog_entries ORDER BY position").all() as Array<{
-          catalog_id: string;
-          name: string;
-          spec: string;
-        }>;
-        for (const e of entries) {
-          this.insertCopy(
-            { catalogId: e.catalog_id, name: e.name, spec: JSON.parse(e.spec) as ModelSpecRecord },
-            workspace,
-            copy,
-          );
-        }
+        this.statement("INSERT INTO workspaces (id, account_id, created_at) VALUES (?, ?, ?)").run(workspace.id, workspace.accountId, copy.now);
+        const systems = this.statement(
+          `SELECT * FROM models WHERE workspace_id IS NULL AND visible = 1 AND delete_time IS NULL
+           ORDER BY shipped_position IS NULL, shipped_position, created_at, id`,
+        ).all() as ModelRow[];
+        for (const system of systems) this.statement(insertModelSql).run(modelToRow(copyOf(rowToModel(system), workspace, copy)));
         return workspace;
       })
       .immediate();
   }
 
   private findWorkspace(id: string): WorkspaceRecord | undefined {
-    const row = this.statement("SELECT id, account_id FROM workspaces WHERE id = ?").get(id) as
-      | { id: string; account_id: string }
-      | undefined;
+    const row = this.statement("SELECT id, account_id FROM workspaces WHERE id = ?").get(id) as { id: string; account_id: string } | undefined;
     return row && { id: row.id, accountId: row.account_id };
   }
 
   async listModels(q: ModelListQuery): Promise<ModelListResult> {
-    const where: string[] = ["workspace_id = @workspaceId"];
-    const params: Record<string, string | number> = { workspaceId: q.workspaceId };
+    const where: string[] = [q.workspaceId === null ? "workspace_id IS NULL" : "workspace_id = @workspaceId"];
+    const params: Record<string, string | number> = {};
+    if (q.workspaceId !== null) params.workspaceId = q.workspaceId;
+    if (!q.showDeleted) where.push("delete_time IS NULL");
+    if (!q.showHidden) where.push("visible = 1");
     if (q.status) {
       where.push("status = @status");
       params.status = q.status;
@@ -292,9 +392,7 @@ export class SqliteModelStore implements ModelStore {
       params.bundleKey = q.bundleKey;
     }
     if (q.prefix) {
-      where.push(
-        "(name LIKE @prefix ESCAPE '\\' OR external_id LIKE @prefix ESCAPE '\\' OR id LIKE @prefix ESCAPE '\\')",
-      );
+      where.push("(name LIKE @prefix ESCAPE '\\' OR external_id LIKE @prefix ESCAPE '\\' OR id LIKE @prefix ESCAPE '\\')");
       params.prefix = likeLiteral(q.prefix) + "%";
     }
     q.queryTerms.forEach((term, i) => {
@@ -315,40 +413,127 @@ export class SqliteModelStore implements ModelStore {
     const order = q.descending ? "DESC" : "ASC";
     let page = filter;
     if (q.after) {
-      page += q.descending
-        ? " AND (created_at, id) < (@afterCreatedAt, @afterId)"
-        : " AND (created_at, id) > (@afterCreatedAt, @afterId)";
+      page += q.descending ? " AND (created_at, id) < (@afterCreatedAt, @afterId)" : " AND (created_at, id) > (@afterCreatedAt, @afterId)";
       params.afterCreatedAt = q.after.createdAt;
       params.afterId = q.after.id;
     }
     params.limit = q.limit;
-    const rows = this.statement(
-      `SELECT * FROM models WHERE ${page} ORDER BY created_at ${order}, id ${order} LIMIT @limit`,
-    ).all(params) as ModelRow[];
+    const rows = this.statement(`SELECT * FROM models WHERE ${page} ORDER BY created_at ${order}, id ${order} LIMIT @limit`).all(
+      params,
+    ) as ModelRow[];
     return { models: rows.map(rowToModel), total };
   }
 
-  async getModel(workspaceId: string, id: string): Promise<ModelRecord | undefined> {
-    const row = this.statement("SELECT * FROM models WHERE workspace_id = ? AND id = ?").get(workspaceId, id) as
-      | ModelRow
-      | undefined;
+  async getModel(workspaceId: string | null, id: string): Promise<ModelRecord | undefined> {
+    const row = (
+      workspaceId === null
+        ? this.statement("SELECT * FROM models WHERE workspace_id IS NULL AND id = ?").get(id)
+        : this.statement("SELECT * FROM models WHERE workspace_id = ? AND id = ?").get(workspaceId, id)
+    ) as ModelRow | undefined;
     return row && rowToModel(row);
   }
 
-  async setModelStatus(
-    workspaceId: string,
-    id: string,
-    status: StoredModelStatus,
-    now: number,
-  ): Promise<ModelRecord | undefined> {
-    const row = this.statement(
-      "UPDATE models SET status = ?, updated_at = ? WHERE workspace_id = ? AND id = ? RETURNING *",
-    ).get(status, now, workspaceId, id) as ModelRow | undefined;
-    return row && rowToModel(row);
+  async writeModel(write: ModelWrite): Promise<WriteOutcome> {
+    try {
+      return this.db.transaction((): WriteOutcome => this.writeInTransaction(write)).immediate();
+    } catch (e) {
+      if (isUniqueViolation(e, "models_external_id")) return { kind: "external-id-taken" };
+      throw e;
+    }
+  }
+
+  private writeInTransaction(write: ModelWrite): WriteOutcome {
+    const { model, idempotency } = write;
+    if (idempotency) {
+      const first = this.findRequestSync(idempotency.scope, idempotency.requestId);
+      if (first) return { kind: "request-id-taken", record: first };
+    }
+    if (write.expectedVersion === undefined) {
+      this.statement(insertModelSql).run(modelToRow(model));
+    } else {
+      const changed = this.statement(updateModelSql).run({ ...modelToRow(model), expected_version: write.expectedVersion }).changes;
+      if (changed === 0) return { kind: "stale" };
+    }
+    if (write.copies && model.workspaceId === null) {
+      if (write.expectedVersion === undefined) {
+        if (model.visible) this.insertCopies(model, write.copies);
+      } else {
+        this.inherit(model);
+      }
+    }
+    const r = write.revision;
+    this.statement(
+      "INSERT INTO model_revisions (id, model_id, action, profile_id, request_id, changes, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+    ).run(r.id, r.modelId, r.action, r.profileId, r.requestId, JSON.stringify(r.changes), r.createdAt);
+    if (idempotency) {
+      this.statement("INSERT INTO request_ids (scope, request_id, request_hash, model_id, created_at) VALUES (?, ?, ?, ?, ?)").run(
+        idempotency.scope,
+        idempotency.requestId,
+        idempotency.requestHash,
+        idempotency.modelId,
+        idempotency.createdAt,
+      );
+    }
+    return { kind: "written", model };
   }
 
   async insertModel(model: ModelRecord): Promise<void> {
     this.statement(insertModelSql).run(modelToRow(model));
+  }
+
+  private findRequestSync(scope: string, requestId: string): IdempotencyRecord | undefined {
+    const row = this.statement("SELECT * FROM request_ids WHERE scope = ? AND request_id = ?").get(scope, requestId) as
+      | { scope: string; request_id: string; request_hash: string; model_id: string; created_at: number }
+      | undefined;
+    return row && { scope: row.scope, requestId: row.request_id, requestHash: row.request_hash, modelId: row.model_id, createdAt: row.created_at };
+  }
+
+  async findRequest(scope: string, requestId: string): Promise<IdempotencyRecord | undefined> {
+    return this.findRequestSync(scope, requestId);
+  }
+
+  async listRevisions(modelId: string, limit: number, beforeId?: string): Promise<RevisionPage> {
+    const total = (this.statement("SELECT count(*) AS n FROM model_revisions WHERE model_id = ?").get(modelId) as { n: number }).n;
+    const rows = (
+      beforeId === undefined
+        ? this.statement("SELECT * FROM model_revisions WHERE model_id = ? ORDER BY id DESC LIMIT ?").all(modelId, limit)
+        : this.statement("SELECT * FROM model_revisions WHERE model_id = ? AND id < ? ORDER BY id DESC LIMIT ?").all(modelId, beforeId, limit)
+    ) as Array<{ id: string; model_id: string; action: string; profile_id: string; request_id: string; changes: string; created_at: number }>;
+    const revisions: RevisionRecord[] = rows.map((r) => ({
+      id: r.id,
+      modelId: r.model_id,
+      action: r.action,
+      profileId: r.profile_id,
+      requestId: r.request_id,
+      changes: JSON.parse(r.changes) as RevisionRecord["changes"],
+      createdAt: r.created_at,
+    }));
+    return { revisions, total };
+  }
+
+  async sealedCredentials(): Promise<Array<{ id: string; keyId: string; blob: Uint8Array }>> {
+    const rows = this.statement("SELECT id, credentials_key_id, credentials_blob FROM models WHERE credentials_blob IS NOT NULL").all() as Array<{
+      id: string;
+      credentials_key_id: string;
+      credentials_blob: Uint8Array;
+    }>;
+    return rows.map((r) => ({ id: r.id, keyId: r.credentials_key_id, blob: r.credentials_blob }));
+  }
+
+  async resealCredentials(id: string, keyId: string, blob: Uint8Array): Promise<void> {
+    this.statement("UPDATE models SET credentials_key_id = ?, credentials_blob = ? WHERE id = ?").run(keyId, blob, id);
+  }
+
+  async purgeDeleted(now: number): Promise<number> {
+    return this.db
+      .transaction((): number => {
+        // Copies first: they reference their system model.
+        this.statement(
+          "DELETE FROM models WHERE system_model_id IN (SELECT id FROM models WHERE purge_time IS NOT NULL AND purge_time <= ?)",
+        ).run(now);
+        return this.statement("DELETE FROM models WHERE purge_time IS NOT NULL AND purge_time <= ?").run(now).changes;
+      })
+      .immediate();
   }
 
   async secret(name: string, create: () => string): Promise<string> {

@@ -1,5 +1,6 @@
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import type { Logger } from "pino";
+import { requestIdKey } from "../principal-context.js";
 import { randomUUID } from "node:crypto";
 
 export const requestIdHeader = "x-request-id";
@@ -19,6 +20,7 @@ export function loggingInterceptor(logger: Logger): Interceptor {
     const given = req.header.get(requestIdHeader);
     // randomUUID draws from a cached entropy pool; a ULID costs a random call per character.
     const requestId = given && requestIdPattern.test(given) ? given : randomUUID();
+    req.contextValues.set(requestIdKey, requestId);
     const started = performance.now();
     const method = `${req.service.typeName}/${req.method.name}`;
     try {
