@@ -287,10 +287,13 @@ export class SqliteModelStore implements ModelStore {
     );
   }
 
+  /** Gives every workspace that has none a copy of the system model. */
   private insertCopies(system: ModelRecord, copy: CopyContext): number {
-    const workspaces = this.workspaces();
-    for (const ws of workspaces) this.statement(insertModelSql).run(modelToRow(copyOf(system, ws, copy)));
-    return workspaces.length;
+    const without = this.workspaces().filter(
+      (ws) => this.statement("SELECT 1 FROM models WHERE workspace_id = ? AND system_model_id = ?").get(ws.id, system.id) === undefined,
+    );
+    for (const ws of without) this.statement(insertModelSql).run(modelToRow(copyOf(system, ws, copy)));
+    return without.length;
   }
 
   async syncCatalog(entries: CatalogEntryRecord[], copy: CopyContext): Promise<CatalogSyncResult> {
@@ -455,11 +458,9 @@ export class SqliteModelStore implements ModelStore {
       if (changed === 0) return { kind: "stale" };
     }
     if (write.copies && model.workspaceId === null) {
-      if (write.expectedVersion === undefined) {
-        if (model.visible) this.insertCopies(model, write.copies);
-      } else {
-        this.inherit(model);
-      }
+      if (write.expectedVersion !== undefined) this.inherit(model);
+      // A system model made visible reaches the workspaces that have no copy yet.
+      if (model.visible && model.deleteTime === null) this.insertCopies(model, write.copies);
     }
     const r = write.revision;
     this.statement(
