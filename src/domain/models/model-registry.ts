@@ -369,11 +369,14 @@ export class ModelRegistry {
     const body = req.model!;
     const paths = resolveMask(req.updateMask, body, "model");
     if (paths.length > 0 && typeof paths[0] !== "string") throw invalidArgument(paths as Exclude<typeof paths, string[]>);
-    const masked = paths as string[];
     const record = await this.load(workspaceId, req.id);
     this.requireLive(record);
     this.checkEtag(record, body.metadata?.etag);
-    if (record.workspaceId !== null && record.origin === "MODEL_ORIGIN_SYSTEM") {
+    const isCopy = record.workspaceId !== null && record.origin === "MODEL_ORIGIN_SYSTEM";
+    // On a platform model, "*" means what the workspace may change there.
+    const everything = req.updateMask?.paths.includes("*") ?? false;
+    const masked = isCopy && everything ? (paths as string[]).filter((p) => copyEditablePaths.has(p)) : (paths as string[]);
+    if (isCopy) {
       const refused = masked.filter((p) => !copyEditablePaths.has(p));
       if (refused.length > 0) {
         throw failedPrecondition(`model "${record.id}" belongs to the platform: only labels and status can change here (not ${refused.join(", ")})`);
