@@ -191,6 +191,8 @@ export interface ModelStore {
   listModels(query: ModelListQuery): Promise<ModelListResult>;
   /** workspaceId null: a system model. */
   getModel(workspaceId: string | null, id: string): Promise<ModelRecord | undefined>;
+  /** The live (not deleted) model of the workspace (null: system models) with this external id. */
+  findByExternalId(workspaceId: string | null, externalId: string): Promise<ModelRecord | undefined>;
   writeModel(write: ModelWrite): Promise<WriteOutcome>;
   /** Inserts a model as it is, without an audit record (tests and imports of raw rows). */
   insertModel(model: ModelRecord): Promise<void>;

@@ -341,14 +341,23 @@ export class ModelRegistry {
     };
   }
 
+  /** validateOnly must refuse what the write would: a live model of the scope already holding the external id. */
+  private async checkExternalIdFree(record: ModelRecord): Promise<void> {
+    if (record.externalId === null) return;
+    const holder = await this.store.findByExternalId(record.workspaceId, record.externalId);
+    if (holder && holder.id !== record.id) {
+      throw new ConnectError(`another model of the workspace has externalId "${record.externalId}"`, Code.AlreadyExists);
+    }
+  }
+
   private async createIn(call: Call, system: boolean, req: CreateModelRequest | CreateSystemModelRequest, schema: DescMessage): Promise<Model> {
-    const body = req.model!;
-    const record = this.newRecord(call.principal, system, body);
-    if (req.validateOnly) return toModelMessage(record, call.principal.scopes);
     const scope = system ? systemScope : call.principal.workspaceId;
-    const created = await this.once(scope, schema, req, (idempotency) =>
-      this.commit(call, RevisionAction.CREATE, undefined, record, idempotency(record.id)),
-    );
+    const created = await this.once(scope, schema, req, async (idempotency) => {
+      const record = this.newRecord(call.principal, system, req.model!);
+      if (!req.validateOnly) return this.commit(call, RevisionAction.CREATE, undefined, record, idempotency(record.id));
+      await this.checkExternalIdFree(record);
+      return record;
+    });
     return toModelMessage(created, call.principal.scopes);
   }
 
@@ -369,30 +378,32 @@ export class ModelRegistry {
     const body = req.model!;
     const paths = resolveMask(req.updateMask, body, "model");
     if (paths.length > 0 && typeof paths[0] !== "string") throw invalidArgument(paths as Exclude<typeof paths, string[]>);
-    const record = await this.load(workspaceId, req.id);
-    this.requireLive(record);
-    this.checkEtag(record, body.metadata?.etag);
-    const isCopy = record.workspaceId !== null && record.origin === "MODEL_ORIGIN_SYSTEM";
-    // On a platform model, "*" means what the workspace may change there.
-    const everything = req.updateMask?.paths.includes("*") ?? false;
-    const masked = isCopy && everything ? (paths as string[]).filter((p) => copyEditablePaths.has(p)) : (paths as string[]);
-    if (isCopy) {
-      const refused = masked.filter((p) => !copyEditablePaths.has(p));
-      if (refused.length > 0) {
-        throw failedPrecondition(`model "${record.id}" belongs to the platform: only labels and status can change here (not ${refused.join(", ")})`);
+    const updated = await this.once(workspaceId ?? systemScope, schema, req, async (idempotency) => {
+      const record = await this.load(workspaceId, req.id);
+      this.requireLive(record);
+      this.checkEtag(record, body.metadata?.etag);
+      const isCopy = record.workspaceId !== null && record.origin === "MODEL_ORIGIN_SYSTEM";
+      // On a platform model, "*" means what the workspace may change there.
+      const everything = req.updateMask?.paths.includes("*") ?? false;
+      const masked = isCopy && everything ? (paths as string[]).filter((p) => copyEditablePaths.has(p)) : (paths as string[]);
+      if (isCopy) {
+        const refused = masked.filter((p) => !copyEditablePaths.has(p));
+        if (refused.length > 0) {
+          throw failedPrecondition(`model "${record.id}" belongs to the platform: only labels and status can change here (not ${refused.join(", ")})`);
+        }
       }
-    }
-    const next = applyUpdate(record, body, masked);
-    if (masked.includes("metadata.name") && next.name.trim() === "") {
-      throw invalidArgument([{ field: "model.metadata.name", description: "is required" }]);
-    }
-    if (masked.includes(credentialsPath)) next.credentials = this.sealCredentials(record.id, body.spec?.credentials, next.spec.modelUrl);
-    if (next.credentials.blob !== null && next.spec.modelUrl === null) {
-      throw invalidArgument([{ field: "model.spec.modelUrl", description: "is required while credentials are set" }]);
-    }
-    if (req.validateOnly) return toModelMessage(next, call.principal.scopes);
-    const scope = workspaceId ?? systemScope;
-    const updated = await this.once(scope, schema, req, async (idempotency) => {
+      const next = applyUpdate(record, body, masked);
+      if (masked.includes("metadata.name") && next.name.trim() === "") {
+        throw invalidArgument([{ field: "model.metadata.name", description: "is required" }]);
+      }
+      if (masked.includes(credentialsPath)) next.credentials = this.sealCredentials(record.id, body.spec?.credentials, next.spec.modelUrl);
+      if (next.credentials.blob !== null && next.spec.modelUrl === null) {
+        throw invalidArgument([{ field: "model.spec.modelUrl", description: "is required while credentials are set" }]);
+      }
+      if (req.validateOnly) {
+        await this.checkExternalIdFree(next);
+        return next;
+      }
       if (fieldChanges(record, next).length === 0 && !masked.includes(credentialsPath)) return record;
       return this.commit(call, RevisionAction.UPDATE, record, next, idempotency(record.id));
     });
@@ -408,15 +419,15 @@ export class ModelRegistry {
   }
 
   async rotateCredentials(call: Call, req: RotateModelCredentialsRequest): Promise<Model> {
-    const record = await this.load(call.principal.workspaceId, req.id);
-    this.requireLive(record);
-    this.checkEtag(record, req.etag);
-    if (record.origin === "MODEL_ORIGIN_SYSTEM") throw failedPrecondition(`model "${record.id}" belongs to the platform`);
-    if (record.spec.modelUrl === null) throw failedPrecondition(`model "${record.id}" has no modelUrl to use credentials with`);
-    const next = { ...record, credentials: this.sealCredentials(record.id, req.credentials, record.spec.modelUrl) };
-    const rotated = await this.once(call.principal.workspaceId, RotateModelCredentialsRequestSchema, req, (idempotency) =>
-      this.commit(call, RevisionAction.ROTATE_CREDENTIALS, record, next, idempotency(record.id)),
-    );
+    const rotated = await this.once(call.principal.workspaceId, RotateModelCredentialsRequestSchema, req, async (idempotency) => {
+      const record = await this.load(call.principal.workspaceId, req.id);
+      this.requireLive(record);
+      this.checkEtag(record, req.etag);
+      if (record.origin === "MODEL_ORIGIN_SYSTEM") throw failedPrecondition(`model "${record.id}" belongs to the platform`);
+      if (record.spec.modelUrl === null) throw failedPrecondition(`model "${record.id}" has no modelUrl to use credentials with`);
+      const next = { ...record, credentials: this.sealCredentials(record.id, req.credentials, record.spec.modelUrl) };
+      return this.commit(call, RevisionAction.ROTATE_CREDENTIALS, record, next, idempotency(record.id));
+    });
     return toModelMessage(rotated, call.principal.scopes);
   }
 
@@ -430,17 +441,17 @@ export class ModelRegistry {
   }
 
   private async deleteIn(call: Call, workspaceId: string | null, req: DeleteModelRequest | DeleteSystemModelRequest, schema: DescMessage): Promise<Model> {
-    const record = await this.load(workspaceId, req.id);
-    if (record.deleteTime !== null) throw notFound(req.id);
-    if (record.workspaceId !== null && record.origin === "MODEL_ORIGIN_SYSTEM") {
-      throw failedPrecondition(`model "${record.id}" belongs to the platform and cannot be deleted; disable it instead`);
-    }
-    this.checkEtag(record, req.etag);
-    const now = this.clock();
-    const next = { ...record, deleteTime: now, purgeTime: now + this.options.purgeAfterMs };
-    const deleted = await this.once(workspaceId ?? systemScope, schema, req, (idempotency) =>
-      this.commit(call, RevisionAction.DELETE, record, next, idempotency(record.id)),
-    );
+    const deleted = await this.once(workspaceId ?? systemScope, schema, req, async (idempotency) => {
+      const record = await this.load(workspaceId, req.id);
+      if (record.deleteTime !== null) throw notFound(req.id);
+      if (record.workspaceId !== null && record.origin === "MODEL_ORIGIN_SYSTEM") {
+        throw failedPrecondition(`model "${record.id}" belongs to the platform and cannot be deleted; disable it instead`);
+      }
+      this.checkEtag(record, req.etag);
+      const now = this.clock();
+      const next = { ...record, deleteTime: now, purgeTime: now + this.options.purgeAfterMs };
+      return this.commit(call, RevisionAction.DELETE, record, next, idempotency(record.id));
+    });
     return toModelMessage(deleted, call.principal.scopes);
   }
 
@@ -453,18 +464,17 @@ export class ModelRegistry {
   }
 
   async undelete(call: Call, req: UndeleteModelRequest): Promise<Model> {
-    const record = await this.load(call.principal.workspaceId, req.id);
-    if (record.deleteTime === null) throw failedPrecondition(`model "${record.id}" is not deleted`);
-    const next = { ...record, deleteTime: null, purgeTime: null };
-    const restored = await this.once(call.principal.workspaceId, UndeleteModelRequestSchema, req, (idempotency) =>
-      this.commit(call, RevisionAction.UNDELETE, record, next, idempotency(record.id)),
-    );
+    const restored = await this.once(call.principal.workspaceId, UndeleteModelRequestSchema, req, async (idempotency) => {
+      const record = await this.load(call.principal.workspaceId, req.id);
+      if (record.deleteTime === null) throw failedPrecondition(`model "${record.id}" is not deleted`);
+      const next = { ...record, deleteTime: null, purgeTime: null };
+      return this.commit(call, RevisionAction.UNDELETE, record, next, idempotency(record.id));
+    });
     return toModelMessage(restored, call.principal.scopes);
   }
 
-  async duplicate(call: Call, req: DuplicateModelRequest): Promise<Model> {
-    const source = await this.load(call.principal.workspaceId, req.id);
-    this.requireLive(source);
+  /** A workspace model with the spec and labels of `source`; its credentials only when asked, re-sealed for the new id. */
+  private duplicateOf(call: Call, source: ModelRecord, req: DuplicateModelRequest): ModelRecord {
     const { principal } = call;
     const now = this.clock();
     const id = newModelId();
@@ -479,7 +489,7 @@ export class ModelRegistry {
         throw e;
       }
     }
-    const copy: ModelRecord = {
+    return {
       ...source,
       id,
       accountId: principal.accountId,
@@ -497,10 +507,16 @@ export class ModelRegistry {
       createdAt: now,
       updatedAt: now,
     };
-    const created = await this.once(principal.workspaceId, DuplicateModelRequestSchema, req, (idempotency) =>
-      this.commit(call, RevisionAction.CREATE, undefined, copy, idempotency(copy.id)),
-    );
-    return toModelMessage(created, principal.scopes);
+  }
+
+  async duplicate(call: Call, req: DuplicateModelRequest): Promise<Model> {
+    const created = await this.once(call.principal.workspaceId, DuplicateModelRequestSchema, req, async (idempotency) => {
+      const source = await this.load(call.principal.workspaceId, req.id);
+      this.requireLive(source);
+      const copy = this.duplicateOf(call, source, req);
+      return this.commit(call, RevisionAction.CREATE, undefined, copy, idempotency(copy.id));
+    });
+    return toModelMessage(created, call.principal.scopes);
   }
 
   // ---- system models

@@ -436,6 +436,13 @@ export class SqliteModelStore implements ModelStore {
     return row && rowToModel(row);
   }
 
+  async findByExternalId(workspaceId: string | null, externalId: string): Promise<ModelRecord | undefined> {
+    const row = this.statement(
+      "SELECT * FROM models WHERE ifnull(workspace_id, '') = ? AND external_id = ? AND delete_time IS NULL",
+    ).get(workspaceId ?? "", externalId) as ModelRow | undefined;
+    return row && rowToModel(row);
+  }
+
   async writeModel(write: ModelWrite): Promise<WriteOutcome> {
     try {
       return this.db.transaction((): WriteOutcome => this.writeInTransaction(write)).immediate();
