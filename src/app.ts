@@ -12,9 +12,13 @@ import { file_modelservice_v1_model_service, ModelService } from "../gen/modelse
 import type { Config } from "./config.js";
 import { TokenVerifier } from "./domain/auth/token-verifier.js";
 import { loadPlatformCatalog } from "./domain/catalog/platform-catalog.js";
+import { errorDetailTypes } from "./domain/errors/rpc-status.js";
 import { CredentialSealer } from "./domain/credentials/credential-sealer.js";
+import { ModelDrafts } from "./domain/models/model-drafts.js";
 import { ModelRegistry, systemProfileId } from "./domain/models/model-registry.js";
+import { ModelTransfer } from "./domain/models/model-transfer.js";
 import type { ModelStore } from "./storage/model-store.js";
+import { SqliteDraftStore } from "./storage/sqlite/sqlite-draft-store.js";
 import { SqliteModelStore } from "./storage/sqlite/sqlite-model-store.js";
 import { connectRoutes } from "./wire/connect-routes.js";
 import { corsMiddleware } from "./wire/cors.js";
@@ -56,6 +60,8 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
   const handlers = new Map<DescMethod, UniversalHandler>();
   const routes = connectRoutes({
       registry,
+      drafts: new ModelDrafts(new SqliteDraftStore(store.db), registry),
+      transfer: new ModelTransfer(store, registry, { maxCsvBytes: config.maxBodyBytes }),
       verifier: new TokenVerifier({ keys: config.tokenKeys, issuer: config.jwtIssuer, audience: config.jwtAudience }),
       health,
       files: [
@@ -76,7 +82,8 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
     // Implicit-presence fields are written even at their defaults ("items": [],
     // "nextCursor": ""), as the seeds' SDKs expect; proto3 optional fields stay
     // absent when unset.
-    jsonOptions: { alwaysEmitImplicit: true },
+    // Statuses inside batch results carry details as Any: the registry names their types.
+    jsonOptions: { alwaysEmitImplicit: true, registry: errorDetailTypes },
     readMaxBytes: config.maxBodyBytes,
   });
   const bindings = httpBindings([ModelService]);

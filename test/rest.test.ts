@@ -122,7 +122,9 @@ describe("routes come from the descriptors", () => {
     for (const b of bindings) {
       const path = b.template.text.replace("{workspace_id}", ws).replace("{id}", ids[6]!);
       const res = await rest(b.httpMethod, path, b.body === "" ? undefined : {});
-      const body = (await res.json()) as StatusJson | ModelJson;
+      const text = await res.text();
+      const isJson = res.headers.get("content-type")?.startsWith("application/json") ?? false;
+      const body = (isJson ? JSON.parse(text) : {}) as StatusJson | ModelJson;
       // Whatever the RPC answers (its own NotFound or InvalidArgument included), the route itself resolved.
       expect(res.status, `${b.httpMethod} ${path}`).not.toBe(405);
       expect("message" in body ? body.message : "", `${b.httpMethod} ${path}`).not.toMatch(/^no route/);
@@ -239,7 +241,7 @@ describe("HTTP details", () => {
 
   it("writes empty lists and the last page's cursor explicitly", async () => {
     const empty = await json<ListJson>(await rest("GET", "/v1/models?query=no-such-model-anywhere"));
-    expect(empty).toEqual({ items: [], pagination: { nextCursor: "", total: 0 } });
+    expect(empty).toEqual({ items: [], pagination: { nextCursor: "", total: 0 }, facets: [] });
   });
 });
 

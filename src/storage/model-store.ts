@@ -1,3 +1,5 @@
+import type { CheckedFilterNode, OrderTerm } from "./model-filter.js";
+
 /** Status names as stored: the enum names of modelservice.v1.ModelStatus. */
 export type StoredModelStatus = "MODEL_STATUS_ENABLED" | "MODEL_STATUS_DISABLED";
 
@@ -124,9 +126,9 @@ export interface IdempotencyRecord {
   createdAt: number;
 }
 
-/** Position of the last item of a page, in the list's sort order. */
+/** Where a page ended: the sort-key values of its last item, then its id. */
 export interface ListPosition {
-  createdAt: number;
+  values: Array<string | number | null>;
   id: string;
 }
 
@@ -134,23 +136,34 @@ export interface ModelListQuery {
   /** null lists the system models. */
   workspaceId: string | null;
   limit: number;
-  descending: boolean;
   after?: ListPosition;
   prefix?: string;
-  /** Every term must occur somewhere in the searchable text of a model. */
-  queryTerms: string[];
+  /** Full-text search terms (prefix matches); none: no search. */
+  search: string[];
   status?: StoredModelStatus;
   bundleKey?: string;
   labels: Array<[string, string]>;
   showDeleted: boolean;
   /** Also list copies of hidden system models (workspace lists leave them out). */
   showHidden: boolean;
+  filter?: CheckedFilterNode;
+  /** Explicit order; then search rank when searching and ranked; then creation time and id. */
+  order: OrderTerm[];
+  rankBySearch: boolean;
+  /** Direction of the creation-time and id tie-breakers. */
+  descending: boolean;
+  /** Count the matches per provider and per status. */
+  facets: boolean;
 }
 
 export interface ModelListResult {
   models: ModelRecord[];
+  /** Where each model of `models` stands in the order, for cursors. */
+  positions: ListPosition[];
   /** Matches of the filters over all pages. */
   total: number;
+  /** Field -> value -> count, when asked. */
+  facets?: Record<string, Array<{ value: string; count: number }>>;
 }
 
 /** One write of a model with its audit record, done atomically. */
@@ -194,6 +207,12 @@ export interface ModelStore {
   /** The live (not deleted) model of the workspace (null: system models) with this external id. */
   findByExternalId(workspaceId: string | null, externalId: string): Promise<ModelRecord | undefined>;
   writeModel(write: ModelWrite): Promise<WriteOutcome>;
+  /**
+   * All the writes in one transaction, or none: the first that is stale,
+   * takes an external id or reuses a request id for another request stops
+   * and rolls back everything (failedIndex).
+   */
+  writeModels(writes: ModelWrite[]): Promise<{ outcomes: WriteOutcome[]; failedIndex?: number }>;
   /** Inserts a model as it is, without an audit record (tests and imports of raw rows). */
   insertModel(model: ModelRecord): Promise<void>;
   findRequest(scope: string, requestId: string): Promise<IdempotencyRecord | undefined>;

@@ -2,7 +2,9 @@ import type { DescFile } from "@bufbuild/protobuf";
 import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
 import { ModelService } from "../../gen/modelservice/v1/model_service_pb.js";
 import type { TokenVerifier } from "../domain/auth/token-verifier.js";
+import type { ModelDrafts } from "../domain/models/model-drafts.js";
 import type { ModelRegistry } from "../domain/models/model-registry.js";
+import type { ModelTransfer } from "../domain/models/model-transfer.js";
 import { registerHealthService, type HealthStatus } from "./health/health-service.js";
 import { authInterceptor } from "./interceptors/auth-interceptor.js";
 import { validationInterceptor } from "./interceptors/validation-interceptor.js";
@@ -12,6 +14,10 @@ import { registerServerReflection } from "./reflection/server-reflection.js";
 
 export interface RouteParts {
   registry: ModelRegistry;
+  /** Model drafts (seed 002). */
+  drafts: ModelDrafts;
+  /** CSV export and import (seed 002). */
+  transfer: ModelTransfer;
   verifier: TokenVerifier;
   health: HealthStatus;
   /** Files that reflection describes. */
@@ -26,7 +32,7 @@ export interface RouteParts {
  */
 export function connectRoutes(parts: RouteParts): (router: ConnectRouter) => void {
   return (router) => {
-    router.service(ModelService, modelServiceHandler(parts.registry), {
+    router.service(ModelService, modelServiceHandler(parts.registry, parts.drafts, parts.transfer), {
       interceptors: [...parts.interceptors, authInterceptor(parts.verifier, parts.registry), validationInterceptor],
     });
     registerHealthService(router, parts.health);

@@ -1,11 +1,13 @@
 import type { ServiceImpl } from "@connectrpc/connect";
 import { ModelStatus } from "../../gen/modelservice/v1/model_pb.js";
 import type { ModelService } from "../../gen/modelservice/v1/model_service_pb.js";
+import type { ModelDrafts } from "../domain/models/model-drafts.js";
 import type { ModelRegistry } from "../domain/models/model-registry.js";
+import type { ModelTransfer } from "../domain/models/model-transfer.js";
 import { callOf, principalOf } from "./principal-context.js";
 
-/** ModelService: translates calls to the registry; requests arrive authorized and validated. */
-export function modelServiceHandler(registry: ModelRegistry): ServiceImpl<typeof ModelService> {
+/** ModelService: translates calls to the domain (registry, drafts, transfer); requests arrive authorized and validated. */
+export function modelServiceHandler(registry: ModelRegistry, drafts: ModelDrafts, transfer: ModelTransfer): ServiceImpl<typeof ModelService> {
   return {
     listModels: (req, ctx) => registry.list(principalOf(ctx), req),
     getModel: (req, ctx) => registry.get(principalOf(ctx), req.id),
@@ -24,5 +26,17 @@ export function modelServiceHandler(registry: ModelRegistry): ServiceImpl<typeof
     createSystemModel: (req, ctx) => registry.createSystem(callOf(ctx), req),
     updateSystemModel: (req, ctx) => registry.updateSystem(callOf(ctx), req),
     deleteSystemModel: (req, ctx) => registry.deleteSystem(callOf(ctx), req),
+    batchCreateModels: (req, ctx) => registry.batchCreate(callOf(ctx), req),
+    batchUpdateModels: (req, ctx) => registry.batchUpdate(callOf(ctx), req),
+    batchDeleteModels: (req, ctx) => registry.batchDelete(callOf(ctx), req),
+    refreshCatalog: () => registry.refreshCatalog(),
+    applyBundle: (req, ctx) => registry.applyBundle(callOf(ctx), req),
+    createModelDraft: (req, ctx) => drafts.create(callOf(ctx), req),
+    updateModelDraft: (req, ctx) => drafts.update(callOf(ctx), req),
+    listModelDrafts: (req, ctx) => drafts.list(principalOf(ctx), req),
+    publishModelDraft: (req, ctx) => drafts.publish(callOf(ctx), req),
+    deleteModelDraft: (req, ctx) => drafts.delete(callOf(ctx), req),
+    exportModels: (req, ctx) => transfer.exportBodies(principalOf(ctx), req),
+    importModels: (req, ctx) => transfer.import(callOf(ctx), req),
   };
 }

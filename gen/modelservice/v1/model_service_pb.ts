@@ -6,18 +6,22 @@ import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobu
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import { file_google_api_annotations } from "../../google/api/annotations_pb.js";
 import { file_google_api_field_behavior } from "../../google/api/field_behavior_pb.js";
-import type { FieldMask, Timestamp } from "@bufbuild/protobuf/wkt";
-import { file_google_protobuf_field_mask, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import type { HttpBody, HttpBodySchema } from "../../google/api/httpbody_pb.js";
+import { file_google_api_httpbody } from "../../google/api/httpbody_pb.js";
+import type { EmptySchema, FieldMask, Timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_empty, file_google_protobuf_field_mask, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Credentials, Model, ModelSchema, ModelStatus } from "./model_pb.js";
 import { file_modelservice_v1_model } from "./model_pb.js";
 import { file_modelservice_v1_options } from "./options_pb.js";
+import type { Status } from "../../google/rpc/status_pb.js";
+import { file_google_rpc_status } from "../../google/rpc/status_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file modelservice/v1/model_service.proto.
  */
 export const file_modelservice_v1_model_service: GenFile = /*@__PURE__*/
-  fileDesc("CiNtb2RlbHNlcnZpY2UvdjEvbW9kZWxfc2VydmljZS5wcm90bxIPbW9kZWxzZXJ2aWNlLnYxIuMBChFMaXN0TW9kZWxzUmVxdWVzdBIUCgx3b3Jrc3BhY2VfaWQYASABKAkSDgoGY3Vyc29yGAIgASgJEg0KBWxpbWl0GAMgASgFEg4KBnByZWZpeBgEIAEoCRINCgVxdWVyeRgFIAEoCRISCgpzb3J0X29yZGVyGAYgASgJEiwKBnN0YXR1cxgHIAEoDjIcLm1vZGVsc2VydmljZS52MS5Nb2RlbFN0YXR1cxISCgpidW5kbGVfa2V5GAggASgJEg4KBmxhYmVscxgJIAEoCRIUCgxzaG93X2RlbGV0ZWQYCiABKAgibAoSTGlzdE1vZGVsc1Jlc3BvbnNlEiUKBWl0ZW1zGAEgAygLMhYubW9kZWxzZXJ2aWNlLnYxLk1vZGVsEi8KCnBhZ2luYXRpb24YAiABKAsyGy5tb2RlbHNlcnZpY2UudjEuUGFnaW5hdGlvbiI/CgpQYWdpbmF0aW9uEhMKC25leHRfY3Vyc29yGAEgASgJEhIKBXRvdGFsGAIgASgFSACIAQFCCAoGX3RvdGFsIjgKD0dldE1vZGVsUmVxdWVzdBIUCgx3b3Jrc3BhY2VfaWQYASABKAkSDwoCaWQYAiABKAlCA+BBAiJxChVTZXRNb2RlbFN0YXR1c1JlcXVlc3QSFAoMd29ya3NwYWNlX2lkGAEgASgJEg8KAmlkGAIgASgJQgPgQQISMQoGc3RhdHVzGAMgASgOMhwubW9kZWxzZXJ2aWNlLnYxLk1vZGVsU3RhdHVzQgPgQQIiOwoSRW5hYmxlTW9kZWxSZXF1ZXN0EhQKDHdvcmtzcGFjZV9pZBgBIAEoCRIPCgJpZBgCIAEoCUID4EECIjwKE0Rpc2FibGVNb2RlbFJlcXVlc3QSFAoMd29ya3NwYWNlX2lkGAEgASgJEg8KAmlkGAIgASgJQgPgQQIigQEKEkNyZWF0ZU1vZGVsUmVxdWVzdBIUCgx3b3Jrc3BhY2VfaWQYASABKAkSKgoFbW9kZWwYAiABKAsyFi5tb2RlbHNlcnZpY2UudjEuTW9kZWxCA+BBAhISCgpyZXF1ZXN0X2lkGAMgASgJEhUKDXZhbGlkYXRlX29ubHkYBCABKAgiwwEKElVwZGF0ZU1vZGVsUmVxdWVzdBIUCgx3b3Jrc3BhY2VfaWQYASABKAkSDwoCaWQYAiABKAlCA+BBAhIqCgVtb2RlbBgDIAEoCzIWLm1vZGVsc2VydmljZS52MS5Nb2RlbEID4EECEi8KC3VwZGF0ZV9tYXNrGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLkZpZWxkTWFzaxISCgpyZXF1ZXN0X2lkGAUgASgJEhUKDXZhbGlkYXRlX29ubHkYBiABKAgiowEKHVJvdGF0ZU1vZGVsQ3JlZGVudGlhbHNSZXF1ZXN0EhQKDHdvcmtzcGFjZV9pZBgBIAEoCRIPCgJpZBgCIAEoCUID4EECEjkKC2NyZWRlbnRpYWxzGAMgASgLMhwubW9kZWxzZXJ2aWNlLnYxLkNyZWRlbnRpYWxzQgbgQQLgQQQSDAoEZXRhZxgEIAEoCRISCgpyZXF1ZXN0X2lkGAUgASgJIl0KEkRlbGV0ZU1vZGVsUmVxdWVzdBIUCgx3b3Jrc3BhY2VfaWQYASABKAkSDwoCaWQYAiABKAlCA+BBAhIMCgRldGFnGAMgASgJEhIKCnJlcXVlc3RfaWQYBCABKAkiUQoUVW5kZWxldGVNb2RlbFJlcXVlc3QSFAoMd29ya3NwYWNlX2lkGAEgASgJEg8KAmlkGAIgASgJQgPgQQISEgoKcmVxdWVzdF9pZBgDIAEoCSJ6ChVEdXBsaWNhdGVNb2RlbFJlcXVlc3QSFAoMd29ya3NwYWNlX2lkGAEgASgJEg8KAmlkGAIgASgJQgPgQQISDAoEbmFtZRgDIAEoCRIYChBjb3B5X2NyZWRlbnRpYWxzGAQgASgIEhIKCnJlcXVlc3RfaWQYBSABKAkiYQoZTGlzdE1vZGVsUmV2aXNpb25zUmVxdWVzdBIUCgx3b3Jrc3BhY2VfaWQYASABKAkSDwoCaWQYAiABKAlCA+BBAhIOCgZjdXJzb3IYAyABKAkSDQoFbGltaXQYBCABKAUifAoaTGlzdE1vZGVsUmV2aXNpb25zUmVzcG9uc2USLQoFaXRlbXMYASADKAsyHi5tb2RlbHNlcnZpY2UudjEuTW9kZWxSZXZpc2lvbhIvCgpwYWdpbmF0aW9uGAIgASgLMhsubW9kZWxzZXJ2aWNlLnYxLlBhZ2luYXRpb24i5gEKDU1vZGVsUmV2aXNpb24SCgoCaWQYASABKAkSEAoIbW9kZWxfaWQYAiABKAkSLwoGYWN0aW9uGAMgASgOMh8ubW9kZWxzZXJ2aWNlLnYxLlJldmlzaW9uQWN0aW9uEhIKCnByb2ZpbGVfaWQYBCABKAkSEgoKcmVxdWVzdF9pZBgFIAEoCRIvCgtjcmVhdGVfdGltZRgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLQoHY2hhbmdlcxgHIAMoCzIcLm1vZGVsc2VydmljZS52MS5GaWVsZENoYW5nZSJoCgtGaWVsZENoYW5nZRINCgVmaWVsZBgBIAEoCRIWCglvbGRfdmFsdWUYAiABKAlIAIgBARIWCgluZXdfdmFsdWUYAyABKAlIAYgBAUIMCgpfb2xkX3ZhbHVlQgwKCl9uZXdfdmFsdWUiXgoXTGlzdFN5c3RlbU1vZGVsc1JlcXVlc3QSDgoGY3Vyc29yGAEgASgJEg0KBWxpbWl0GAIgASgFEg4KBnByZWZpeBgDIAEoCRIUCgxzaG93X2RlbGV0ZWQYBCABKAgicgoYTGlzdFN5c3RlbU1vZGVsc1Jlc3BvbnNlEiUKBWl0ZW1zGAEgAygLMhYubW9kZWxzZXJ2aWNlLnYxLk1vZGVsEi8KCnBhZ2luYXRpb24YAiABKAsyGy5tb2RlbHNlcnZpY2UudjEuUGFnaW5hdGlvbiIoChVHZXRTeXN0ZW1Nb2RlbFJlcXVlc3QSDwoCaWQYASABKAlCA+BBAiJxChhDcmVhdGVTeXN0ZW1Nb2RlbFJlcXVlc3QSKgoFbW9kZWwYASABKAsyFi5tb2RlbHNlcnZpY2UudjEuTW9kZWxCA+BBAhISCgpyZXF1ZXN0X2lkGAIgASgJEhUKDXZhbGlkYXRlX29ubHkYAyABKAgiswEKGFVwZGF0ZVN5c3RlbU1vZGVsUmVxdWVzdBIPCgJpZBgBIAEoCUID4EECEioKBW1vZGVsGAIgASgLMhYubW9kZWxzZXJ2aWNlLnYxLk1vZGVsQgPgQQISLwoLdXBkYXRlX21hc2sYAyABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrEhIKCnJlcXVlc3RfaWQYBCABKAkSFQoNdmFsaWRhdGVfb25seRgFIAEoCCJNChhEZWxldGVTeXN0ZW1Nb2RlbFJlcXVlc3QSDwoCaWQYASABKAlCA+BBAhIMCgRldGFnGAIgASgJEhIKCnJlcXVlc3RfaWQYAyABKAkq6wEKDlJldmlzaW9uQWN0aW9uEh8KG1JFVklTSU9OX0FDVElPTl9VTlNQRUNJRklFRBAAEhoKFlJFVklTSU9OX0FDVElPTl9DUkVBVEUQARIaChZSRVZJU0lPTl9BQ1RJT05fVVBEQVRFEAISHgoaUkVWSVNJT05fQUNUSU9OX1NFVF9TVEFUVVMQAxImCiJSRVZJU0lPTl9BQ1RJT05fUk9UQVRFX0NSRURFTlRJQUxTEAQSGgoWUkVWSVNJT05fQUNUSU9OX0RFTEVURRAFEhwKGFJFVklTSU9OX0FDVElPTl9VTkRFTEVURRAGMpIXCgxNb2RlbFNlcnZpY2USowEKCkxpc3RNb2RlbHMSIi5tb2RlbHNlcnZpY2UudjEuTGlzdE1vZGVsc1JlcXVlc3QaIy5tb2RlbHNlcnZpY2UudjEuTGlzdE1vZGVsc1Jlc3BvbnNlIkyQAgGKtRgLbW9kZWxzOnJlYWSC0+STAjRaJhIkL3YxL3dvcmtzcGFjZXMve3dvcmtzcGFjZV9pZH0vbW9kZWxzEgovdjEvbW9kZWxzEpwBCghHZXRNb2RlbBIgLm1vZGVsc2VydmljZS52MS5HZXRNb2RlbFJlcXVlc3QaFi5tb2RlbHNlcnZpY2UudjEuTW9kZWwiVpACAYq1GAttb2RlbHM6cmVhZILT5JMCPlorEikvdjEvd29ya3NwYWNlcy97d29ya3NwYWNlX2lkfS9tb2RlbHMve2lkfRIPL3YxL21vZGVscy97aWR9Er4BCg5TZXRNb2RlbFN0YXR1cxImLm1vZGVsc2VydmljZS52MS5TZXRNb2RlbFN0YXR1c1JlcXVlc3QaFi5tb2RlbHNlcnZpY2UudjEuTW9kZWwibJACAoq1GA1tb2RlbHM6dXBkYXRlgtPkkwJSOgEqWjU6ASoaMC92MS93b3Jrc3BhY2VzL3t3b3Jrc3BhY2VfaWR9L21vZGVscy97aWR9L3N0YXR1cxoWL3YxL21vZGVscy97aWR9L3N0YXR1cxK4AQoLRW5hYmxlTW9kZWwSIy5tb2RlbHNlcnZpY2UudjEuRW5hYmxlTW9kZWxSZXF1ZXN0GhYubW9kZWxzZXJ2aWNlLnYxLk1vZGVsImyQAgKKtRgNbW9kZWxzOnVwZGF0ZYLT5JMCUjoBKlo1OgEqIjAvdjEvd29ya3NwYWNlcy97d29ya3NwYWNlX2lkfS9tb2RlbHMve2lkfTplbmFibGUiFi92MS9tb2RlbHMve2lkfTplbmFibGUSvAEKDERpc2FibGVNb2RlbBIkLm1vZGVsc2VydmljZS52MS5EaXNhYmxlTW9kZWxSZXF1ZXN0GhYubW9kZWxzZXJ2aWNlLnYxLk1vZGVsIm6QAgKKtRgNbW9kZWxzOnVwZGF0ZYLT5JMCVDoBKlo2OgEqIjEvdjEvd29ya3NwYWNlcy97d29ya3NwYWNlX2lkfS9tb2RlbHMve2lkfTpkaXNhYmxlIhcvdjEvbW9kZWxzL3tpZH06ZGlzYWJsZRKlAQoLQ3JlYXRlTW9kZWwSIy5tb2RlbHNlcnZpY2UudjEuQ3JlYXRlTW9kZWxSZXF1ZXN0GhYubW9kZWxzZXJ2aWNlLnYxLk1vZGVsIlmKtRgNbW9kZWxzOmNyZWF0ZYLT5JMCQjoFbW9kZWxaLToFbW9kZWwiJC92MS93b3Jrc3BhY2VzL3t3b3Jrc3BhY2VfaWR9L21vZGVscyIKL3YxL21vZGVscxKvAQoLVXBkYXRlTW9kZWwSIy5tb2RlbHNlcnZpY2UudjEuVXBkYXRlTW9kZWxSZXF1ZXN0GhYubW9kZWxzZXJ2aWNlLnYxLk1vZGVsImOKtRgNbW9kZWxzOnVwZGF0ZYLT5JMCTDoFbW9kZWxaMjoFbW9kZWwyKS92MS93b3Jrc3BhY2VzL3t3b3Jrc3BhY2VfaWR9L21vZGVscy97aWR9Mg8vdjEvbW9kZWxzL3tpZH0S4QEKFlJvdGF0ZU1vZGVsQ3JlZGVudGlhbHMSLi5tb2RlbHNlcnZpY2UudjEuUm90YXRlTW9kZWxDcmVkZW50aWFsc1JlcXVlc3QaFi5tb2RlbHNlcnZpY2UudjEuTW9kZWwif4q1GA1tb2RlbHM6dXBkYXRlgtPkkwJoOgEqWkA6ASoiOy92MS93b3Jrc3BhY2VzL3t3b3Jrc3BhY2VfaWR9L21vZGVscy97aWR9OnJvdGF0ZUNyZWRlbnRpYWxzIiEvdjEvbW9kZWxzL3tpZH06cm90YXRlQ3JlZGVudGlhbHMSoQEKC0RlbGV0ZU1vZGVsEiMubW9kZWxzZXJ2aWNlLnYxLkRlbGV0ZU1vZGVsUmVxdWVzdBoWLm1vZGVsc2VydmljZS52MS5Nb2RlbCJVirUYDW1vZGVsczpkZWxldGWC0+STAj5aKyopL3YxL3dvcmtzcGFjZXMve3dvcmtzcGFjZV9pZH0vbW9kZWxzL3tpZH0qDy92MS9tb2RlbHMve2lkfRK9AQoNVW5kZWxldGVNb2RlbBIlLm1vZGVsc2VydmljZS52MS5VbmRlbGV0ZU1vZGVsUmVxdWVzdBoWLm1vZGVsc2VydmljZS52MS5Nb2RlbCJtirUYDW1vZGVsczpkZWxldGWC0+STAlY6ASpaNzoBKiIyL3YxL3dvcmtzcGFjZXMve3dvcmtzcGFjZV9pZH0vbW9kZWxzL3tpZH06dW5kZWxldGUiGC92MS9tb2RlbHMve2lkfTp1bmRlbGV0ZRLBAQoORHVwbGljYXRlTW9kZWwSJi5tb2RlbHNlcnZpY2UudjEuRHVwbGljYXRlTW9kZWxSZXF1ZXN0GhYubW9kZWxzZXJ2aWNlLnYxLk1vZGVsIm+KtRgNbW9kZWxzOmNyZWF0ZYLT5JMCWDoBKlo4OgEqIjMvdjEvd29ya3NwYWNlcy97d29ya3NwYWNlX2lkfS9tb2RlbHMve2lkfTpkdXBsaWNhdGUiGS92MS9tb2RlbHMve2lkfTpkdXBsaWNhdGUS2QEKEkxpc3RNb2RlbFJldmlzaW9ucxIqLm1vZGVsc2VydmljZS52MS5MaXN0TW9kZWxSZXZpc2lvbnNSZXF1ZXN0GisubW9kZWxzZXJ2aWNlLnYxLkxpc3RNb2RlbFJldmlzaW9uc1Jlc3BvbnNlImqQAgGKtRgLbW9kZWxzOnJlYWSC0+STAlJaNRIzL3YxL3dvcmtzcGFjZXMve3dvcmtzcGFjZV9pZH0vbW9kZWxzL3tpZH0vcmV2aXNpb25zEhkvdjEvbW9kZWxzL3tpZH0vcmV2aXNpb25zEpUBChBMaXN0U3lzdGVtTW9kZWxzEigubW9kZWxzZXJ2aWNlLnYxLkxpc3RTeXN0ZW1Nb2RlbHNSZXF1ZXN0GikubW9kZWxzZXJ2aWNlLnYxLkxpc3RTeXN0ZW1Nb2RlbHNSZXNwb25zZSIskAIBirUYDG1vZGVsczphZG1pboLT5JMCExIRL3YxL3N5c3RlbS9tb2RlbHMSgwEKDkdldFN5c3RlbU1vZGVsEiYubW9kZWxzZXJ2aWNlLnYxLkdldFN5c3RlbU1vZGVsUmVxdWVzdBoWLm1vZGVsc2VydmljZS52MS5Nb2RlbCIxkAIBirUYDG1vZGVsczphZG1pboLT5JMCGBIWL3YxL3N5c3RlbS9tb2RlbHMve2lkfRKIAQoRQ3JlYXRlU3lzdGVtTW9kZWwSKS5tb2RlbHNlcnZpY2UudjEuQ3JlYXRlU3lzdGVtTW9kZWxSZXF1ZXN0GhYubW9kZWxzZXJ2aWNlLnYxLk1vZGVsIjCKtRgMbW9kZWxzOmFkbWlugtPkkwIaOgVtb2RlbCIRL3YxL3N5c3RlbS9tb2RlbHMSjQEKEVVwZGF0ZVN5c3RlbU1vZGVsEikubW9kZWxzZXJ2aWNlLnYxLlVwZGF0ZVN5c3RlbU1vZGVsUmVxdWVzdBoWLm1vZGVsc2VydmljZS52MS5Nb2RlbCI1irUYDG1vZGVsczphZG1pboLT5JMCHzoFbW9kZWwyFi92MS9zeXN0ZW0vbW9kZWxzL3tpZH0ShgEKEURlbGV0ZVN5c3RlbU1vZGVsEikubW9kZWxzZXJ2aWNlLnYxLkRlbGV0ZVN5c3RlbU1vZGVsUmVxdWVzdBoWLm1vZGVsc2VydmljZS52MS5Nb2RlbCIuirUYDG1vZGVsczphZG1pboLT5JMCGCoWL3YxL3N5c3RlbS9tb2RlbHMve2lkfWIGcHJvdG8z", [file_google_api_annotations, file_google_api_field_behavior, file_google_protobuf_field_mask, file_google_protobuf_timestamp, file_modelservice_v1_model, file_modelservice_v1_options]);
+  fileDesc("CiNtb2RlbHNlcnZpY2UvdjEvbW9kZWxfc2VydmljZS5wcm90bxIPbW9kZWxzZXJ2aWNlLnYxIp0CChFMaXN0TW9kZWxzUmVxdWVzdBIUCgx3b3Jrc3BhY2VfaWQYASABKAkSDgoGY3Vyc29yGAIgASgJEg0KBWxpbWl0GAMgASgFEg4KBnByZWZpeBgEIAEoCRINCgVxdWVyeRgFIAEoCRISCgpzb3J0X29yZGVyGAYgASgJEiwKBnN0YXR1cxgHIAEoDjIcLm1vZGVsc2VydmljZS52MS5Nb2RlbFN0YXR1cxISCgpidW5kbGVfa2V5GAggASgJEg4KBmxhYmVscxgJIAEoCRIUCgxzaG93X2RlbGV0ZWQYCiABKAgSDgoGZmlsdGVyGAsgASgJEhAKCG9yZGVyX2J5GAwgASgJEhYKDmluY2x1ZGVfZmFjZXRzGA0gASgIIpQBChJMaXN0TW9kZWxzUmVzcG9uc2USJQoFaXRlbXMYASADKAsyFi5tb2RlbHNlcnZpY2UudjEuTW9kZWwSLwoKcGFnaW5hdGlvbhgCIAEoCzIbLm1vZGVsc2VydmljZS52MS5QYWdpbmF0aW9uEiYKBmZhY2V0cxgDIAMoCzIWLm1vZGVsc2VydmljZS52MS5GYWNldCJDCgVGYWNldBINCgVmaWVsZBgBIAEoCRIrCgZ2YWx1ZXMYAiADKAsyGy5tb2RlbHNlcnZpY2UudjEuRmFjZXRWYWx1ZSIqCgpGYWNldFZhbHVlEg0KBXZhbHVlGAEgASgJEg0KBWNvdW50GAIgASgFIj8KClBhZ2luYXRpb24SEwoLbmV4dF9jdXJzb3IYASABKAkSEgoFdG90YWwYAiABKAVIAIgBAUIICgZfdG90YWwiOAoPR2V0TW9kZWxSZXF1ZXN0EhQKDHdvcmtzcGFjZV9pZBgBIAEoCRIPCgJpZBgCIAEoCUID4EECInEKFVNldE1vZGVsU3RhdHVzUmVxdWVzdBIUCgx3b3Jrc3BhY2VfaWQYASABKAkSDwoCaWQYAiABKAlCA+BBAhIxCgZzdGF0dXMYAyABKA4yHC5tb2RlbHNlcnZpY2UudjEuTW9kZWxTdGF0dXNCA+BBAiI7ChJFbmFibGVNb2RlbFJlcXVlc3QSFAoMd29ya3NwYWNlX2lkGAEgASgJEg8KAmlkGAIgASgJQgPgQQIiPAoTRGlzYWJsZU1vZGVsUmVxdWVzdBIUCgx3b3Jrc3BhY2VfaWQYASABKAkSDwoCaWQYAiABKAlCA+BBAiKBAQoSQ3JlYXRlTW9kZWxSZXF1ZXN0EhQKDHdvcmtzcGFjZV9pZBgBIAEoCRIqCgVtb2RlbBgCIAEoCzIWLm1vZGVsc2VydmljZS52MS5Nb2RlbEID4EECEhIKCnJlcXVlc3RfaWQYAyABKAkSFQoNdmFsaWRhdGVfb25seRgEIAEoCCLDAQoSVXBkYXRlTW9kZWxSZXF1ZXN0EhQKDHdvcmtzcGFjZV9pZBgBIAEoCRIPCgJpZBgCIAEoCUID4EECEioKBW1vZGVsGAMgASgLMhYubW9kZWxzZXJ2aWNlLnYxLk1vZGVsQgPgQQISLwoLdXBkYXRlX21hc2sYBCABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrEhIKCnJlcXVlc3RfaWQYBSABKAkSFQoNdmFsaWRhdGVfb25seRgGIAEoCCKjAQodUm90YXRlTW9kZWxDcmVkZW50aWFsc1JlcXVlc3QSFAoMd29ya3NwYWNlX2lkGAEgASgJEg8KAmlkGAIgASgJQgPgQQISOQoLY3JlZGVudGlhbHMYAyABKAsyHC5tb2RlbHNlcnZpY2UudjEuQ3JlZGVudGlhbHNCBuBBAuBBBBIMCgRldGFnGAQgASgJEhIKCnJlcXVlc3RfaWQYBSABKAkiXQoSRGVsZXRlTW9kZWxSZXF1ZXN0EhQKDHdvcmtzcGFjZV9pZBgBIAEoCRIPCgJpZBgCIAEoCUID4EECEgwKBGV0YWcYAyABKAkSEgoKcmVxdWVzdF9pZBgEIAEoCSJRChRVbmRlbGV0ZU1vZGVsUmVxdWVzdBIUCgx3b3Jrc3BhY2VfaWQYASABKAkSDwoCaWQYAiABKAlCA+BBAhISCgpyZXF1ZXN0X2lkGAMgASgJInoKFUR1cGxpY2F0ZU1vZGVsUmVxdWVzdBIUCgx3b3Jrc3BhY2VfaWQYASABKAkSDwoCaWQYAiABKAlCA+BBAhIMCgRuYW1lGAMgASgJEhgKEGNvcHlfY3JlZGVudGlhbHMYBCABKAgSEgoKcmVxdWVzdF9pZBgFIAEoCSJhChlMaXN0TW9kZWxSZXZpc2lvbnNSZXF1ZXN0EhQKDHdvcmtzcGFjZV9pZBgBIAEoCRIPCgJpZBgCIAEoCUID4EECEg4KBmN1cnNvchgDIAEoCRINCgVsaW1pdBgEIAEoBSJ8ChpMaXN0TW9kZWxSZXZpc2lvbnNSZXNwb25zZRItCgVpdGVtcxgBIAMoCzIeLm1vZGVsc2VydmljZS52MS5Nb2RlbFJldmlzaW9uEi8KCnBhZ2luYXRpb24YAiABKAsyGy5tb2RlbHNlcnZpY2UudjEuUGFnaW5hdGlvbiLmAQoNTW9kZWxSZXZpc2lvbhIKCgJpZBgBIAEoCRIQCghtb2RlbF9pZBgCIAEoCRIvCgZhY3Rpb24YAyABKA4yHy5tb2RlbHNlcnZpY2UudjEuUmV2aXNpb25BY3Rpb24SEgoKcHJvZmlsZV9pZBgEIAEoCRISCgpyZXF1ZXN0X2lkGAUgASgJEi8KC2NyZWF0ZV90aW1lGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBItCgdjaGFuZ2VzGAcgAygLMhwubW9kZWxzZXJ2aWNlLnYxLkZpZWxkQ2hhbmdlImgKC0ZpZWxkQ2hhbmdlEg0KBWZpZWxkGAEgASgJEhYKCW9sZF92YWx1ZRgCIAEoCUgAiAEBEhYKCW5ld192YWx1ZRgDIAEoCUgBiAEBQgwKCl9vbGRfdmFsdWVCDAoKX25ld192YWx1ZSJeChdMaXN0U3lzdGVtTW9kZWxzUmVxdWVzdBIOCgZjdXJzb3IYASABKAkSDQoFbGltaXQYAiABKAUSDgoGcHJlZml4GAMgASgJEhQKDHNob3dfZGVsZXRlZBgEIAEoCCJyChhMaXN0U3lzdGVtTW9kZWxzUmVzcG9uc2USJQoFaXRlbXMYASADKAsyFi5tb2RlbHNlcnZpY2UudjEuTW9kZWwSLwoKcGFnaW5hdGlvbhgCIAEoCzIbLm1vZGVsc2VydmljZS52MS5QYWdpbmF0aW9uIigKFUdldFN5c3RlbU1vZGVsUmVxdWVzdBIPCgJpZBgBIAEoCUID4EECInEKGENyZWF0ZVN5c3RlbU1vZGVsUmVxdWVzdBIqCgVtb2RlbBgBIAEoCzIWLm1vZGVsc2VydmljZS52MS5Nb2RlbEID4EECEhIKCnJlcXVlc3RfaWQYAiABKAkSFQoNdmFsaWRhdGVfb25seRgDIAEoCCKzAQoYVXBkYXRlU3lzdGVtTW9kZWxSZXF1ZXN0Eg8KAmlkGAEgASgJQgPgQQISKgoFbW9kZWwYAiABKAsyFi5tb2RlbHNlcnZpY2UudjEuTW9kZWxCA+BBAhIvCgt1cGRhdGVfbWFzaxgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE1hc2sSEgoKcmVxdWVzdF9pZBgEIAEoCRIVCg12YWxpZGF0ZV9vbmx5GAUgASgIIk0KGERlbGV0ZVN5c3RlbU1vZGVsUmVxdWVzdBIPCgJpZBgBIAEoCUID4EECEgwKBGV0YWcYAiABKAkSEgoKcmVxdWVzdF9pZBgDIAEoCSJ+ChhCYXRjaENyZWF0ZU1vZGVsc1JlcXVlc3QSFAoMd29ya3NwYWNlX2lkGAEgASgJEjUKCHJlcXVlc3RzGAIgAygLMiMubW9kZWxzZXJ2aWNlLnYxLkNyZWF0ZU1vZGVsUmVxdWVzdBIVCg1hbGxvd19wYXJ0aWFsGAMgASgIIn4KGEJhdGNoVXBkYXRlTW9kZWxzUmVxdWVzdBIUCgx3b3Jrc3BhY2VfaWQYASABKAkSNQoIcmVxdWVzdHMYAiADKAsyIy5tb2RlbHNlcnZpY2UudjEuVXBkYXRlTW9kZWxSZXF1ZXN0EhUKDWFsbG93X3BhcnRpYWwYAyABKAgiVAoYQmF0Y2hEZWxldGVNb2RlbHNSZXF1ZXN0EhQKDHdvcmtzcGFjZV9pZBgBIAEoCRILCgNpZHMYAiADKAkSFQoNYWxsb3dfcGFydGlhbBgDIAEoCCJsChNCYXRjaE1vZGVsc1Jlc3BvbnNlEiYKBm1vZGVscxgBIAMoCzIWLm1vZGVsc2VydmljZS52MS5Nb2RlbBItCgdyZXN1bHRzGAIgAygLMhwubW9kZWxzZXJ2aWNlLnYxLkJhdGNoUmVzdWx0ImYKC0JhdGNoUmVzdWx0EicKBW1vZGVsGAEgASgLMhYubW9kZWxzZXJ2aWNlLnYxLk1vZGVsSAASJAoGc3RhdHVzGAIgASgLMhIuZ29vZ2xlLnJwYy5TdGF0dXNIAEIICgZyZXN1bHQifAoSQXBwbHlCdW5kbGVSZXF1ZXN0EhQKDHdvcmtzcGFjZV9pZBgBIAEoCRIXCgpidW5kbGVfa2V5GAIgASgJQgPgQQISJgoGbW9kZWxzGAMgAygLMhYubW9kZWxzZXJ2aWNlLnYxLk1vZGVsEg8KB2RyeV9ydW4YBCABKAgi1wEKE0FwcGx5QnVuZGxlUmVzcG9uc2USFQoNY3JlYXRlZF9jb3VudBgBIAEoBRIVCg11cGRhdGVkX2NvdW50GAIgASgFEhUKDWRlbGV0ZWRfY291bnQYAyABKAUSFwoPdW5jaGFuZ2VkX2NvdW50GAQgASgFEiYKBm1vZGVscxgFIAMoCzIWLm1vZGVsc2VydmljZS52MS5Nb2RlbBIpCgRwbGFuGAYgAygLMhsubW9kZWxzZXJ2aWNlLnYxLkJ1bmRsZVN0ZXASDwoHZHJ5X3J1bhgHIAEoCCJ6CgpCdW5kbGVTdGVwEhMKC2V4dGVybmFsX2lkGAEgASgJEhAKCG1vZGVsX2lkGAIgASgJEi0KBmFjdGlvbhgDIAEoDjIdLm1vZGVsc2VydmljZS52MS5CdW5kbGVBY3Rpb24SFgoOY2hhbmdlZF9maWVsZHMYBCADKAkirgIKCk1vZGVsRHJhZnQSDwoCaWQYASABKAlCA+BBAxIZCgx3b3Jrc3BhY2VfaWQYAiABKAlCA+BBAxIXCgpwcm9maWxlX2lkGAMgASgJQgPgQQMSGgoNYmFzZV9tb2RlbF9pZBgEIAEoCUID4EEDEhYKCWJhc2VfZXRhZxgFIAEoCUID4EEDEiUKBW1vZGVsGAYgASgLMhYubW9kZWxzZXJ2aWNlLnYxLk1vZGVsEhQKB3ZlcnNpb24YByABKAVCA+BBAxI0CgtjcmVhdGVfdGltZRgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCA+BBAxI0Cgt1cGRhdGVfdGltZRgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCA+BBAyJoChdDcmVhdGVNb2RlbERyYWZ0UmVxdWVzdBIUCgx3b3Jrc3BhY2VfaWQYASABKAkSEAoIbW9kZWxfaWQYAiABKAkSJQoFbW9kZWwYAyABKAsyFi5tb2RlbHNlcnZpY2UudjEuTW9kZWwitwEKF1VwZGF0ZU1vZGVsRHJhZnRSZXF1ZXN0EhQKDHdvcmtzcGFjZV9pZBgBIAEoCRIPCgJpZBgCIAEoCUID4EECEiUKBW1vZGVsGAMgASgLMhYubW9kZWxzZXJ2aWNlLnYxLk1vZGVsEi8KC3VwZGF0ZV9tYXNrGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLkZpZWxkTWFzaxIdChBleHBlY3RlZF92ZXJzaW9uGAUgASgFQgPgQQIiLgoWTGlzdE1vZGVsRHJhZnRzUmVxdWVzdBIUCgx3b3Jrc3BhY2VfaWQYASABKAkiRQoXTGlzdE1vZGVsRHJhZnRzUmVzcG9uc2USKgoFaXRlbXMYASADKAsyGy5tb2RlbHNlcnZpY2UudjEuTW9kZWxEcmFmdCJbChhQdWJsaXNoTW9kZWxEcmFmdFJlcXVlc3QSFAoMd29ya3NwYWNlX2lkGAEgASgJEg8KAmlkGAIgASgJQgPgQQISGAoQZXhwZWN0ZWRfdmVyc2lvbhgDIAEoBSJAChdEZWxldGVNb2RlbERyYWZ0UmVxdWVzdBIUCgx3b3Jrc3BhY2VfaWQYASABKAkSDwoCaWQYAiABKAlCA+BBAiLCAQoTRXhwb3J0TW9kZWxzUmVxdWVzdBIUCgx3b3Jrc3BhY2VfaWQYASABKAkSDgoGcHJlZml4GAIgASgJEg0KBXF1ZXJ5GAMgASgJEiwKBnN0YXR1cxgEIAEoDjIcLm1vZGVsc2VydmljZS52MS5Nb2RlbFN0YXR1cxISCgpidW5kbGVfa2V5GAUgASgJEg4KBmxhYmVscxgGIAEoCRIOCgZmaWx0ZXIYByABKAkSFAoMc2hvd19kZWxldGVkGAggASgIImQKE0ltcG9ydE1vZGVsc1JlcXVlc3QSFAoMd29ya3NwYWNlX2lkGAEgASgJEiYKA2NzdhgCIAEoCzIULmdvb2dsZS5hcGkuSHR0cEJvZHlCA+BBAhIPCgdkcnlfcnVuGAMgASgIIp8BChRJbXBvcnRNb2RlbHNSZXNwb25zZRIVCg1jcmVhdGVkX2NvdW50GAEgASgFEhUKDXVwZGF0ZWRfY291bnQYAiABKAUSFwoPdW5jaGFuZ2VkX2NvdW50GAMgASgFEi8KBmVycm9ycxgEIAMoCzIfLm1vZGVsc2VydmljZS52MS5JbXBvcnRSb3dFcnJvchIPCgdkcnlfcnVuGAUgASgIIj0KDkltcG9ydFJvd0Vycm9yEgsKA3JvdxgBIAEoBRIOCgZjb2x1bW4YAiABKAkSDgoGcmVhc29uGAMgASgJIhcKFVJlZnJlc2hDYXRhbG9nUmVxdWVzdCJiChZSZWZyZXNoQ2F0YWxvZ1Jlc3BvbnNlEhMKC2FkZGVkX2NvdW50GAEgASgFEhUKDWNoYW5nZWRfY291bnQYAiABKAUSHAoUY29waWVzX2NyZWF0ZWRfY291bnQYAyABKAUq6wEKDlJldmlzaW9uQWN0aW9uEh8KG1JFVklTSU9OX0FDVElPTl9VTlNQRUNJRklFRBAAEhoKFlJFVklTSU9OX0FDVElPTl9DUkVBVEUQARIaChZSRVZJU0lPTl9BQ1RJT05fVVBEQVRFEAISHgoaUkVWSVNJT05fQUNUSU9OX1NFVF9TVEFUVVMQAxImCiJSRVZJU0lPTl9BQ1RJT05fUk9UQVRFX0NSRURFTlRJQUxTEAQSGgoWUkVWSVNJT05fQUNUSU9OX0RFTEVURRAFEhwKGFJFVklTSU9OX0FDVElPTl9VTkRFTEVURRAGKpgBCgxCdW5kbGVBY3Rpb24SHQoZQlVORExFX0FDVElPTl9VTlNQRUNJRklFRBAAEhgKFEJVTkRMRV9BQ1RJT05fQ1JFQVRFEAESGAoUQlVORExFX0FDVElPTl9VUERBVEUQAhIYChRCVU5ETEVfQUNUSU9OX0RFTEVURRADEhsKF0JVTkRMRV9BQ1RJT05fVU5DSEFOR0VEEAQy9igKDE1vZGVsU2VydmljZRKjAQoKTGlzdE1vZGVscxIiLm1vZGVsc2VydmljZS52MS5MaXN0TW9kZWxzUmVxdWVzdBojLm1vZGVsc2VydmljZS52MS5MaXN0TW9kZWxzUmVzcG9uc2UiTJACAYq1GAttb2RlbHM6cmVhZILT5JMCNFomEiQvdjEvd29ya3NwYWNlcy97d29ya3NwYWNlX2lkfS9tb2RlbHMSCi92MS9tb2RlbHMSnAEKCEdldE1vZGVsEiAubW9kZWxzZXJ2aWNlLnYxLkdldE1vZGVsUmVxdWVzdBoWLm1vZGVsc2VydmljZS52MS5Nb2RlbCJWkAIBirUYC21vZGVsczpyZWFkgtPkkwI+WisSKS92MS93b3Jrc3BhY2VzL3t3b3Jrc3BhY2VfaWR9L21vZGVscy97aWR9Eg8vdjEvbW9kZWxzL3tpZH0SvgEKDlNldE1vZGVsU3RhdHVzEiYubW9kZWxzZXJ2aWNlLnYxLlNldE1vZGVsU3RhdHVzUmVxdWVzdBoWLm1vZGVsc2VydmljZS52MS5Nb2RlbCJskAICirUYDW1vZGVsczp1cGRhdGWC0+STAlI6ASpaNToBKhowL3YxL3dvcmtzcGFjZXMve3dvcmtzcGFjZV9pZH0vbW9kZWxzL3tpZH0vc3RhdHVzGhYvdjEvbW9kZWxzL3tpZH0vc3RhdHVzErgBCgtFbmFibGVNb2RlbBIjLm1vZGVsc2VydmljZS52MS5FbmFibGVNb2RlbFJlcXVlc3QaFi5tb2RlbHNlcnZpY2UudjEuTW9kZWwibJACAoq1GA1tb2RlbHM6dXBkYXRlgtPkkwJSOgEqWjU6ASoiMC92MS93b3Jrc3BhY2VzL3t3b3Jrc3BhY2VfaWR9L21vZGVscy97aWR9OmVuYWJsZSIWL3YxL21vZGVscy97aWR9OmVuYWJsZRK8AQoMRGlzYWJsZU1vZGVsEiQubW9kZWxzZXJ2aWNlLnYxLkRpc2FibGVNb2RlbFJlcXVlc3QaFi5tb2RlbHNlcnZpY2UudjEuTW9kZWwibpACAoq1GA1tb2RlbHM6dXBkYXRlgtPkkwJUOgEqWjY6ASoiMS92MS93b3Jrc3BhY2VzL3t3b3Jrc3BhY2VfaWR9L21vZGVscy97aWR9OmRpc2FibGUiFy92MS9tb2RlbHMve2lkfTpkaXNhYmxlEqUBCgtDcmVhdGVNb2RlbBIjLm1vZGVsc2VydmljZS52MS5DcmVhdGVNb2RlbFJlcXVlc3QaFi5tb2RlbHNlcnZpY2UudjEuTW9kZWwiWYq1GA1tb2RlbHM6Y3JlYXRlgtPkkwJCOgVtb2RlbFotOgVtb2RlbCIkL3YxL3dvcmtzcGFjZXMve3dvcmtzcGFjZV9pZH0vbW9kZWxzIgovdjEvbW9kZWxzEq8BCgtVcGRhdGVNb2RlbBIjLm1vZGVsc2VydmljZS52MS5VcGRhdGVNb2RlbFJlcXVlc3QaFi5tb2RlbHNlcnZpY2UudjEuTW9kZWwiY4q1GA1tb2RlbHM6dXBkYXRlgtPkkwJMOgVtb2RlbFoyOgVtb2RlbDIpL3YxL3dvcmtzcGFjZXMve3dvcmtzcGFjZV9pZH0vbW9kZWxzL3tpZH0yDy92MS9tb2RlbHMve2lkfRLhAQoWUm90YXRlTW9kZWxDcmVkZW50aWFscxIuLm1vZGVsc2VydmljZS52MS5Sb3RhdGVNb2RlbENyZWRlbnRpYWxzUmVxdWVzdBoWLm1vZGVsc2VydmljZS52MS5Nb2RlbCJ/irUYDW1vZGVsczp1cGRhdGWC0+STAmg6ASpaQDoBKiI7L3YxL3dvcmtzcGFjZXMve3dvcmtzcGFjZV9pZH0vbW9kZWxzL3tpZH06cm90YXRlQ3JlZGVudGlhbHMiIS92MS9tb2RlbHMve2lkfTpyb3RhdGVDcmVkZW50aWFscxKhAQoLRGVsZXRlTW9kZWwSIy5tb2RlbHNlcnZpY2UudjEuRGVsZXRlTW9kZWxSZXF1ZXN0GhYubW9kZWxzZXJ2aWNlLnYxLk1vZGVsIlWKtRgNbW9kZWxzOmRlbGV0ZYLT5JMCPlorKikvdjEvd29ya3NwYWNlcy97d29ya3NwYWNlX2lkfS9tb2RlbHMve2lkfSoPL3YxL21vZGVscy97aWR9Er0BCg1VbmRlbGV0ZU1vZGVsEiUubW9kZWxzZXJ2aWNlLnYxLlVuZGVsZXRlTW9kZWxSZXF1ZXN0GhYubW9kZWxzZXJ2aWNlLnYxLk1vZGVsIm2KtRgNbW9kZWxzOmRlbGV0ZYLT5JMCVjoBKlo3OgEqIjIvdjEvd29ya3NwYWNlcy97d29ya3NwYWNlX2lkfS9tb2RlbHMve2lkfTp1bmRlbGV0ZSIYL3YxL21vZGVscy97aWR9OnVuZGVsZXRlEsEBCg5EdXBsaWNhdGVNb2RlbBImLm1vZGVsc2VydmljZS52MS5EdXBsaWNhdGVNb2RlbFJlcXVlc3QaFi5tb2RlbHNlcnZpY2UudjEuTW9kZWwib4q1GA1tb2RlbHM6Y3JlYXRlgtPkkwJYOgEqWjg6ASoiMy92MS93b3Jrc3BhY2VzL3t3b3Jrc3BhY2VfaWR9L21vZGVscy97aWR9OmR1cGxpY2F0ZSIZL3YxL21vZGVscy97aWR9OmR1cGxpY2F0ZRLZAQoSTGlzdE1vZGVsUmV2aXNpb25zEioubW9kZWxzZXJ2aWNlLnYxLkxpc3RNb2RlbFJldmlzaW9uc1JlcXVlc3QaKy5tb2RlbHNlcnZpY2UudjEuTGlzdE1vZGVsUmV2aXNpb25zUmVzcG9uc2UiapACAYq1GAttb2RlbHM6cmVhZILT5JMCUlo1EjMvdjEvd29ya3NwYWNlcy97d29ya3NwYWNlX2lkfS9tb2RlbHMve2lkfS9yZXZpc2lvbnMSGS92MS9tb2RlbHMve2lkfS9yZXZpc2lvbnMSlQEKEExpc3RTeXN0ZW1Nb2RlbHMSKC5tb2RlbHNlcnZpY2UudjEuTGlzdFN5c3RlbU1vZGVsc1JlcXVlc3QaKS5tb2RlbHNlcnZpY2UudjEuTGlzdFN5c3RlbU1vZGVsc1Jlc3BvbnNlIiyQAgGKtRgMbW9kZWxzOmFkbWlugtPkkwITEhEvdjEvc3lzdGVtL21vZGVscxKDAQoOR2V0U3lzdGVtTW9kZWwSJi5tb2RlbHNlcnZpY2UudjEuR2V0U3lzdGVtTW9kZWxSZXF1ZXN0GhYubW9kZWxzZXJ2aWNlLnYxLk1vZGVsIjGQAgGKtRgMbW9kZWxzOmFkbWlugtPkkwIYEhYvdjEvc3lzdGVtL21vZGVscy97aWR9EogBChFDcmVhdGVTeXN0ZW1Nb2RlbBIpLm1vZGVsc2VydmljZS52MS5DcmVhdGVTeXN0ZW1Nb2RlbFJlcXVlc3QaFi5tb2RlbHNlcnZpY2UudjEuTW9kZWwiMIq1GAxtb2RlbHM6YWRtaW6C0+STAho6BW1vZGVsIhEvdjEvc3lzdGVtL21vZGVscxKNAQoRVXBkYXRlU3lzdGVtTW9kZWwSKS5tb2RlbHNlcnZpY2UudjEuVXBkYXRlU3lzdGVtTW9kZWxSZXF1ZXN0GhYubW9kZWxzZXJ2aWNlLnYxLk1vZGVsIjWKtRgMbW9kZWxzOmFkbWlugtPkkwIfOgVtb2RlbDIWL3YxL3N5c3RlbS9tb2RlbHMve2lkfRKGAQoRRGVsZXRlU3lzdGVtTW9kZWwSKS5tb2RlbHNlcnZpY2UudjEuRGVsZXRlU3lzdGVtTW9kZWxSZXF1ZXN0GhYubW9kZWxzZXJ2aWNlLnYxLk1vZGVsIi6KtRgMbW9kZWxzOmFkbWlugtPkkwIYKhYvdjEvc3lzdGVtL21vZGVscy97aWR9Es8BChFCYXRjaENyZWF0ZU1vZGVscxIpLm1vZGVsc2VydmljZS52MS5CYXRjaENyZWF0ZU1vZGVsc1JlcXVlc3QaJC5tb2RlbHNlcnZpY2UudjEuQmF0Y2hNb2RlbHNSZXNwb25zZSJpirUYDW1vZGVsczpjcmVhdGWC0+STAlI6ASpaNToBKiIwL3YxL3dvcmtzcGFjZXMve3dvcmtzcGFjZV9pZH0vbW9kZWxzOmJhdGNoQ3JlYXRlIhYvdjEvbW9kZWxzOmJhdGNoQ3JlYXRlEs8BChFCYXRjaFVwZGF0ZU1vZGVscxIpLm1vZGVsc2VydmljZS52MS5CYXRjaFVwZGF0ZU1vZGVsc1JlcXVlc3QaJC5tb2RlbHNlcnZpY2UudjEuQmF0Y2hNb2RlbHNSZXNwb25zZSJpirUYDW1vZGVsczp1cGRhdGWC0+STAlI6ASpaNToBKiIwL3YxL3dvcmtzcGFjZXMve3dvcmtzcGFjZV9pZH0vbW9kZWxzOmJhdGNoVXBkYXRlIhYvdjEvbW9kZWxzOmJhdGNoVXBkYXRlEs8BChFCYXRjaERlbGV0ZU1vZGVscxIpLm1vZGVsc2VydmljZS52MS5CYXRjaERlbGV0ZU1vZGVsc1JlcXVlc3QaJC5tb2RlbHNlcnZpY2UudjEuQmF0Y2hNb2RlbHNSZXNwb25zZSJpirUYDW1vZGVsczpkZWxldGWC0+STAlI6ASpaNToBKiIwL3YxL3dvcmtzcGFjZXMve3dvcmtzcGFjZV9pZH0vbW9kZWxzOmJhdGNoRGVsZXRlIhYvdjEvbW9kZWxzOmJhdGNoRGVsZXRlEtMBCgtBcHBseUJ1bmRsZRIjLm1vZGVsc2VydmljZS52MS5BcHBseUJ1bmRsZVJlcXVlc3QaJC5tb2RlbHNlcnZpY2UudjEuQXBwbHlCdW5kbGVSZXNwb25zZSJ5irUYDW1vZGVsczp1cGRhdGWC0+STAmI6ASpaPToBKiI4L3YxL3dvcmtzcGFjZXMve3dvcmtzcGFjZV9pZH0vYnVuZGxlcy97YnVuZGxlX2tleX06YXBwbHkiHi92MS9idW5kbGVzL3tidW5kbGVfa2V5fTphcHBseRKsAQoQQ3JlYXRlTW9kZWxEcmFmdBIoLm1vZGVsc2VydmljZS52MS5DcmVhdGVNb2RlbERyYWZ0UmVxdWVzdBobLm1vZGVsc2VydmljZS52MS5Nb2RlbERyYWZ0IlGKtRgNbW9kZWxzOmNyZWF0ZYLT5JMCOjoBKlopOgEqIiQvdjEvd29ya3NwYWNlcy97d29ya3NwYWNlX2lkfS9kcmFmdHMiCi92MS9kcmFmdHMStgEKEFVwZGF0ZU1vZGVsRHJhZnQSKC5tb2RlbHNlcnZpY2UudjEuVXBkYXRlTW9kZWxEcmFmdFJlcXVlc3QaGy5tb2RlbHNlcnZpY2UudjEuTW9kZWxEcmFmdCJbirUYDW1vZGVsczpjcmVhdGWC0+STAkQ6ASpaLjoBKjIpL3YxL3dvcmtzcGFjZXMve3dvcmtzcGFjZV9pZH0vZHJhZnRzL3tpZH0yDy92MS9kcmFmdHMve2lkfRK0AQoPTGlzdE1vZGVsRHJhZnRzEicubW9kZWxzZXJ2aWNlLnYxLkxpc3RNb2RlbERyYWZ0c1JlcXVlc3QaKC5tb2RlbHNlcnZpY2UudjEuTGlzdE1vZGVsRHJhZnRzUmVzcG9uc2UiTpACAYq1GA1tb2RlbHM6Y3JlYXRlgtPkkwI0WiYSJC92MS93b3Jrc3BhY2VzL3t3b3Jrc3BhY2VfaWR9L2RyYWZ0cxIKL3YxL2RyYWZ0cxLDAQoRUHVibGlzaE1vZGVsRHJhZnQSKS5tb2RlbHNlcnZpY2UudjEuUHVibGlzaE1vZGVsRHJhZnRSZXF1ZXN0GhYubW9kZWxzZXJ2aWNlLnYxLk1vZGVsImuKtRgNbW9kZWxzOmNyZWF0ZYLT5JMCVDoBKlo2OgEqIjEvdjEvd29ya3NwYWNlcy97d29ya3NwYWNlX2lkfS9kcmFmdHMve2lkfTpwdWJsaXNoIhcvdjEvZHJhZnRzL3tpZH06cHVibGlzaBKrAQoQRGVsZXRlTW9kZWxEcmFmdBIoLm1vZGVsc2VydmljZS52MS5EZWxldGVNb2RlbERyYWZ0UmVxdWVzdBoWLmdvb2dsZS5wcm90b2J1Zi5FbXB0eSJVirUYDW1vZGVsczpjcmVhdGWC0+STAj5aKyopL3YxL3dvcmtzcGFjZXMve3dvcmtzcGFjZV9pZH0vZHJhZnRzL3tpZH0qDy92MS9kcmFmdHMve2lkfRKlAQoMRXhwb3J0TW9kZWxzEiQubW9kZWxzZXJ2aWNlLnYxLkV4cG9ydE1vZGVsc1JlcXVlc3QaFC5nb29nbGUuYXBpLkh0dHBCb2R5IleKtRgLbW9kZWxzOnJlYWSC0+STAkJaLRIrL3YxL3dvcmtzcGFjZXMve3dvcmtzcGFjZV9pZH0vbW9kZWxzOmV4cG9ydBIRL3YxL21vZGVsczpleHBvcnQwARLAAQoMSW1wb3J0TW9kZWxzEiQubW9kZWxzZXJ2aWNlLnYxLkltcG9ydE1vZGVsc1JlcXVlc3QaJS5tb2RlbHNlcnZpY2UudjEuSW1wb3J0TW9kZWxzUmVzcG9uc2UiY4q1GA1tb2RlbHM6dXBkYXRlgtPkkwJMOgNjc3ZaMjoDY3N2IisvdjEvd29ya3NwYWNlcy97d29ya3NwYWNlX2lkfS9tb2RlbHM6aW1wb3J0IhEvdjEvbW9kZWxzOmltcG9ydBKXAQoOUmVmcmVzaENhdGFsb2cSJi5tb2RlbHNlcnZpY2UudjEuUmVmcmVzaENhdGFsb2dSZXF1ZXN0GicubW9kZWxzZXJ2aWNlLnYxLlJlZnJlc2hDYXRhbG9nUmVzcG9uc2UiNIq1GAxtb2RlbHM6YWRtaW6C0+STAh46ASoiGS92MS9zeXN0ZW0vbW9kZWxzOnJlZnJlc2hiBnByb3RvMw", [file_google_api_annotations, file_google_api_field_behavior, file_google_api_httpbody, file_google_protobuf_empty, file_google_protobuf_field_mask, file_google_protobuf_timestamp, file_modelservice_v1_model, file_modelservice_v1_options, file_google_rpc_status]);
 
 /**
  * Request of ListModels.
@@ -96,6 +100,30 @@ export type ListModelsRequest = Message<"modelservice.v1.ListModelsRequest"> & {
    * @generated from field: bool show_deleted = 10;
    */
   showDeleted: boolean;
+
+  /**
+   * AIP-160 filter over the resource: `spec.provider = "openai" AND
+   * spec.maxInputTokens >= 128000`, `labels.env = "prod"`, NOT, OR,
+   * parentheses, the `:` has-operator.
+   *
+   * @generated from field: string filter = 11;
+   */
+  filter: string;
+
+  /**
+   * AIP-132 ordering: `spec.inputPricePerMillionTokens desc, metadata.name`;
+   * default creation time ascending (sortOrder).
+   *
+   * @generated from field: string order_by = 12;
+   */
+  orderBy: string;
+
+  /**
+   * Also count the matches per provider and per status.
+   *
+   * @generated from field: bool include_facets = 13;
+   */
+  includeFacets: boolean;
 };
 
 /**
@@ -124,6 +152,13 @@ export type ListModelsResponse = Message<"modelservice.v1.ListModelsResponse"> &
    * @generated from field: modelservice.v1.Pagination pagination = 2;
    */
   pagination?: Pagination | undefined;
+
+  /**
+   * Counts of the matches per value of a field, when include_facets is set.
+   *
+   * @generated from field: repeated modelservice.v1.Facet facets = 3;
+   */
+  facets: Facet[];
 };
 
 /**
@@ -132,6 +167,62 @@ export type ListModelsResponse = Message<"modelservice.v1.ListModelsResponse"> &
  */
 export const ListModelsResponseSchema: GenMessage<ListModelsResponse> = /*@__PURE__*/
   messageDesc(file_modelservice_v1_model_service, 1);
+
+/**
+ * How many matches have each value of a field.
+ *
+ * @generated from message modelservice.v1.Facet
+ */
+export type Facet = Message<"modelservice.v1.Facet"> & {
+  /**
+   * The field ("spec.provider", "spec.status").
+   *
+   * @generated from field: string field = 1;
+   */
+  field: string;
+
+  /**
+   * Each value with its count, most frequent first.
+   *
+   * @generated from field: repeated modelservice.v1.FacetValue values = 2;
+   */
+  values: FacetValue[];
+};
+
+/**
+ * Describes the message modelservice.v1.Facet.
+ * Use `create(FacetSchema)` to create a new message.
+ */
+export const FacetSchema: GenMessage<Facet> = /*@__PURE__*/
+  messageDesc(file_modelservice_v1_model_service, 2);
+
+/**
+ * One value of a facet.
+ *
+ * @generated from message modelservice.v1.FacetValue
+ */
+export type FacetValue = Message<"modelservice.v1.FacetValue"> & {
+  /**
+   * The value.
+   *
+   * @generated from field: string value = 1;
+   */
+  value: string;
+
+  /**
+   * How many matches have it.
+   *
+   * @generated from field: int32 count = 2;
+   */
+  count: number;
+};
+
+/**
+ * Describes the message modelservice.v1.FacetValue.
+ * Use `create(FacetValueSchema)` to create a new message.
+ */
+export const FacetValueSchema: GenMessage<FacetValue> = /*@__PURE__*/
+  messageDesc(file_modelservice_v1_model_service, 3);
 
 /**
  * Cursor pagination of a list.
@@ -159,7 +250,7 @@ export type Pagination = Message<"modelservice.v1.Pagination"> & {
  * Use `create(PaginationSchema)` to create a new message.
  */
 export const PaginationSchema: GenMessage<Pagination> = /*@__PURE__*/
-  messageDesc(file_modelservice_v1_model_service, 2);
+  messageDesc(file_modelservice_v1_model_service, 4);
 
 /**
  * Request of GetModel.
@@ -187,7 +278,7 @@ export type GetModelRequest = Message<"modelservice.v1.GetModelRequest"> & {
  * Use `create(GetModelRequestSchema)` to create a new message.
  */
 export const GetModelRequestSchema: GenMessage<GetModelRequest> = /*@__PURE__*/
-  messageDesc(file_modelservice_v1_model_service, 3);
+  messageDesc(file_modelservice_v1_model_service, 5);
 
 /**
  * Request of SetModelStatus.
@@ -222,7 +313,7 @@ export type SetModelStatusRequest = Message<"modelservice.v1.SetModelStatusReque
  * Use `create(SetModelStatusRequestSchema)` to create a new message.
  */
 export const SetModelStatusRequestSchema: GenMessage<SetModelStatusRequest> = /*@__PURE__*/
-  messageDesc(file_modelservice_v1_model_service, 4);
+  messageDesc(file_modelservice_v1_model_service, 6);
 
 /**
  * Request of EnableModel.
@@ -250,7 +341,7 @@ export type EnableModelRequest = Message<"modelservice.v1.EnableModelRequest"> &
  * Use `create(EnableModelRequestSchema)` to create a new message.
  */
 export const EnableModelRequestSchema: GenMessage<EnableModelRequest> = /*@__PURE__*/
-  messageDesc(file_modelservice_v1_model_service, 5);
+  messageDesc(file_modelservice_v1_model_service, 7);
 
 /**
  * Request of DisableModel.
@@ -278,7 +369,7 @@ export type DisableModelRequest = Message<"modelservice.v1.DisableModelRequest">
  * Use `create(DisableModelRequestSchema)` to create a new message.
  */
 export const DisableModelRequestSchema: GenMessage<DisableModelRequest> = /*@__PURE__*/
-  messageDesc(file_modelservice_v1_model_service, 6);
+  messageDesc(file_modelservice_v1_model_service, 8);
 
 /**
  * Request of CreateModel.
@@ -321,7 +412,7 @@ export type CreateModelRequest = Message<"modelservice.v1.CreateModelRequest"> &
  * Use `create(CreateModelRequestSchema)` to create a new message.
  */
 export const CreateModelRequestSchema: GenMessage<CreateModelRequest> = /*@__PURE__*/
-  messageDesc(file_modelservice_v1_model_service, 7);
+  messageDesc(file_modelservice_v1_model_service, 9);
 
 /**
  * Request of UpdateModel.
@@ -379,7 +470,7 @@ export type UpdateModelRequest = Message<"modelservice.v1.UpdateModelRequest"> &
  * Use `create(UpdateModelRequestSchema)` to create a new message.
  */
 export const UpdateModelRequestSchema: GenMessage<UpdateModelRequest> = /*@__PURE__*/
-  messageDesc(file_modelservice_v1_model_service, 8);
+  messageDesc(file_modelservice_v1_model_service, 10);
 
 /**
  * Request of RotateModelCredentials.
@@ -428,7 +519,7 @@ export type RotateModelCredentialsRequest = Message<"modelservice.v1.RotateModel
  * Use `create(RotateModelCredentialsRequestSchema)` to create a new message.
  */
 export const RotateModelCredentialsRequestSchema: GenMessage<RotateModelCredentialsRequest> = /*@__PURE__*/
-  messageDesc(file_modelservice_v1_model_service, 9);
+  messageDesc(file_modelservice_v1_model_service, 11);
 
 /**
  * Request of DeleteModel.
@@ -470,7 +561,7 @@ export type DeleteModelRequest = Message<"modelservice.v1.DeleteModelRequest"> &
  * Use `create(DeleteModelRequestSchema)` to create a new message.
  */
 export const DeleteModelRequestSchema: GenMessage<DeleteModelRequest> = /*@__PURE__*/
-  messageDesc(file_modelservice_v1_model_service, 10);
+  messageDesc(file_modelservice_v1_model_service, 12);
 
 /**
  * Request of UndeleteModel.
@@ -505,7 +596,7 @@ export type UndeleteModelRequest = Message<"modelservice.v1.UndeleteModelRequest
  * Use `create(UndeleteModelRequestSchema)` to create a new message.
  */
 export const UndeleteModelRequestSchema: GenMessage<UndeleteModelRequest> = /*@__PURE__*/
-  messageDesc(file_modelservice_v1_model_service, 11);
+  messageDesc(file_modelservice_v1_model_service, 13);
 
 /**
  * Request of DuplicateModel.
@@ -554,7 +645,7 @@ export type DuplicateModelRequest = Message<"modelservice.v1.DuplicateModelReque
  * Use `create(DuplicateModelRequestSchema)` to create a new message.
  */
 export const DuplicateModelRequestSchema: GenMessage<DuplicateModelRequest> = /*@__PURE__*/
-  messageDesc(file_modelservice_v1_model_service, 12);
+  messageDesc(file_modelservice_v1_model_service, 14);
 
 /**
  * Request of ListModelRevisions.
@@ -596,7 +687,7 @@ export type ListModelRevisionsRequest = Message<"modelservice.v1.ListModelRevisi
  * Use `create(ListModelRevisionsRequestSchema)` to create a new message.
  */
 export const ListModelRevisionsRequestSchema: GenMessage<ListModelRevisionsRequest> = /*@__PURE__*/
-  messageDesc(file_modelservice_v1_model_service, 13);
+  messageDesc(file_modelservice_v1_model_service, 15);
 
 /**
  * Response of ListModelRevisions.
@@ -624,7 +715,7 @@ export type ListModelRevisionsResponse = Message<"modelservice.v1.ListModelRevis
  * Use `create(ListModelRevisionsResponseSchema)` to create a new message.
  */
 export const ListModelRevisionsResponseSchema: GenMessage<ListModelRevisionsResponse> = /*@__PURE__*/
-  messageDesc(file_modelservice_v1_model_service, 14);
+  messageDesc(file_modelservice_v1_model_service, 16);
 
 /**
  * One recorded change of a model.
@@ -687,7 +778,7 @@ export type ModelRevision = Message<"modelservice.v1.ModelRevision"> & {
  * Use `create(ModelRevisionSchema)` to create a new message.
  */
 export const ModelRevisionSchema: GenMessage<ModelRevision> = /*@__PURE__*/
-  messageDesc(file_modelservice_v1_model_service, 15);
+  messageDesc(file_modelservice_v1_model_service, 17);
 
 /**
  * A field's value before and after a change; secrets appear only as fingerprints.
@@ -722,7 +813,7 @@ export type FieldChange = Message<"modelservice.v1.FieldChange"> & {
  * Use `create(FieldChangeSchema)` to create a new message.
  */
 export const FieldChangeSchema: GenMessage<FieldChange> = /*@__PURE__*/
-  messageDesc(file_modelservice_v1_model_service, 16);
+  messageDesc(file_modelservice_v1_model_service, 18);
 
 /**
  * Request of ListSystemModels.
@@ -764,7 +855,7 @@ export type ListSystemModelsRequest = Message<"modelservice.v1.ListSystemModelsR
  * Use `create(ListSystemModelsRequestSchema)` to create a new message.
  */
 export const ListSystemModelsRequestSchema: GenMessage<ListSystemModelsRequest> = /*@__PURE__*/
-  messageDesc(file_modelservice_v1_model_service, 17);
+  messageDesc(file_modelservice_v1_model_service, 19);
 
 /**
  * Response of ListSystemModels.
@@ -792,7 +883,7 @@ export type ListSystemModelsResponse = Message<"modelservice.v1.ListSystemModels
  * Use `create(ListSystemModelsResponseSchema)` to create a new message.
  */
 export const ListSystemModelsResponseSchema: GenMessage<ListSystemModelsResponse> = /*@__PURE__*/
-  messageDesc(file_modelservice_v1_model_service, 18);
+  messageDesc(file_modelservice_v1_model_service, 20);
 
 /**
  * Request of GetSystemModel.
@@ -813,7 +904,7 @@ export type GetSystemModelRequest = Message<"modelservice.v1.GetSystemModelReque
  * Use `create(GetSystemModelRequestSchema)` to create a new message.
  */
 export const GetSystemModelRequestSchema: GenMessage<GetSystemModelRequest> = /*@__PURE__*/
-  messageDesc(file_modelservice_v1_model_service, 19);
+  messageDesc(file_modelservice_v1_model_service, 21);
 
 /**
  * Request of CreateSystemModel.
@@ -848,7 +939,7 @@ export type CreateSystemModelRequest = Message<"modelservice.v1.CreateSystemMode
  * Use `create(CreateSystemModelRequestSchema)` to create a new message.
  */
 export const CreateSystemModelRequestSchema: GenMessage<CreateSystemModelRequest> = /*@__PURE__*/
-  messageDesc(file_modelservice_v1_model_service, 20);
+  messageDesc(file_modelservice_v1_model_service, 22);
 
 /**
  * Request of UpdateSystemModel.
@@ -897,7 +988,7 @@ export type UpdateSystemModelRequest = Message<"modelservice.v1.UpdateSystemMode
  * Use `create(UpdateSystemModelRequestSchema)` to create a new message.
  */
 export const UpdateSystemModelRequestSchema: GenMessage<UpdateSystemModelRequest> = /*@__PURE__*/
-  messageDesc(file_modelservice_v1_model_service, 21);
+  messageDesc(file_modelservice_v1_model_service, 23);
 
 /**
  * Request of DeleteSystemModel.
@@ -932,7 +1023,831 @@ export type DeleteSystemModelRequest = Message<"modelservice.v1.DeleteSystemMode
  * Use `create(DeleteSystemModelRequestSchema)` to create a new message.
  */
 export const DeleteSystemModelRequestSchema: GenMessage<DeleteSystemModelRequest> = /*@__PURE__*/
-  messageDesc(file_modelservice_v1_model_service, 22);
+  messageDesc(file_modelservice_v1_model_service, 24);
+
+/**
+ * Request of BatchCreateModels.
+ *
+ * @generated from message modelservice.v1.BatchCreateModelsRequest
+ */
+export type BatchCreateModelsRequest = Message<"modelservice.v1.BatchCreateModelsRequest"> & {
+  /**
+   * Workspace of the models; defaults to the workspace of the caller's token.
+   *
+   * @generated from field: string workspace_id = 1;
+   */
+  workspaceId: string;
+
+  /**
+   * The models to create, at most 1000; each may carry its own request id.
+   *
+   * @generated from field: repeated modelservice.v1.CreateModelRequest requests = 2;
+   */
+  requests: CreateModelRequest[];
+
+  /**
+   * Create each model on its own; without it, all or nothing.
+   *
+   * @generated from field: bool allow_partial = 3;
+   */
+  allowPartial: boolean;
+};
+
+/**
+ * Describes the message modelservice.v1.BatchCreateModelsRequest.
+ * Use `create(BatchCreateModelsRequestSchema)` to create a new message.
+ */
+export const BatchCreateModelsRequestSchema: GenMessage<BatchCreateModelsRequest> = /*@__PURE__*/
+  messageDesc(file_modelservice_v1_model_service, 25);
+
+/**
+ * Request of BatchUpdateModels.
+ *
+ * @generated from message modelservice.v1.BatchUpdateModelsRequest
+ */
+export type BatchUpdateModelsRequest = Message<"modelservice.v1.BatchUpdateModelsRequest"> & {
+  /**
+   * Workspace of the models; defaults to the workspace of the caller's token.
+   *
+   * @generated from field: string workspace_id = 1;
+   */
+  workspaceId: string;
+
+  /**
+   * The updates, at most 1000; each may carry its own request id.
+   *
+   * @generated from field: repeated modelservice.v1.UpdateModelRequest requests = 2;
+   */
+  requests: UpdateModelRequest[];
+
+  /**
+   * Update each model on its own; without it, all or nothing.
+   *
+   * @generated from field: bool allow_partial = 3;
+   */
+  allowPartial: boolean;
+};
+
+/**
+ * Describes the message modelservice.v1.BatchUpdateModelsRequest.
+ * Use `create(BatchUpdateModelsRequestSchema)` to create a new message.
+ */
+export const BatchUpdateModelsRequestSchema: GenMessage<BatchUpdateModelsRequest> = /*@__PURE__*/
+  messageDesc(file_modelservice_v1_model_service, 26);
+
+/**
+ * Request of BatchDeleteModels.
+ *
+ * @generated from message modelservice.v1.BatchDeleteModelsRequest
+ */
+export type BatchDeleteModelsRequest = Message<"modelservice.v1.BatchDeleteModelsRequest"> & {
+  /**
+   * Workspace of the models; defaults to the workspace of the caller's token.
+   *
+   * @generated from field: string workspace_id = 1;
+   */
+  workspaceId: string;
+
+  /**
+   * IDs of the models to delete, at most 1000.
+   *
+   * @generated from field: repeated string ids = 2;
+   */
+  ids: string[];
+
+  /**
+   * Delete each model on its own; without it, all or nothing.
+   *
+   * @generated from field: bool allow_partial = 3;
+   */
+  allowPartial: boolean;
+};
+
+/**
+ * Describes the message modelservice.v1.BatchDeleteModelsRequest.
+ * Use `create(BatchDeleteModelsRequestSchema)` to create a new message.
+ */
+export const BatchDeleteModelsRequestSchema: GenMessage<BatchDeleteModelsRequest> = /*@__PURE__*/
+  messageDesc(file_modelservice_v1_model_service, 27);
+
+/**
+ * Response of the batch methods.
+ *
+ * @generated from message modelservice.v1.BatchModelsResponse
+ */
+export type BatchModelsResponse = Message<"modelservice.v1.BatchModelsResponse"> & {
+  /**
+   * All or nothing: the models, in request order.
+   *
+   * @generated from field: repeated modelservice.v1.Model models = 1;
+   */
+  models: Model[];
+
+  /**
+   * With allow_partial: one result per request, in request order.
+   *
+   * @generated from field: repeated modelservice.v1.BatchResult results = 2;
+   */
+  results: BatchResult[];
+};
+
+/**
+ * Describes the message modelservice.v1.BatchModelsResponse.
+ * Use `create(BatchModelsResponseSchema)` to create a new message.
+ */
+export const BatchModelsResponseSchema: GenMessage<BatchModelsResponse> = /*@__PURE__*/
+  messageDesc(file_modelservice_v1_model_service, 28);
+
+/**
+ * The result of one item of a partial batch.
+ *
+ * @generated from message modelservice.v1.BatchResult
+ */
+export type BatchResult = Message<"modelservice.v1.BatchResult"> & {
+  /**
+   * The model, or why the item failed.
+   *
+   * @generated from oneof modelservice.v1.BatchResult.result
+   */
+  result: {
+    /**
+     * The model written.
+     *
+     * @generated from field: modelservice.v1.Model model = 1;
+     */
+    value: Model;
+    case: "model";
+  } | {
+    /**
+     * Why this item failed (nothing was written for it).
+     *
+     * @generated from field: google.rpc.Status status = 2;
+     */
+    value: Status;
+    case: "status";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message modelservice.v1.BatchResult.
+ * Use `create(BatchResultSchema)` to create a new message.
+ */
+export const BatchResultSchema: GenMessage<BatchResult> = /*@__PURE__*/
+  messageDesc(file_modelservice_v1_model_service, 29);
+
+/**
+ * Request of ApplyBundle.
+ *
+ * @generated from message modelservice.v1.ApplyBundleRequest
+ */
+export type ApplyBundleRequest = Message<"modelservice.v1.ApplyBundleRequest"> & {
+  /**
+   * Workspace of the bundle; defaults to the workspace of the caller's token.
+   *
+   * @generated from field: string workspace_id = 1;
+   */
+  workspaceId: string;
+
+  /**
+   * The bundle: every model it owns carries this metadata.bundleKey.
+   *
+   * @generated from field: string bundle_key = 2;
+   */
+  bundleKey: string;
+
+  /**
+   * The full desired list; each model needs a metadata.externalId.
+   *
+   * @generated from field: repeated modelservice.v1.Model models = 3;
+   */
+  models: Model[];
+
+  /**
+   * Return the plan without writing.
+   *
+   * @generated from field: bool dry_run = 4;
+   */
+  dryRun: boolean;
+};
+
+/**
+ * Describes the message modelservice.v1.ApplyBundleRequest.
+ * Use `create(ApplyBundleRequestSchema)` to create a new message.
+ */
+export const ApplyBundleRequestSchema: GenMessage<ApplyBundleRequest> = /*@__PURE__*/
+  messageDesc(file_modelservice_v1_model_service, 30);
+
+/**
+ * Response of ApplyBundle.
+ *
+ * @generated from message modelservice.v1.ApplyBundleResponse
+ */
+export type ApplyBundleResponse = Message<"modelservice.v1.ApplyBundleResponse"> & {
+  /**
+   * Models created.
+   *
+   * @generated from field: int32 created_count = 1;
+   */
+  createdCount: number;
+
+  /**
+   * Models updated.
+   *
+   * @generated from field: int32 updated_count = 2;
+   */
+  updatedCount: number;
+
+  /**
+   * Bundle models soft-deleted because the list no longer has them.
+   *
+   * @generated from field: int32 deleted_count = 3;
+   */
+  deletedCount: number;
+
+  /**
+   * Models already as listed.
+   *
+   * @generated from field: int32 unchanged_count = 4;
+   */
+  unchangedCount: number;
+
+  /**
+   * The bundle's models after the apply (or as planned, in a dry run).
+   *
+   * @generated from field: repeated modelservice.v1.Model models = 5;
+   */
+  models: Model[];
+
+  /**
+   * What was (or would be) done to each model.
+   *
+   * @generated from field: repeated modelservice.v1.BundleStep plan = 6;
+   */
+  plan: BundleStep[];
+
+  /**
+   * True when this was a dry run and nothing was written.
+   *
+   * @generated from field: bool dry_run = 7;
+   */
+  dryRun: boolean;
+};
+
+/**
+ * Describes the message modelservice.v1.ApplyBundleResponse.
+ * Use `create(ApplyBundleResponseSchema)` to create a new message.
+ */
+export const ApplyBundleResponseSchema: GenMessage<ApplyBundleResponse> = /*@__PURE__*/
+  messageDesc(file_modelservice_v1_model_service, 31);
+
+/**
+ * What ApplyBundle does to one model.
+ *
+ * @generated from message modelservice.v1.BundleStep
+ */
+export type BundleStep = Message<"modelservice.v1.BundleStep"> & {
+  /**
+   * The model's external id.
+   *
+   * @generated from field: string external_id = 1;
+   */
+  externalId: string;
+
+  /**
+   * The model's id (empty for one still to create).
+   *
+   * @generated from field: string model_id = 2;
+   */
+  modelId: string;
+
+  /**
+   * The step.
+   *
+   * @generated from field: modelservice.v1.BundleAction action = 3;
+   */
+  action: BundleAction;
+
+  /**
+   * For updates: the changed field paths.
+   *
+   * @generated from field: repeated string changed_fields = 4;
+   */
+  changedFields: string[];
+};
+
+/**
+ * Describes the message modelservice.v1.BundleStep.
+ * Use `create(BundleStepSchema)` to create a new message.
+ */
+export const BundleStepSchema: GenMessage<BundleStep> = /*@__PURE__*/
+  messageDesc(file_modelservice_v1_model_service, 32);
+
+/**
+ * A model being edited before it is published; visible to its author only.
+ *
+ * @generated from message modelservice.v1.ModelDraft
+ */
+export type ModelDraft = Message<"modelservice.v1.ModelDraft"> & {
+  /**
+   * Draft ID ("draft_<ULID>").
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * Workspace of the draft.
+   *
+   * @generated from field: string workspace_id = 2;
+   */
+  workspaceId: string;
+
+  /**
+   * Author: the profile id of the token that created it.
+   *
+   * @generated from field: string profile_id = 3;
+   */
+  profileId: string;
+
+  /**
+   * The model the draft edits; empty for a new model.
+   *
+   * @generated from field: string base_model_id = 4;
+   */
+  baseModelId: string;
+
+  /**
+   * The etag of the base model when the draft was made; publishing fails
+   * (Aborted) if the model has changed since.
+   *
+   * @generated from field: string base_etag = 5;
+   */
+  baseEtag: string;
+
+  /**
+   * The draft content.
+   *
+   * @generated from field: modelservice.v1.Model model = 6;
+   */
+  model?: Model | undefined;
+
+  /**
+   * Increases on every change of the draft.
+   *
+   * @generated from field: int32 version = 7;
+   */
+  version: number;
+
+  /**
+   * When the draft was created.
+   *
+   * @generated from field: google.protobuf.Timestamp create_time = 8;
+   */
+  createTime?: Timestamp | undefined;
+
+  /**
+   * When the draft last changed.
+   *
+   * @generated from field: google.protobuf.Timestamp update_time = 9;
+   */
+  updateTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message modelservice.v1.ModelDraft.
+ * Use `create(ModelDraftSchema)` to create a new message.
+ */
+export const ModelDraftSchema: GenMessage<ModelDraft> = /*@__PURE__*/
+  messageDesc(file_modelservice_v1_model_service, 33);
+
+/**
+ * Request of CreateModelDraft.
+ *
+ * @generated from message modelservice.v1.CreateModelDraftRequest
+ */
+export type CreateModelDraftRequest = Message<"modelservice.v1.CreateModelDraftRequest"> & {
+  /**
+   * Workspace of the draft; defaults to the workspace of the caller's token.
+   *
+   * @generated from field: string workspace_id = 1;
+   */
+  workspaceId: string;
+
+  /**
+   * Start from this model (to update it on publish); empty for a new model.
+   *
+   * @generated from field: string model_id = 2;
+   */
+  modelId: string;
+
+  /**
+   * Initial content, over the base model's when model_id is set.
+   *
+   * @generated from field: modelservice.v1.Model model = 3;
+   */
+  model?: Model | undefined;
+};
+
+/**
+ * Describes the message modelservice.v1.CreateModelDraftRequest.
+ * Use `create(CreateModelDraftRequestSchema)` to create a new message.
+ */
+export const CreateModelDraftRequestSchema: GenMessage<CreateModelDraftRequest> = /*@__PURE__*/
+  messageDesc(file_modelservice_v1_model_service, 34);
+
+/**
+ * Request of UpdateModelDraft.
+ *
+ * @generated from message modelservice.v1.UpdateModelDraftRequest
+ */
+export type UpdateModelDraftRequest = Message<"modelservice.v1.UpdateModelDraftRequest"> & {
+  /**
+   * Workspace of the draft; defaults to the workspace of the caller's token.
+   *
+   * @generated from field: string workspace_id = 1;
+   */
+  workspaceId: string;
+
+  /**
+   * Draft ID.
+   *
+   * @generated from field: string id = 2;
+   */
+  id: string;
+
+  /**
+   * New content for the fields the mask names (all set fields without a mask).
+   *
+   * @generated from field: modelservice.v1.Model model = 3;
+   */
+  model?: Model | undefined;
+
+  /**
+   * Fields of the draft model to change.
+   *
+   * @generated from field: google.protobuf.FieldMask update_mask = 4;
+   */
+  updateMask?: FieldMask | undefined;
+
+  /**
+   * The version the change is based on; a stale one is Aborted and the error
+   * carries the current draft.
+   *
+   * @generated from field: int32 expected_version = 5;
+   */
+  expectedVersion: number;
+};
+
+/**
+ * Describes the message modelservice.v1.UpdateModelDraftRequest.
+ * Use `create(UpdateModelDraftRequestSchema)` to create a new message.
+ */
+export const UpdateModelDraftRequestSchema: GenMessage<UpdateModelDraftRequest> = /*@__PURE__*/
+  messageDesc(file_modelservice_v1_model_service, 35);
+
+/**
+ * Request of ListModelDrafts.
+ *
+ * @generated from message modelservice.v1.ListModelDraftsRequest
+ */
+export type ListModelDraftsRequest = Message<"modelservice.v1.ListModelDraftsRequest"> & {
+  /**
+   * Workspace of the drafts; defaults to the workspace of the caller's token.
+   *
+   * @generated from field: string workspace_id = 1;
+   */
+  workspaceId: string;
+};
+
+/**
+ * Describes the message modelservice.v1.ListModelDraftsRequest.
+ * Use `create(ListModelDraftsRequestSchema)` to create a new message.
+ */
+export const ListModelDraftsRequestSchema: GenMessage<ListModelDraftsRequest> = /*@__PURE__*/
+  messageDesc(file_modelservice_v1_model_service, 36);
+
+/**
+ * Response of ListModelDrafts.
+ *
+ * @generated from message modelservice.v1.ListModelDraftsResponse
+ */
+export type ListModelDraftsResponse = Message<"modelservice.v1.ListModelDraftsResponse"> & {
+  /**
+   * The caller's drafts, newest first.
+   *
+   * @generated from field: repeated modelservice.v1.ModelDraft items = 1;
+   */
+  items: ModelDraft[];
+};
+
+/**
+ * Describes the message modelservice.v1.ListModelDraftsResponse.
+ * Use `create(ListModelDraftsResponseSchema)` to create a new message.
+ */
+export const ListModelDraftsResponseSchema: GenMessage<ListModelDraftsResponse> = /*@__PURE__*/
+  messageDesc(file_modelservice_v1_model_service, 37);
+
+/**
+ * Request of PublishModelDraft.
+ *
+ * @generated from message modelservice.v1.PublishModelDraftRequest
+ */
+export type PublishModelDraftRequest = Message<"modelservice.v1.PublishModelDraftRequest"> & {
+  /**
+   * Workspace of the draft; defaults to the workspace of the caller's token.
+   *
+   * @generated from field: string workspace_id = 1;
+   */
+  workspaceId: string;
+
+  /**
+   * Draft ID.
+   *
+   * @generated from field: string id = 2;
+   */
+  id: string;
+
+  /**
+   * When set, must be the draft's current version.
+   *
+   * @generated from field: int32 expected_version = 3;
+   */
+  expectedVersion: number;
+};
+
+/**
+ * Describes the message modelservice.v1.PublishModelDraftRequest.
+ * Use `create(PublishModelDraftRequestSchema)` to create a new message.
+ */
+export const PublishModelDraftRequestSchema: GenMessage<PublishModelDraftRequest> = /*@__PURE__*/
+  messageDesc(file_modelservice_v1_model_service, 38);
+
+/**
+ * Request of DeleteModelDraft.
+ *
+ * @generated from message modelservice.v1.DeleteModelDraftRequest
+ */
+export type DeleteModelDraftRequest = Message<"modelservice.v1.DeleteModelDraftRequest"> & {
+  /**
+   * Workspace of the draft; defaults to the workspace of the caller's token.
+   *
+   * @generated from field: string workspace_id = 1;
+   */
+  workspaceId: string;
+
+  /**
+   * Draft ID.
+   *
+   * @generated from field: string id = 2;
+   */
+  id: string;
+};
+
+/**
+ * Describes the message modelservice.v1.DeleteModelDraftRequest.
+ * Use `create(DeleteModelDraftRequestSchema)` to create a new message.
+ */
+export const DeleteModelDraftRequestSchema: GenMessage<DeleteModelDraftRequest> = /*@__PURE__*/
+  messageDesc(file_modelservice_v1_model_service, 39);
+
+/**
+ * Request of ExportModels: the filters of ListModels.
+ *
+ * @generated from message modelservice.v1.ExportModelsRequest
+ */
+export type ExportModelsRequest = Message<"modelservice.v1.ExportModelsRequest"> & {
+  /**
+   * Workspace to export; defaults to the workspace of the caller's token.
+   *
+   * @generated from field: string workspace_id = 1;
+   */
+  workspaceId: string;
+
+  /**
+   * Case-insensitive prefix of the name, external ID or ID.
+   *
+   * @generated from field: string prefix = 2;
+   */
+  prefix: string;
+
+  /**
+   * Free-form search.
+   *
+   * @generated from field: string query = 3;
+   */
+  query: string;
+
+  /**
+   * Filter by model status; MODEL_STATUS_UNSPECIFIED means any status.
+   *
+   * @generated from field: modelservice.v1.ModelStatus status = 4;
+   */
+  status: ModelStatus;
+
+  /**
+   * Only models owned by this configuration bundle.
+   *
+   * @generated from field: string bundle_key = 5;
+   */
+  bundleKey: string;
+
+  /**
+   * Label selector "env=prod,team=ai".
+   *
+   * @generated from field: string labels = 6;
+   */
+  labels: string;
+
+  /**
+   * AIP-160 filter, as in ListModels.
+   *
+   * @generated from field: string filter = 7;
+   */
+  filter: string;
+
+  /**
+   * Also export soft-deleted models.
+   *
+   * @generated from field: bool show_deleted = 8;
+   */
+  showDeleted: boolean;
+};
+
+/**
+ * Describes the message modelservice.v1.ExportModelsRequest.
+ * Use `create(ExportModelsRequestSchema)` to create a new message.
+ */
+export const ExportModelsRequestSchema: GenMessage<ExportModelsRequest> = /*@__PURE__*/
+  messageDesc(file_modelservice_v1_model_service, 40);
+
+/**
+ * Request of ImportModels.
+ *
+ * @generated from message modelservice.v1.ImportModelsRequest
+ */
+export type ImportModelsRequest = Message<"modelservice.v1.ImportModelsRequest"> & {
+  /**
+   * Workspace to import into; defaults to the workspace of the caller's token.
+   *
+   * @generated from field: string workspace_id = 1;
+   */
+  workspaceId: string;
+
+  /**
+   * The CSV, in the columns of ExportModels (content type text/csv).
+   *
+   * @generated from field: google.api.HttpBody csv = 2;
+   */
+  csv?: HttpBody | undefined;
+
+  /**
+   * Check every row and write nothing.
+   *
+   * @generated from field: bool dry_run = 3;
+   */
+  dryRun: boolean;
+};
+
+/**
+ * Describes the message modelservice.v1.ImportModelsRequest.
+ * Use `create(ImportModelsRequestSchema)` to create a new message.
+ */
+export const ImportModelsRequestSchema: GenMessage<ImportModelsRequest> = /*@__PURE__*/
+  messageDesc(file_modelservice_v1_model_service, 41);
+
+/**
+ * Response of ImportModels.
+ *
+ * @generated from message modelservice.v1.ImportModelsResponse
+ */
+export type ImportModelsResponse = Message<"modelservice.v1.ImportModelsResponse"> & {
+  /**
+   * Rows that created a model.
+   *
+   * @generated from field: int32 created_count = 1;
+   */
+  createdCount: number;
+
+  /**
+   * Rows that updated a model.
+   *
+   * @generated from field: int32 updated_count = 2;
+   */
+  updatedCount: number;
+
+  /**
+   * Rows already as the model is.
+   *
+   * @generated from field: int32 unchanged_count = 3;
+   */
+  unchangedCount: number;
+
+  /**
+   * Rows refused, with why; a refused row writes nothing.
+   *
+   * @generated from field: repeated modelservice.v1.ImportRowError errors = 4;
+   */
+  errors: ImportRowError[];
+
+  /**
+   * True when this was a dry run and nothing was written.
+   *
+   * @generated from field: bool dry_run = 5;
+   */
+  dryRun: boolean;
+};
+
+/**
+ * Describes the message modelservice.v1.ImportModelsResponse.
+ * Use `create(ImportModelsResponseSchema)` to create a new message.
+ */
+export const ImportModelsResponseSchema: GenMessage<ImportModelsResponse> = /*@__PURE__*/
+  messageDesc(file_modelservice_v1_model_service, 42);
+
+/**
+ * Why one row of an import was refused.
+ *
+ * @generated from message modelservice.v1.ImportRowError
+ */
+export type ImportRowError = Message<"modelservice.v1.ImportRowError"> & {
+  /**
+   * Row number in the file, the header being row 1.
+   *
+   * @generated from field: int32 row = 1;
+   */
+  row: number;
+
+  /**
+   * The column at fault, when one is.
+   *
+   * @generated from field: string column = 2;
+   */
+  column: string;
+
+  /**
+   * What is wrong.
+   *
+   * @generated from field: string reason = 3;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message modelservice.v1.ImportRowError.
+ * Use `create(ImportRowErrorSchema)` to create a new message.
+ */
+export const ImportRowErrorSchema: GenMessage<ImportRowError> = /*@__PURE__*/
+  messageDesc(file_modelservice_v1_model_service, 43);
+
+/**
+ * Request of RefreshCatalog.
+ *
+ * @generated from message modelservice.v1.RefreshCatalogRequest
+ */
+export type RefreshCatalogRequest = Message<"modelservice.v1.RefreshCatalogRequest"> & {
+};
+
+/**
+ * Describes the message modelservice.v1.RefreshCatalogRequest.
+ * Use `create(RefreshCatalogRequestSchema)` to create a new message.
+ */
+export const RefreshCatalogRequestSchema: GenMessage<RefreshCatalogRequest> = /*@__PURE__*/
+  messageDesc(file_modelservice_v1_model_service, 44);
+
+/**
+ * Response of RefreshCatalog.
+ *
+ * @generated from message modelservice.v1.RefreshCatalogResponse
+ */
+export type RefreshCatalogResponse = Message<"modelservice.v1.RefreshCatalogResponse"> & {
+  /**
+   * System models added from the catalog file.
+   *
+   * @generated from field: int32 added_count = 1;
+   */
+  addedCount: number;
+
+  /**
+   * System models whose shipped entry changed.
+   *
+   * @generated from field: int32 changed_count = 2;
+   */
+  changedCount: number;
+
+  /**
+   * Workspace copies created.
+   *
+   * @generated from field: int32 copies_created_count = 3;
+   */
+  copiesCreatedCount: number;
+};
+
+/**
+ * Describes the message modelservice.v1.RefreshCatalogResponse.
+ * Use `create(RefreshCatalogResponseSchema)` to create a new message.
+ */
+export const RefreshCatalogResponseSchema: GenMessage<RefreshCatalogResponse> = /*@__PURE__*/
+  messageDesc(file_modelservice_v1_model_service, 45);
 
 /**
  * The kind of change a revision records.
@@ -995,6 +1910,54 @@ export enum RevisionAction {
  */
 export const RevisionActionSchema: GenEnum<RevisionAction> = /*@__PURE__*/
   enumDesc(file_modelservice_v1_model_service, 0);
+
+/**
+ * A step of ApplyBundle.
+ *
+ * @generated from enum modelservice.v1.BundleAction
+ */
+export enum BundleAction {
+  /**
+   * Not set.
+   *
+   * @generated from enum value: BUNDLE_ACTION_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Create the model.
+   *
+   * @generated from enum value: BUNDLE_ACTION_CREATE = 1;
+   */
+  CREATE = 1,
+
+  /**
+   * Update the model.
+   *
+   * @generated from enum value: BUNDLE_ACTION_UPDATE = 2;
+   */
+  UPDATE = 2,
+
+  /**
+   * Soft-delete the model: the bundle no longer lists it.
+   *
+   * @generated from enum value: BUNDLE_ACTION_DELETE = 3;
+   */
+  DELETE = 3,
+
+  /**
+   * Nothing to do.
+   *
+   * @generated from enum value: BUNDLE_ACTION_UNCHANGED = 4;
+   */
+  UNCHANGED = 4,
+}
+
+/**
+ * Describes the enum modelservice.v1.BundleAction.
+ */
+export const BundleActionSchema: GenEnum<BundleAction> = /*@__PURE__*/
+  enumDesc(file_modelservice_v1_model_service, 1);
 
 /**
  * ModelService manages the LLM models of a workspace. Every workspace is seeded
@@ -1173,6 +2136,131 @@ export const ModelService: GenService<{
     methodKind: "unary";
     input: typeof DeleteSystemModelRequestSchema;
     output: typeof ModelSchema;
+  },
+  /**
+   * Creates up to 1000 models: all or nothing, or each on its own with allow_partial.
+   *
+   * @generated from rpc modelservice.v1.ModelService.BatchCreateModels
+   */
+  batchCreateModels: {
+    methodKind: "unary";
+    input: typeof BatchCreateModelsRequestSchema;
+    output: typeof BatchModelsResponseSchema;
+  },
+  /**
+   * Updates up to 1000 models: all or nothing, or each on its own with allow_partial.
+   *
+   * @generated from rpc modelservice.v1.ModelService.BatchUpdateModels
+   */
+  batchUpdateModels: {
+    methodKind: "unary";
+    input: typeof BatchUpdateModelsRequestSchema;
+    output: typeof BatchModelsResponseSchema;
+  },
+  /**
+   * Soft-deletes up to 1000 models: all or nothing, or each on its own with allow_partial.
+   *
+   * @generated from rpc modelservice.v1.ModelService.BatchDeleteModels
+   */
+  batchDeleteModels: {
+    methodKind: "unary";
+    input: typeof BatchDeleteModelsRequestSchema;
+    output: typeof BatchModelsResponseSchema;
+  },
+  /**
+   * Makes the models of a configuration bundle exactly the given list: creates
+   * what is new, updates what changed (matched by externalId), soft-deletes
+   * bundle models no longer listed, and leaves every other model alone.
+   *
+   * @generated from rpc modelservice.v1.ModelService.ApplyBundle
+   */
+  applyBundle: {
+    methodKind: "unary";
+    input: typeof ApplyBundleRequestSchema;
+    output: typeof ApplyBundleResponseSchema;
+  },
+  /**
+   * Starts a draft: empty, or a copy of an existing model to edit before publishing.
+   *
+   * @generated from rpc modelservice.v1.ModelService.CreateModelDraft
+   */
+  createModelDraft: {
+    methodKind: "unary";
+    input: typeof CreateModelDraftRequestSchema;
+    output: typeof ModelDraftSchema;
+  },
+  /**
+   * Changes a draft; expected_version must be its current version.
+   *
+   * @generated from rpc modelservice.v1.ModelService.UpdateModelDraft
+   */
+  updateModelDraft: {
+    methodKind: "unary";
+    input: typeof UpdateModelDraftRequestSchema;
+    output: typeof ModelDraftSchema;
+  },
+  /**
+   * Lists the caller's own drafts.
+   *
+   * @generated from rpc modelservice.v1.ModelService.ListModelDrafts
+   */
+  listModelDrafts: {
+    methodKind: "unary";
+    input: typeof ListModelDraftsRequestSchema;
+    output: typeof ListModelDraftsResponseSchema;
+  },
+  /**
+   * Creates or updates the model of a draft through the rules of
+   * CreateModel / UpdateModel, then removes the draft.
+   *
+   * @generated from rpc modelservice.v1.ModelService.PublishModelDraft
+   */
+  publishModelDraft: {
+    methodKind: "unary";
+    input: typeof PublishModelDraftRequestSchema;
+    output: typeof ModelSchema;
+  },
+  /**
+   * Deletes a draft.
+   *
+   * @generated from rpc modelservice.v1.ModelService.DeleteModelDraft
+   */
+  deleteModelDraft: {
+    methodKind: "unary";
+    input: typeof DeleteModelDraftRequestSchema;
+    output: typeof EmptySchema;
+  },
+  /**
+   * Streams the workspace's models as CSV (RFC 4180), honouring the list filters. Never any secret.
+   *
+   * @generated from rpc modelservice.v1.ModelService.ExportModels
+   */
+  exportModels: {
+    methodKind: "server_streaming";
+    input: typeof ExportModelsRequestSchema;
+    output: typeof HttpBodySchema;
+  },
+  /**
+   * Imports the CSV of ExportModels: rows match existing models by externalId,
+   * and catalog copies by catalogId, so an export imported into a fresh
+   * workspace reproduces it without duplicating the catalog.
+   *
+   * @generated from rpc modelservice.v1.ModelService.ImportModels
+   */
+  importModels: {
+    methodKind: "unary";
+    input: typeof ImportModelsRequestSchema;
+    output: typeof ImportModelsResponseSchema;
+  },
+  /**
+   * Reloads the platform catalog file and reconciles every workspace, without a restart.
+   *
+   * @generated from rpc modelservice.v1.ModelService.RefreshCatalog
+   */
+  refreshCatalog: {
+    methodKind: "unary";
+    input: typeof RefreshCatalogRequestSchema;
+    output: typeof RefreshCatalogResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_modelservice_v1_model_service, 0);

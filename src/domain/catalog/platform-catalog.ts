@@ -1,6 +1,6 @@
 import { ModelCapability } from "../../../gen/modelservice/v1/model_pb.js";
 import type { CatalogEntryRecord } from "../../storage/model-store.js";
-import catalogFile from "./platform-catalog.json" with { type: "json" };
+import { readFileSync } from "node:fs";
 import { isDecimalUsd, usdToCents } from "./decimal-price.js";
 
 /** One entry of platform-catalog.json. */
@@ -65,8 +65,13 @@ function toRecord(entry: CatalogFileEntry): CatalogEntryRecord {
   };
 }
 
-/** The platform catalog shipped with this release, checked entry by entry. */
-export function loadPlatformCatalog(entries: readonly CatalogFileEntry[] = catalogFile.models): CatalogEntryRecord[] {
+/** The catalog file beside this module (tsc copies it into the build). */
+const catalogFile = new URL("./platform-catalog.json", import.meta.url);
+
+/** The platform catalog file, read now (so a refresh sees edits), checked entry by entry. */
+export function loadPlatformCatalog(
+  entries: readonly CatalogFileEntry[] = (JSON.parse(readFileSync(catalogFile, "utf8")) as { models: CatalogFileEntry[] }).models,
+): CatalogEntryRecord[] {
   const seen = new Set<string>();
   return entries.map((entry) => {
     if (seen.has(entry.catalogId)) throw new Error(`platform catalog entry "${entry.catalogId}" appears twice`);

@@ -15,7 +15,7 @@ export class ListCursors {
   }
 
   encode(position: ListPosition, filterDigest: string): string {
-    const payload = Buffer.from(JSON.stringify([position.createdAt, position.id, filterDigest])).toString("base64url");
+    const payload = Buffer.from(JSON.stringify([position.values, position.id, filterDigest])).toString("base64url");
     return `${payload}.${this.sign(payload)}`;
   }
 
@@ -26,9 +26,9 @@ export class ListCursors {
     const expected = Buffer.from(this.sign(payload));
     const given = Buffer.from(signature);
     if (expected.length !== given.length || !timingSafeEqual(expected, given)) return "cursor was not issued by this service";
-    const [createdAt, id, digest] = JSON.parse(Buffer.from(payload, "base64url").toString()) as [number, string, string];
+    const [values, id, digest] = JSON.parse(Buffer.from(payload, "base64url").toString()) as [ListPosition["values"], string, string];
     if (digest !== filterDigest) return "cursor was issued for other filters";
-    return { createdAt, id };
+    return { values, id };
   }
 
   private sign(payload: string): string {

@@ -3,7 +3,19 @@ import { create, type DescMessage, type Message } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { ulid } from "ulid";
 import { ModelStatus, type Credentials as CredentialsMessage, type Model } from "../../../gen/modelservice/v1/model_pb.js";
+import { BadRequestSchema } from "../../../gen/google/rpc/error_details_pb.js";
 import {
+  ApplyBundleResponseSchema,
+  BundleAction,
+  type ApplyBundleRequest,
+  type ApplyBundleResponse,
+  BatchModelsResponseSchema,
+  RefreshCatalogResponseSchema,
+  type BatchCreateModelsRequest,
+  type BatchDeleteModelsRequest,
+  type BatchModelsResponse,
+  type BatchUpdateModelsRequest,
+  type RefreshCatalogResponse,
   CreateModelRequestSchema,
   CreateSystemModelRequestSchema,
   DeleteModelRequestSchema,
@@ -41,21 +53,28 @@ import {
   type CopyContext,
   type CredentialRecord,
   type IdempotencyRecord,
+  type ListPosition,
   type ModelListQuery,
   type ModelRecord,
   type ModelStore,
+  type ModelWrite,
   type WriteOutcome,
 } from "../../storage/model-store.js";
 import type { Principal } from "../auth/principal.js";
 import { CredentialOpenError, fingerprint, type CredentialSealer, type Credentials } from "../credentials/credential-sealer.js";
+import { loadPlatformCatalog } from "../catalog/platform-catalog.js";
+import { rpcStatus } from "../errors/rpc-status.js";
 import { invalidArgument } from "../validation/field-violations.js";
+import { validateRequest } from "../validation/request-validation.js";
 import { isBedrockUrl } from "./endpoint-rules.js";
 import { ListCursors } from "./list-cursor.js";
 import { newModelId } from "./model-id.js";
-import { applyUpdate, copyEditablePaths, credentialsPath, resolveMask, specOf } from "./model-input.js";
+import { applyUpdate, copyEditablePaths, credentialsPath, resolveMask, specOf, updatablePaths } from "./model-input.js";
 import { etagOf, storedStatus, toModelMessage } from "./model-message.js";
 import { defaultPageSize, maxPageSize, parseLabelSelector, parseSortOrder } from "./model-rules.js";
 import { requestDigest } from "./request-ids.js";
+import { parseCheckedFilter, parseOrderBy } from "../search/filter-expression.js";
+import type { CheckedFilterNode, OrderTerm } from "../../storage/model-filter.js";
 import { fieldChanges } from "./revision-diff.js";
 
 /** The profile id recorded as creator of the shipped platform catalog. */
@@ -81,6 +100,33 @@ function notFound(id: string): ConnectError {
 
 function failedPrecondition(message: string): ConnectError {
   return new ConnectError(message, Code.FailedPrecondition);
+}
+
+/**
+ * Full-text search terms of a query: its words, each matched as a prefix.
+ * undefined when the query has words but none with a letter or digit, which
+ * nothing can match.
+ */
+function searchTerms(query: string): string[] | undefined {
+  const words = query.split(/\s+/).filter((w) => w !== "");
+  const terms = words.filter((w) => /[\p{L}\p{N}]/u.test(w));
+  return words.length > 0 && terms.length === 0 ? undefined : terms;
+}
+
+/** A planned write, or the model the request already is (a replay, a preview, no change). */
+type Step = ModelWrite | ModelRecord;
+
+function isWrite(step: Step): step is ModelWrite {
+  return "revision" in step;
+}
+
+/** An item's error, named after its place in the batch ("requests[2]"), keeping its code. */
+function indexedError(e: unknown, field: string): ConnectError {
+  const error = ConnectError.from(e);
+  const violations = error.findDetails(BadRequestSchema).flatMap((b) => b.fieldViolations);
+  const prefixed = violations.map((v) => ({ field: `${field}.${v.field}`, description: v.description }));
+  const details = prefixed.length > 0 ? [{ desc: BadRequestSchema, value: create(BadRequestSchema, { fieldViolations: prefixed }) }] : [];
+  return new ConnectError(`${field}: ${error.rawMessage}`, error.code, error.metadata, details);
 }
 
 function pageSize(limit: number): number {
@@ -153,30 +199,41 @@ export class ModelRegistry {
       if (typeof after === "string") throw invalidArgument([{ field: "cursor", description: after }]);
     }
     const size = pageSize(limit);
-    const { models, total } = await this.store.listModels({ ...query, limit: size + 1, after });
+    const { models, positions, total, facets } = await this.store.listModels({ ...query, limit: size + 1, after });
     const page = models.slice(0, size);
-    const last = page[page.length - 1];
-    const nextCursor = models.length > size && last ? this.cursors.encode({ createdAt: last.createdAt, id: last.id }, digest) : "";
-    return { page, pagination: { nextCursor, total } };
+    const last = positions[page.length - 1];
+    const nextCursor = models.length > size && last ? this.cursors.encode(last, digest) : "";
+    return { page, pagination: { nextCursor, total }, facets };
   }
 
   async list(principal: Principal, req: ListModelsRequest): Promise<ListModelsResponse> {
-    const { page, pagination } = await this.page(
+    const sortOrder = parseSortOrder(req.sortOrder);
+    const search = searchTerms(req.query);
+    if (search === undefined) return create(ListModelsResponseSchema, { pagination: { nextCursor: "", total: 0 } });
+    const { page, pagination, facets } = await this.page(
       {
         workspaceId: principal.workspaceId,
         prefix: req.prefix || undefined,
-        queryTerms: req.query.toLowerCase().split(/\s+/).filter((t) => t !== ""),
-        descending: parseSortOrder(req.sortOrder) === "desc",
+        search,
         status: req.status === ModelStatus.UNSPECIFIED ? undefined : storedStatus(req.status),
         bundleKey: req.bundleKey || undefined,
         labels: [...(parseLabelSelector(req.labels) as Array<[string, string]>)].sort(),
         showDeleted: req.showDeleted,
         showHidden: false,
+        filter: req.filter === "" ? undefined : (parseCheckedFilter(req.filter) as CheckedFilterNode),
+        order: req.orderBy === "" ? [] : (parseOrderBy(req.orderBy) as OrderTerm[]),
+        rankBySearch: req.sortOrder === "" && req.orderBy === "",
+        descending: sortOrder === "desc",
+        facets: req.includeFacets,
       },
       req.cursor,
       req.limit,
     );
-    return create(ListModelsResponseSchema, { items: page.map((r) => toModelMessage(r, principal.scopes)), pagination });
+    return create(ListModelsResponseSchema, {
+      items: page.map((r) => toModelMessage(r, principal.scopes)),
+      pagination,
+      facets: Object.entries(facets ?? {}).map(([field, values]) => ({ field, values })),
+    });
   }
 
   private async load(workspaceId: string | null, id: string): Promise<ModelRecord> {
@@ -213,7 +270,7 @@ export class ModelRegistry {
         changes: r.changes,
       })),
       pagination: {
-        nextCursor: revisions.length > size && last ? this.cursors.encode({ createdAt: last.createdAt, id: last.id }, digest) : "",
+        nextCursor: revisions.length > size && last ? this.cursors.encode({ values: [], id: last.id }, digest) : "",
         total,
       },
     });
@@ -222,16 +279,11 @@ export class ModelRegistry {
   // ---- writes
 
   /** Writes a new version of a model with its audit record; maps the store's outcomes to errors. */
-  private async commit(
-    call: Call,
-    action: RevisionAction,
-    before: ModelRecord | undefined,
-    after: ModelRecord,
-    idempotency?: IdempotencyRecord,
-  ): Promise<ModelRecord> {
+  /** The write of a new version of a model with its audit record. */
+  private modelWrite(call: Call, action: RevisionAction, before: ModelRecord | undefined, after: ModelRecord, idempotency?: IdempotencyRecord): ModelWrite {
     const now = this.clock();
     const model: ModelRecord = before ? { ...after, version: before.version + 1, updatedAt: now } : after;
-    const outcome: WriteOutcome = await this.store.writeModel({
+    return {
       model,
       expectedVersion: before?.version,
       revision: {
@@ -245,7 +297,12 @@ export class ModelRegistry {
       },
       idempotency,
       copies: model.workspaceId === null ? this.copyContext() : undefined,
-    });
+    };
+  }
+
+  /** What a write's outcome means for the caller: the model, or the error. */
+  private async outcomeModel(write: ModelWrite, outcome: WriteOutcome): Promise<ModelRecord> {
+    const model = write.model;
     switch (outcome.kind) {
       case "written":
         return outcome.model;
@@ -254,8 +311,19 @@ export class ModelRegistry {
       case "external-id-taken":
         throw new ConnectError(`another model of the workspace has externalId "${model.externalId}"`, Code.AlreadyExists);
       case "request-id-taken":
-        return this.replay(outcome.record, idempotency!.requestHash, model.workspaceId);
+        return this.replay(outcome.record, write.idempotency!.requestHash, model.workspaceId);
     }
+  }
+
+  private async commit(
+    call: Call,
+    action: RevisionAction,
+    before: ModelRecord | undefined,
+    after: ModelRecord,
+    idempotency?: IdempotencyRecord,
+  ): Promise<ModelRecord> {
+    const write = this.modelWrite(call, action, before, after, idempotency);
+    return this.outcomeModel(write, await this.store.writeModel(write));
   }
 
   /** The answer to a retried request id (AIP-155): the model it made, or AlreadyExists for another request. */
@@ -270,12 +338,12 @@ export class ModelRegistry {
    * Runs a write under its request id: a retry returns what the first call
    * made instead of writing again.
    */
-  private async once(
+  private async once<T>(
     scope: string,
     schema: DescMessage,
     req: Message & { requestId: string },
-    write: (idempotency: (modelId: string) => IdempotencyRecord | undefined) => Promise<ModelRecord>,
-  ): Promise<ModelRecord> {
+    write: (idempotency: (modelId: string) => IdempotencyRecord | undefined) => Promise<T>,
+  ): Promise<T | ModelRecord> {
     if (req.requestId === "") return write(() => undefined);
     const digest = requestDigest(schema.typeName, schema, req);
     const first = await this.store.findRequest(scope, req.requestId);
@@ -350,15 +418,24 @@ export class ModelRegistry {
     }
   }
 
-  private async createIn(call: Call, system: boolean, req: CreateModelRequest | CreateSystemModelRequest, schema: DescMessage): Promise<Model> {
+  /** A create as a write (or its preview, or the model a replayed request id made). */
+  private planCreate(call: Call, system: boolean, req: CreateModelRequest | CreateSystemModelRequest, schema: DescMessage): Promise<Step> {
     const scope = system ? systemScope : call.principal.workspaceId;
-    const created = await this.once(scope, schema, req, async (idempotency) => {
+    return this.once(scope, schema, req, async (idempotency) => {
       const record = this.newRecord(call.principal, system, req.model!);
-      if (!req.validateOnly) return this.commit(call, RevisionAction.CREATE, undefined, record, idempotency(record.id));
+      if (!req.validateOnly) return this.modelWrite(call, RevisionAction.CREATE, undefined, record, idempotency(record.id));
       await this.checkExternalIdFree(record);
       return record;
     });
-    return toModelMessage(created, call.principal.scopes);
+  }
+
+  /** Runs a planned step: writes it, or returns the model it already is. */
+  private async execute(step: Step): Promise<ModelRecord> {
+    return isWrite(step) ? this.outcomeModel(step, await this.store.writeModel(step)) : step;
+  }
+
+  private async createIn(call: Call, system: boolean, req: CreateModelRequest | CreateSystemModelRequest, schema: DescMessage): Promise<Model> {
+    return toModelMessage(await this.execute(await this.planCreate(call, system, req, schema)), call.principal.scopes);
   }
 
   create(call: Call, req: CreateModelRequest): Promise<Model> {
@@ -369,16 +446,17 @@ export class ModelRegistry {
     return this.createIn(call, true, req, CreateSystemModelRequestSchema);
   }
 
-  private async updateIn(
+  /** An update as a write (or the unchanged model, its preview, or a replay). */
+  private async planUpdate(
     call: Call,
     workspaceId: string | null,
     req: UpdateModelRequest | UpdateSystemModelRequest,
     schema: DescMessage,
-  ): Promise<Model> {
+  ): Promise<Step> {
     const body = req.model!;
     const paths = resolveMask(req.updateMask, body, "model");
     if (paths.length > 0 && typeof paths[0] !== "string") throw invalidArgument(paths as Exclude<typeof paths, string[]>);
-    const updated = await this.once(workspaceId ?? systemScope, schema, req, async (idempotency) => {
+    return this.once(workspaceId ?? systemScope, schema, req, async (idempotency): Promise<Step> => {
       const record = await this.load(workspaceId, req.id);
       this.requireLive(record);
       this.checkEtag(record, body.metadata?.etag);
@@ -405,9 +483,17 @@ export class ModelRegistry {
         return next;
       }
       if (fieldChanges(record, next).length === 0 && !masked.includes(credentialsPath)) return record;
-      return this.commit(call, RevisionAction.UPDATE, record, next, idempotency(record.id));
+      return this.modelWrite(call, RevisionAction.UPDATE, record, next, idempotency(record.id));
     });
-    return toModelMessage(updated, call.principal.scopes);
+  }
+
+  private async updateIn(
+    call: Call,
+    workspaceId: string | null,
+    req: UpdateModelRequest | UpdateSystemModelRequest,
+    schema: DescMessage,
+  ): Promise<Model> {
+    return toModelMessage(await this.execute(await this.planUpdate(call, workspaceId, req, schema)), call.principal.scopes);
   }
 
   update(call: Call, req: UpdateModelRequest): Promise<Model> {
@@ -440,8 +526,9 @@ export class ModelRegistry {
     return toModelMessage(updated, call.principal.scopes);
   }
 
-  private async deleteIn(call: Call, workspaceId: string | null, req: DeleteModelRequest | DeleteSystemModelRequest, schema: DescMessage): Promise<Model> {
-    const deleted = await this.once(workspaceId ?? systemScope, schema, req, async (idempotency) => {
+  /** A soft delete as a write (or a replay). */
+  private planDelete(call: Call, workspaceId: string | null, req: DeleteModelRequest | DeleteSystemModelRequest, schema: DescMessage): Promise<Step> {
+    return this.once(workspaceId ?? systemScope, schema, req, async (idempotency): Promise<Step> => {
       const record = await this.load(workspaceId, req.id);
       if (record.deleteTime !== null) throw notFound(req.id);
       if (record.workspaceId !== null && record.origin === "MODEL_ORIGIN_SYSTEM") {
@@ -450,9 +537,12 @@ export class ModelRegistry {
       this.checkEtag(record, req.etag);
       const now = this.clock();
       const next = { ...record, deleteTime: now, purgeTime: now + this.options.purgeAfterMs };
-      return this.commit(call, RevisionAction.DELETE, record, next, idempotency(record.id));
+      return this.modelWrite(call, RevisionAction.DELETE, record, next, idempotency(record.id));
     });
-    return toModelMessage(deleted, call.principal.scopes);
+  }
+
+  private async deleteIn(call: Call, workspaceId: string | null, req: DeleteModelRequest | DeleteSystemModelRequest, schema: DescMessage): Promise<Model> {
+    return toModelMessage(await this.execute(await this.planDelete(call, workspaceId, req, schema)), call.principal.scopes);
   }
 
   delete(call: Call, req: DeleteModelRequest): Promise<Model> {
@@ -519,6 +609,197 @@ export class ModelRegistry {
     return toModelMessage(created, call.principal.scopes);
   }
 
+  // ---- batches (AIP-233/234/235)
+
+  /**
+   * Runs a batch: all or nothing in one transaction (the error names the
+   * failing item), or with allowPartial each item on its own with its result.
+   */
+  private async batch<T>(
+    call: Call,
+    items: readonly T[],
+    field: (i: number) => string,
+    allowPartial: boolean,
+    plan: (item: T) => Promise<Step>,
+  ): Promise<BatchModelsResponse> {
+    const { scopes } = call.principal;
+    if (allowPartial) {
+      const results = [];
+      for (const item of items) {
+        try {
+          results.push({ result: { case: "model" as const, value: toModelMessage(await this.execute(await plan(item)), scopes) } });
+        } catch (e) {
+          results.push({ result: { case: "status" as const, value: rpcStatus(ConnectError.from(e)) } });
+        }
+      }
+      return create(BatchModelsResponseSchema, { results });
+    }
+    const steps: Step[] = [];
+    for (const [i, item] of items.entries()) {
+      try {
+        steps.push(await plan(item));
+      } catch (e) {
+        throw indexedError(e, field(i));
+      }
+    }
+    const writes = steps.filter(isWrite);
+    const { outcomes, failedIndex } = await this.store.writeModels(writes);
+    const models: ModelRecord[] = [];
+    let w = 0;
+    for (const [i, step] of steps.entries()) {
+      if (!isWrite(step)) {
+        models.push(step);
+        continue;
+      }
+      const outcome = outcomes[w];
+      if (failedIndex === w) {
+        try {
+          await this.outcomeModel(step, outcome!);
+        } catch (e) {
+          throw indexedError(e, field(i));
+        }
+      }
+      models.push(failedIndex === undefined ? await this.outcomeModel(step, outcome!) : step.model);
+      w++;
+    }
+    return create(BatchModelsResponseSchema, { models: models.map((m) => toModelMessage(m, scopes)) });
+  }
+
+  private checkItem(call: Call, schema: DescMessage, item: Message & { workspaceId: string }): void {
+    validateRequest(schema, item);
+    if (item.workspaceId !== "" && item.workspaceId !== call.principal.workspaceId) {
+      throw new ConnectError(`workspace "${item.workspaceId.slice(0, 128)}" is not the batch's workspace`, Code.PermissionDenied);
+    }
+  }
+
+  batchCreate(call: Call, req: BatchCreateModelsRequest): Promise<BatchModelsResponse> {
+    return this.batch(call, req.requests, (i) => `requests[${i}]`, req.allowPartial, async (item) => {
+      this.checkItem(call, CreateModelRequestSchema, item);
+      return this.planCreate(call, false, item, CreateModelRequestSchema);
+    });
+  }
+
+  batchUpdate(call: Call, req: BatchUpdateModelsRequest): Promise<BatchModelsResponse> {
+    return this.batch(call, req.requests, (i) => `requests[${i}]`, req.allowPartial, async (item) => {
+      this.checkItem(call, UpdateModelRequestSchema, item);
+      return this.planUpdate(call, call.principal.workspaceId, item, UpdateModelRequestSchema);
+    });
+  }
+
+  batchDelete(call: Call, req: BatchDeleteModelsRequest): Promise<BatchModelsResponse> {
+    const items = req.ids.map((id) => create(DeleteModelRequestSchema, { id }));
+    return this.batch(call, items, (i) => `ids[${i}]`, req.allowPartial, async (item) => {
+      validateRequest(DeleteModelRequestSchema, item);
+      return this.planDelete(call, call.principal.workspaceId, item, DeleteModelRequestSchema);
+    });
+  }
+
+  // ---- bundles
+
+  /** Every live model of the workspace owned by the bundle. */
+  private async bundleModels(workspaceId: string, bundleKey: string): Promise<ModelRecord[]> {
+    const out: ModelRecord[] = [];
+    let after: ListPosition | undefined;
+    for (;;) {
+      const { models, positions } = await this.store.listModels({
+        workspaceId,
+        limit: maxPageSize,
+        after,
+        search: [],
+        bundleKey,
+        labels: [],
+        showDeleted: false,
+        showHidden: true,
+        order: [],
+        rankBySearch: false,
+        descending: false,
+        facets: false,
+      });
+      out.push(...models);
+      if (models.length < maxPageSize) return out;
+      after = positions[positions.length - 1];
+    }
+  }
+
+  /**
+   * Makes the bundle's models exactly the listed ones (matched by externalId):
+   * creates, updates and soft-deletes in one transaction, or only plans it.
+   */
+  async applyBundle(call: Call, req: ApplyBundleRequest): Promise<ApplyBundleResponse> {
+    const { principal } = call;
+    const workspaceId = principal.workspaceId;
+    const existing = new Map((await this.bundleModels(workspaceId, req.bundleKey)).map((m) => [m.externalId, m]));
+    const steps: Array<{ step: BundleAction; before?: ModelRecord; after: ModelRecord }> = [];
+    const listed = new Set<string>();
+    for (const [i, desired] of req.models.entries()) {
+      const field = `models[${i}]`;
+      const externalId = desired.metadata?.externalId;
+      const model: Model = { ...desired, metadata: { ...desired.metadata!, bundleKey: req.bundleKey } };
+      try {
+        validateRequest(CreateModelRequestSchema, create(CreateModelRequestSchema, { model }));
+        if (!externalId) throw invalidArgument([{ field: "metadata.externalId", description: "is required: bundle models are matched by it" }]);
+        if (listed.has(externalId)) throw invalidArgument([{ field: "metadata.externalId", description: `"${externalId}" is listed twice` }]);
+        if (desired.spec?.credentials) {
+          throw invalidArgument([{ field: "spec.credentials", description: "are not part of a bundle: set them with RotateModelCredentials" }]);
+        }
+        listed.add(externalId);
+        const before = existing.get(externalId) ?? (await this.store.findByExternalId(workspaceId, externalId));
+        if (!before) {
+          steps.push({ step: BundleAction.CREATE, after: this.newRecord(principal, false, model) });
+        } else if (before.bundleKey !== req.bundleKey) {
+          throw failedPrecondition(`externalId "${externalId}" belongs to model "${before.id}", which bundle "${req.bundleKey}" does not own`);
+        } else {
+          const after = applyUpdate(before, model, [...updatablePaths].filter((p) => p !== credentialsPath));
+          const changed = fieldChanges(before, after).length > 0;
+          steps.push({ step: changed ? BundleAction.UPDATE : BundleAction.UNCHANGED, before, after: changed ? after : before });
+        }
+      } catch (e) {
+        throw indexedError(e, field);
+      }
+    }
+    const now = this.clock();
+    for (const [externalId, before] of existing) {
+      if (externalId !== null && !listed.has(externalId)) {
+        steps.push({ step: BundleAction.DELETE, before, after: { ...before, deleteTime: now, purgeTime: now + this.options.purgeAfterMs } });
+      }
+    }
+    const count = (a: BundleAction) => steps.filter((s) => s.step === a).length;
+    const actionOf = { [BundleAction.CREATE]: RevisionAction.CREATE, [BundleAction.UPDATE]: RevisionAction.UPDATE, [BundleAction.DELETE]: RevisionAction.DELETE };
+    let results = steps.map((s) => s.after);
+    if (!req.dryRun) {
+      const writing = steps.filter((s) => s.step !== BundleAction.UNCHANGED);
+      const writes = writing.map((s) => this.modelWrite(call, actionOf[s.step as keyof typeof actionOf], s.before, s.after));
+      const { outcomes, failedIndex } = await this.store.writeModels(writes);
+      if (failedIndex !== undefined) await this.outcomeModel(writes[failedIndex]!, outcomes[failedIndex]!);
+      const written = new Map(writes.map((w) => [w.model.id, w.model]));
+      results = steps.map((s) => written.get(s.after.id) ?? s.after);
+    }
+    return create(ApplyBundleResponseSchema, {
+      createdCount: count(BundleAction.CREATE),
+      updatedCount: count(BundleAction.UPDATE),
+      deletedCount: count(BundleAction.DELETE),
+      unchangedCount: count(BundleAction.UNCHANGED),
+      models: results.filter((m) => m.deleteTime === null).map((m) => toModelMessage(m, principal.scopes)),
+      plan: steps.map((s) => ({
+        externalId: s.after.externalId ?? "",
+        modelId: s.before?.id ?? (req.dryRun ? "" : s.after.id),
+        action: s.step,
+        changedFields: s.step === BundleAction.UPDATE ? fieldChanges(s.before, s.after).map((c) => c.field) : [],
+      })),
+      dryRun: req.dryRun,
+    });
+  }
+
+  /** Reloads the platform catalog file and reconciles every workspace. */
+  async refreshCatalog(): Promise<RefreshCatalogResponse> {
+    const result = await this.syncCatalog(loadPlatformCatalog());
+    return create(RefreshCatalogResponseSchema, {
+      addedCount: result.added,
+      changedCount: result.changed,
+      copiesCreatedCount: result.copiesCreated,
+    });
+  }
+
   // ---- system models
 
   async listSystem(principal: Principal, req: ListSystemModelsRequest): Promise<ListSystemModelsResponse> {
@@ -526,11 +807,14 @@ export class ModelRegistry {
       {
         workspaceId: null,
         prefix: req.prefix || undefined,
-        queryTerms: [],
-        descending: false,
+        search: [],
         labels: [],
         showDeleted: req.showDeleted,
         showHidden: true,
+        order: [],
+        rankBySearch: false,
+        descending: false,
+        facets: false,
       },
       req.cursor,
       req.limit,

@@ -1,6 +1,11 @@
 import type { DescMessage, Message } from "@bufbuild/protobuf";
 import type { Model } from "../../../gen/modelservice/v1/model_pb.js";
 import {
+  ApplyBundleRequestSchema,
+  type ApplyBundleRequest,
+  BatchCreateModelsRequestSchema,
+  BatchDeleteModelsRequestSchema,
+  BatchUpdateModelsRequestSchema,
   CreateModelRequestSchema,
   CreateSystemModelRequestSchema,
   DeleteModelRequestSchema,
@@ -29,6 +34,7 @@ import {
   type UpdateSystemModelRequest,
 } from "../../../gen/modelservice/v1/model_service_pb.js";
 import { isDecimalUsd, usdToCents } from "../catalog/decimal-price.js";
+import { FilterSyntaxError, parseCheckedFilter, parseOrderBy } from "../search/filter-expression.js";
 import { credentialViolations, modelUrlProblem } from "./endpoint-rules.js";
 import { isWorkspaceId } from "../auth/principal.js";
 import type { FieldViolation } from "../validation/field-violations.js";
@@ -89,6 +95,13 @@ function listViolations(req: ListModelsRequest): FieldViolation[] {
   if (parseSortOrder(req.sortOrder) === undefined) {
     out.push({ field: "sortOrder", description: `must be "asc" or "desc", not "${req.sortOrder.slice(0, 16)}"` });
   }
+  for (const [field, parsed] of [
+    ["filter", req.filter === "" ? undefined : parseCheckedFilter(req.filter)],
+    ["orderBy", req.orderBy === "" ? undefined : parseOrderBy(req.orderBy)],
+  ] as const) {
+    if (parsed instanceof FilterSyntaxError) out.push({ field, description: parsed.message });
+  }
+  if (req.orderBy !== "" && req.sortOrder !== "") out.push({ field: "sortOrder", description: "cannot be combined with orderBy" });
   const labels = parseLabelSelector(req.labels);
   if (typeof labels === "string") out.push({ field: "labels", description: labels.slice(0, 200) });
   for (const [field, value] of [
@@ -245,6 +258,26 @@ rule(DeleteSystemModelRequestSchema, (req: Message & { id: string; requestId: st
   ...requestIdViolations(req.requestId),
 ]);
 rule(CreateSystemModelRequestSchema, createViolations);
+const maxBatchSize = 1000;
+const batchRule = (req: Message & { workspaceId: string; requests?: unknown[]; ids?: unknown[] }) => {
+  const field = req.requests ? "requests" : "ids";
+  const size = (req.requests ?? req.ids ?? []).length;
+  const out = workspaceIdViolations(req.workspaceId);
+  if (size === 0) out.push({ field, description: "must list at least one item" });
+  if (size > maxBatchSize) out.push({ field, description: `must list at most ${maxBatchSize} items, not ${size}` });
+  return out;
+};
+rule(BatchCreateModelsRequestSchema, batchRule);
+rule(BatchUpdateModelsRequestSchema, batchRule);
+rule(BatchDeleteModelsRequestSchema, batchRule);
+rule(ApplyBundleRequestSchema, (req: ApplyBundleRequest) => {
+  const out = workspaceIdViolations(req.workspaceId);
+  if (req.bundleKey !== "" && !keyPattern.test(req.bundleKey)) {
+    out.push({ field: "bundleKey", description: "must be 1-128 letters, digits, '.', '_', ':', '/' or '-'" });
+  }
+  if (req.models.length > maxBatchSize) out.push({ field: "models", description: `must list at most ${maxBatchSize} models` });
+  return out;
+});
 rule(UpdateSystemModelRequestSchema, (req: UpdateSystemModelRequest) => [...modelIdViolations(req.id), ...updateViolations(req)]);
 
 /** The input rules that the descriptors cannot express, for a request of any method. */

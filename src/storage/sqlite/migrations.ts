@@ -91,6 +91,47 @@ const migrations: readonly string[] = [
     PRIMARY KEY (scope, request_id)
   ) STRICT;
   `,
+  `
+  CREATE TABLE model_drafts (
+    id TEXT PRIMARY KEY,
+    workspace_id TEXT NOT NULL REFERENCES workspaces(id),
+    profile_id TEXT NOT NULL,
+    base_model_id TEXT,
+    base_etag TEXT,
+    -- The draft Model as proto JSON; credentials are never kept in a draft.
+    model TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+  ) STRICT;
+  CREATE INDEX model_drafts_by_author ON model_drafts (workspace_id, profile_id, updated_at);
+  `,
+  `
+  -- Full-text index of the searchable text of every model, kept in step by
+  -- triggers; contentless (the text lives in models), rowids are the models'.
+  CREATE VIRTUAL TABLE models_fts USING fts5(
+    name, family, provider, description, labels, external_id,
+    content = '', contentless_delete = 1, tokenize = 'unicode61 remove_diacritics 2'
+  );
+  CREATE TRIGGER models_fts_insert AFTER INSERT ON models BEGIN
+    INSERT INTO models_fts (rowid, name, family, provider, description, labels, external_id)
+    VALUES (new.rowid, new.name, new.family, new.provider, new.description,
+      (SELECT group_concat(key || ' ' || value, ' ') FROM json_each(new.labels)), new.external_id);
+  END;
+  CREATE TRIGGER models_fts_update AFTER UPDATE OF name, family, provider, description, labels, external_id ON models BEGIN
+    DELETE FROM models_fts WHERE rowid = old.rowid;
+    INSERT INTO models_fts (rowid, name, family, provider, description, labels, external_id)
+    VALUES (new.rowid, new.name, new.family, new.provider, new.description,
+      (SELECT group_concat(key || ' ' || value, ' ') FROM json_each(new.labels)), new.external_id);
+  END;
+  CREATE TRIGGER models_fts_delete AFTER DELETE ON models BEGIN
+    DELETE FROM models_fts WHERE rowid = old.rowid;
+  END;
+  INSERT INTO models_fts (rowid, name, family, provider, description, labels, external_id)
+    SELECT rowid, name, family, provider, description,
+      (SELECT group_concat(key || ' ' || value, ' ') FROM json_each(models.labels)), external_id
+    FROM models;
+  `,
 ];
 
 /**

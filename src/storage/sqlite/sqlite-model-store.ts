@@ -7,6 +7,7 @@ import type {
   CatalogSyncResult,
   CopyContext,
   IdempotencyRecord,
+  ListPosition,
   ModelListQuery,
   ModelListResult,
   ModelRecord,
@@ -21,6 +22,7 @@ import type {
   WriteOutcome,
 } from "../model-store.js";
 import { noCredentials } from "../model-store.js";
+import { filterToSql, orderToSql } from "./filter-sql.js";
 import { migrate } from "./migrations.js";
 
 interface ModelRow {
@@ -230,6 +232,52 @@ function copyOf(system: ModelRecord, ws: WorkspaceRecord, copy: CopyContext): Mo
   };
 }
 
+interface SortKey {
+  expr: string;
+  descending: boolean;
+  nullable: boolean;
+}
+
+/** The full order of a list: the explicit terms, search rank, then creation time and id (unique, so pages never overlap). */
+function sortKeys(q: ModelListQuery): SortKey[] {
+  const keys: SortKey[] = [];
+  if (q.order.length > 0) {
+    const { orderBy, columns } = orderToSql(q.order);
+    orderBy.split(", ").forEach((term, i) => {
+      keys.push({ expr: `models.${columns[i]}`, descending: term.includes(" DESC"), nullable: term.endsWith("NULLS LAST") });
+    });
+  } else if (q.rankBySearch && q.search.length > 0) {
+    keys.push({ expr: "hits.search_rank", descending: false, nullable: false });
+  }
+  keys.push({ expr: "models.created_at", descending: q.descending, nullable: false });
+  keys.push({ expr: "models.id", descending: q.descending, nullable: false });
+  return keys;
+}
+
+function orderTerm(k: SortKey): string {
+  return `${k.expr} ${k.descending ? "DESC" : "ASC"}${k.nullable ? " NULLS LAST" : ""}`;
+}
+
+/**
+ * Keyset condition "comes after this position" for any order: equal on the
+ * leading keys and past the position on the next one, where unset values sort
+ * last whatever the direction.
+ */
+function keysetAfter(keys: SortKey[], after: ListPosition, params: Record<string, unknown>): string {
+  const values = [...after.values, after.id];
+  const disjuncts: string[] = [];
+  keys.forEach((key, k) => {
+    const value = values[k] ?? null;
+    if (value === null) return; // nothing sorts after an unset value but through later keys
+    const equal = keys.slice(0, k).map((prev, i) => `${prev.expr} IS @after${i}`);
+    const past = `${key.expr} ${key.descending ? "<" : ">"} @after${k}`;
+    equal.push(key.nullable ? `(${past} OR ${key.expr} IS NULL)` : past);
+    disjuncts.push(`(${equal.join(" AND ")})`);
+  });
+  values.forEach((v, i) => (params[`after${i}`] = v ?? null));
+  return disjuncts.length > 0 ? `(${disjuncts.join(" OR ")})` : "0";
+}
+
 /** Escapes LIKE wildcards so user text matches literally (with ESCAPE '\'). */
 function likeLiteral(text: string): string {
   return text.replace(/[\\%_]/g, (c) => "\\" + c);
@@ -241,6 +289,13 @@ function digest(entry: CatalogEntryRecord): string {
 
 function isUniqueViolation(e: unknown, index: string): boolean {
   return e instanceof Database.SqliteError && e.code === "SQLITE_CONSTRAINT_UNIQUE" && e.message.includes(index);
+}
+
+/** Thrown inside a transaction to roll it back, carrying the index of the write that failed. */
+class RolledBack extends Error {
+  constructor(readonly index: number) {
+    super(`write ${index} failed`);
+  }
 }
 
 export interface SqliteOptions {
@@ -256,7 +311,8 @@ export interface SqliteOptions {
  * migrations at open, and every statement prepared once and reused.
  */
 export class SqliteModelStore implements ModelStore {
-  private readonly db: Database.Database;
+  /** The connection, shared with the other SQLite stores of the process (drafts). */
+  readonly db: Database.Database;
   private readonly statements = new Map<string, Database.Statement>();
 
   constructor(private readonly options: SqliteOptions) {
@@ -381,8 +437,52 @@ export class SqliteModelStore implements ModelStore {
   }
 
   async listModels(q: ModelListQuery): Promise<ModelListResult> {
+    const params: Record<string, unknown> = {};
+    const where = this.listFilter(q, params);
+    const from = q.search.length > 0 ? `models JOIN hits ON hits.rowid = models.rowid` : "models";
+    // Ranked by bm25 with column weights (name, family, provider, description,
+    // labels, external id): a match in the name outranks one in a label.
+    const withHits =
+      q.search.length > 0
+        ? "WITH hits AS MATERIALIZED (SELECT rowid, bm25(models_fts, 10, 4, 2, 1, 1, 2) AS search_rank FROM models_fts WHERE models_fts MATCH @match) "
+        : "";
+    if (q.search.length > 0) params.match = q.search.map((t) => `"${t.replace(/"/g, '""')}"*`).join(" ");
+    const filter = where.join(" AND ");
+    const total = (this.statement(`${withHits}SELECT count(*) AS n FROM ${from} WHERE ${filter}`).get(params) as { n: number }).n;
+
+    const keys = sortKeys(q);
+    let page = filter;
+    if (q.after) page += ` AND ${keysetAfter(keys, q.after, params)}`;
+    params.limit = q.limit;
+    const select = keys.map((k, i) => `${k.expr} AS sort_${i}`).join(", ");
+    const rows = this.statement(
+      `${withHits}SELECT models.*, ${select} FROM ${from} WHERE ${page} ORDER BY ${keys.map(orderTerm).join(", ")} LIMIT @limit`,
+    ).all(params) as Array<ModelRow & Record<string, string | number | null>>;
+    const result: ModelListResult = {
+      models: rows.map(rowToModel),
+      positions: rows.map((r) => ({ values: keys.slice(0, -1).map((_k, i) => r[`sort_${i}`] ?? null), id: r.id })),
+      total,
+    };
+    if (q.facets) {
+      result.facets = {};
+      for (const [field, column] of [
+        ["spec.provider", "provider"],
+        ["spec.status", "status"],
+      ] as const) {
+        result.facets[field] = (
+          this.statement(
+            `${withHits}SELECT ${column} AS value, count(*) AS count FROM ${from} WHERE ${filter} AND ${column} IS NOT NULL
+             GROUP BY ${column} ORDER BY count DESC, ${column}`,
+          ).all(params) as Array<{ value: string; count: number }>
+        ).map((f) => ({ value: f.value, count: f.count }));
+      }
+    }
+    return result;
+  }
+
+  /** The WHERE terms of a list query, with their parameters. */
+  private listFilter(q: ModelListQuery, params: Record<string, unknown>): string[] {
     const where: string[] = [q.workspaceId === null ? "workspace_id IS NULL" : "workspace_id = @workspaceId"];
-    const params: Record<string, string | number> = {};
     if (q.workspaceId !== null) params.workspaceId = q.workspaceId;
     if (!q.showDeleted) where.push("delete_time IS NULL");
     if (!q.showHidden) where.push("visible = 1");
@@ -398,35 +498,14 @@ export class SqliteModelStore implements ModelStore {
       where.push("(name LIKE @prefix ESCAPE '\\' OR external_id LIKE @prefix ESCAPE '\\' OR id LIKE @prefix ESCAPE '\\')");
       params.prefix = likeLiteral(q.prefix) + "%";
     }
-    q.queryTerms.forEach((term, i) => {
-      where.push(
-        `((name || ' ' || ifnull(family, '') || ' ' || ifnull(provider, '') || ' ' || id || ' ' || ifnull(external_id, '')) LIKE @term${i} ESCAPE '\\'
-          OR EXISTS (SELECT 1 FROM json_each(models.labels) WHERE key LIKE @term${i} ESCAPE '\\' OR value LIKE @term${i} ESCAPE '\\'))`,
-      );
-      params[`term${i}`] = "%" + likeLiteral(term) + "%";
-    });
     q.labels.forEach(([key, value], i) => {
       where.push(`EXISTS (SELECT 1 FROM json_each(models.labels) WHERE key = @labelKey${i} AND value = @labelValue${i})`);
       params[`labelKey${i}`] = key;
       params[`labelValue${i}`] = value;
     });
-    const filter = where.join(" AND ");
-    const total = (this.statement(`SELECT count(*) AS n FROM models WHERE ${filter}`).get(params) as { n: number }).n;
-
-    const order = q.descending ? "DESC" : "ASC";
-    let page = filter;
-    if (q.after) {
-      page += q.descending ? " AND (created_at, id) < (@afterCreatedAt, @afterId)" : " AND (created_at, id) > (@afterCreatedAt, @afterId)";
-      params.afterCreatedAt = q.after.createdAt;
-      params.afterId = q.after.id;
-    }
-    params.limit = q.limit;
-    const rows = this.statement(`SELECT * FROM models WHERE ${page} ORDER BY created_at ${order}, id ${order} LIMIT @limit`).all(
-      params,
-    ) as ModelRow[];
-    return { models: rows.map(rowToModel), total };
+    if (q.filter) where.push(`(${filterToSql(q.filter, params)})`);
+    return where;
   }
-
   async getModel(workspaceId: string | null, id: string): Promise<ModelRecord | undefined> {
     const row = (
       workspaceId === null
@@ -444,8 +523,33 @@ export class SqliteModelStore implements ModelStore {
   }
 
   async writeModel(write: ModelWrite): Promise<WriteOutcome> {
+    const { outcomes } = await this.writeModels([write]);
+    return outcomes[0]!;
+  }
+
+  async writeModels(writes: ModelWrite[]): Promise<{ outcomes: WriteOutcome[]; failedIndex?: number }> {
+    const outcomes: WriteOutcome[] = [];
+    const run = this.db.transaction((): void => {
+      for (const [i, write] of writes.entries()) {
+        const outcome = this.writeOrConflict(write);
+        outcomes.push(outcome);
+        // Undo the writes before it: the batch is all or nothing.
+        const reusedRequestId = outcome.kind === "request-id-taken" && outcome.record.requestHash !== write.idempotency?.requestHash;
+        if (outcome.kind === "stale" || outcome.kind === "external-id-taken" || reusedRequestId) throw new RolledBack(i);
+      }
+    });
     try {
-      return this.db.transaction((): WriteOutcome => this.writeInTransaction(write)).immediate();
+      run.immediate();
+      return { outcomes };
+    } catch (e) {
+      if (e instanceof RolledBack) return { outcomes, failedIndex: e.index };
+      throw e;
+    }
+  }
+
+  private writeOrConflict(write: ModelWrite): WriteOutcome {
+    try {
+      return this.writeInTransaction(write);
     } catch (e) {
       if (isUniqueViolation(e, "models_external_id")) return { kind: "external-id-taken" };
       throw e;

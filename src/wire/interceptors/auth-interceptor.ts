@@ -5,6 +5,7 @@ import { isWorkspaceId, type Principal } from "../../domain/auth/principal.js";
 import type { TokenVerifier } from "../../domain/auth/token-verifier.js";
 import type { ModelRegistry } from "../../domain/models/model-registry.js";
 import { principalKey } from "../principal-context.js";
+import { withRequestMessage } from "./request-message.js";
 
 const bearer = /^Bearer\s+(\S+)\s*$/i;
 
@@ -23,14 +24,15 @@ export function authInterceptor(verifier: TokenVerifier, registry: ModelRegistry
     if (!principal.scopes.has(scope)) {
       throw new ConnectError(`token lacks scope "${scope}"`, Code.PermissionDenied);
     }
-    if (req.stream) throw new ConnectError(`${req.method.name} is not supported`, Code.Unimplemented);
-    const workspaceId = (req.message as { workspaceId?: unknown }).workspaceId;
-    // A malformed workspace id is bad input, not another workspace: validation names it.
-    if (typeof workspaceId === "string" && isWorkspaceId(workspaceId) && workspaceId !== principal.workspaceId) {
-      throw new ConnectError(`token is not valid for workspace "${workspaceId.slice(0, 128)}"`, Code.PermissionDenied);
-    }
-    await registry.admitWorkspace(principal);
-    req.contextValues.set(principalKey, principal);
-    return next(req);
+    const checked = await withRequestMessage(req, async (message) => {
+      const workspaceId = (message as { workspaceId?: unknown }).workspaceId;
+      // A malformed workspace id is bad input, not another workspace: validation names it.
+      if (typeof workspaceId === "string" && isWorkspaceId(workspaceId) && workspaceId !== principal.workspaceId) {
+        throw new ConnectError(`token is not valid for workspace "${workspaceId.slice(0, 128)}"`, Code.PermissionDenied);
+      }
+      await registry.admitWorkspace(principal);
+    });
+    checked.contextValues.set(principalKey, principal);
+    return next(checked);
   };
 }

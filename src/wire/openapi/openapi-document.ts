@@ -423,14 +423,29 @@ function requestBody(binding: HttpBinding, components: Components): Schema | und
   } else {
     const field = input.fields.find((f) => f.name === binding.body);
     if (!field) throw new Error(`${binding.template.text}: body "${binding.body}" is no field of ${input.typeName}`);
+    // An HttpBody field takes the raw request body, in whatever content type it declares.
+    if (field.fieldKind === "message" && field.message.typeName === httpBodyTypeName) {
+      return { required: isRequired(field), content: rawContent(commentOf(`${input.typeName}.${field.name}`)) };
+    }
     schema = components.fieldSchema(field, true);
     required = isRequired(field);
   }
   return { required, content: { "application/json": { schema } } };
 }
 
+const httpBodyTypeName = "google.api.HttpBody";
+
+/** Raw bytes of any content type: what an HttpBody carries over REST. */
+function rawContent(description?: string): Schema {
+  return { "*/*": { schema: { type: "string", format: "binary", ...(description ? { description } : {}) } } };
+}
+
 function successResponse(binding: HttpBinding, components: Components): Schema {
   const output = binding.method.output;
+  if (output.typeName === httpBodyTypeName) {
+    // A stream of HttpBody messages is written as one raw body, streamed.
+    return { description: commentOf(`${binding.method.parent.typeName}.${binding.method.name}`) ?? "OK", content: rawContent() };
+  }
   let schema: Schema;
   if (binding.responseBody === "") {
     schema = components.valueSchema({ kind: "message", desc: output });

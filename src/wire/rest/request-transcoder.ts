@@ -83,6 +83,21 @@ function convert(field: DescField, text: string): Converted {
   }
 }
 
+/**
+ * The body field of a binding when it is a google.api.HttpBody: it takes the
+ * raw request bytes, whatever their content type, not a JSON body.
+ */
+export function httpBodyField(binding: HttpBinding): DescField | undefined {
+  if (binding.body === "" || binding.body === "*") return undefined;
+  const field = fieldNamed(binding.method.input, binding.body);
+  return field?.fieldKind === "message" && field.message.typeName === "google.api.HttpBody" ? field : undefined;
+}
+
+/** Raw request bytes as the proto JSON of a google.api.HttpBody. */
+export function httpBodyJson(data: Uint8Array, contentType: string): JsonObject {
+  return { contentType, data: Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString("base64") };
+}
+
 export type Transcoded = { ok: true; request: JsonObject } | { ok: false; violations: FieldViolation[] };
 
 /**

@@ -1,14 +1,22 @@
 import { createHash } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
-import type { DescMethod, JsonValue } from "@bufbuild/protobuf";
+import { constants as http2Constants, type Http2ServerRequest, type Http2ServerResponse } from "node:http2";
+import { fromJsonString, type DescMethod, type JsonObject, type JsonValue } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { readAllBytes, type UniversalHandler } from "@connectrpc/connect/protocol";
-import { errorFromJsonBytes } from "@connectrpc/connect/protocol-connect";
+import {
+  createAsyncIterable,
+  encodeEnvelope,
+  pipe,
+  readAllBytes,
+  transformSplitEnvelope,
+  type UniversalHandler,
+} from "@connectrpc/connect/protocol";
+import { endStreamFlag, endStreamFromJson, errorFromJsonBytes } from "@connectrpc/connect/protocol-connect";
 import { universalRequestFromNodeRequest } from "@connectrpc/connect-node";
+import { HttpBodySchema } from "../../../gen/google/api/httpbody_pb.js";
 import { invalidArgument } from "../../domain/validation/field-violations.js";
 import type { HttpBinding } from "./http-rules.js";
-import { jsonFieldProblem, transcodeRequest } from "./request-transcoder.js";
+import { httpBodyField, httpBodyJson, jsonFieldProblem, transcodeRequest } from "./request-transcoder.js";
 import { RestRouter } from "./rest-router.js";
 import { restError } from "./status-json.js";
 
@@ -79,12 +87,7 @@ function namedDecodeError(error: ConnectError, binding: HttpBinding, request: Js
   return named;
 }
 
-async function readJsonBody(req: NodeRequest, maxBytes: number): Promise<JsonValue | undefined> {
-  if (!hasBody(req)) return undefined;
-  const contentType = req.headers["content-type"] ?? "";
-  if (!jsonContentType.test(contentType)) {
-    throw new RestFailure(new ConnectError(`content type "${contentType.slice(0, 64)}" is not application/json`, Code.InvalidArgument), 415);
-  }
+async function readBytes(req: NodeRequest, maxBytes: number): Promise<Buffer> {
   const declared = Number(req.headers["content-length"] ?? 0);
   if (declared > maxBytes) {
     throw new RestFailure(new ConnectError(`request body is larger than ${maxBytes} bytes`, Code.ResourceExhausted), 413);
@@ -98,7 +101,16 @@ async function readJsonBody(req: NodeRequest, maxBytes: number): Promise<JsonVal
     }
     chunks.push(chunk);
   }
-  const text = Buffer.concat(chunks).toString("utf8");
+  return Buffer.concat(chunks);
+}
+
+async function readJsonBody(req: NodeRequest, maxBytes: number): Promise<JsonValue | undefined> {
+  if (!hasBody(req)) return undefined;
+  const contentType = req.headers["content-type"] ?? "";
+  if (!jsonContentType.test(contentType)) {
+    throw new RestFailure(new ConnectError(`content type "${contentType.slice(0, 64)}" is not application/json`, Code.InvalidArgument), 415);
+  }
+  const text = (await readBytes(req, maxBytes)).toString("utf8");
   if (text.trim() === "") return undefined;
   try {
     return JSON.parse(text) as JsonValue;
@@ -107,13 +119,20 @@ async function readJsonBody(req: NodeRequest, maxBytes: number): Promise<JsonVal
   }
 }
 
-function forwardedHeaders(req: NodeRequest): Headers {
+/** The body of a google.api.HttpBody field: the raw bytes with their content type, whatever it is. */
+async function readHttpBody(req: NodeRequest, maxBytes: number): Promise<JsonValue | undefined> {
+  if (!hasBody(req)) return undefined;
+  const bytes = await readBytes(req, maxBytes);
+  return bytes.byteLength === 0 ? undefined : httpBodyJson(bytes, req.headers["content-type"] ?? "");
+}
+
+function forwardedHeaders(req: NodeRequest, contentType = "application/json"): Headers {
   const header = new Headers();
   for (const [name, value] of Object.entries(req.headers)) {
     if (name.startsWith(":") || notForwarded.has(name) || value === undefined) continue;
     header.set(name, Array.isArray(value) ? value.join(", ") : value);
   }
-  header.set("content-type", "application/json");
+  header.set("content-type", contentType);
   return header;
 }
 
@@ -172,9 +191,11 @@ async function serve(
   handler: UniversalHandler,
   maxBodyBytes: number,
 ): Promise<void> {
-  const body = binding.body === "" ? undefined : await readJsonBody(req, maxBodyBytes);
+  const readBody = httpBodyField(binding) ? readHttpBody : readJsonBody;
+  const body = binding.body === "" ? undefined : await readBody(req, maxBodyBytes);
   const transcoded = transcodeRequest(binding, path, url.searchParams, body);
   if (!transcoded.ok) throw new RestFailure(invalidArgument(transcoded.violations));
+  if (binding.method.methodKind === "server_streaming") return serveStream(req, res, binding, transcoded.request, handler);
   const uRes = await handler({
     ...universalRequestFromNodeRequest(req, res, transcoded.request, undefined),
     method: "POST",
@@ -201,4 +222,95 @@ async function serve(
     if (etagMatches(req.headers["if-none-match"], etag)) return send(res, 304, headers);
   }
   send(res, 200, headers, out);
+}
+
+/** Writes a chunk, waiting while the client is slower than the stream; rejects when the client is gone. */
+async function write(res: NodeResponse, chunk: Uint8Array): Promise<void> {
+  const out = res as ServerResponse;
+  if (out.write(chunk)) return;
+  await new Promise<void>((resolve, reject) => {
+    const settle = (gone: boolean) => () => {
+      out.off("drain", drained);
+      out.off("close", closed);
+      if (gone) reject(new ConnectError("the client closed the connection", Code.Canceled));
+      else resolve();
+    };
+    const drained = settle(false);
+    const closed = settle(true);
+    out.on("drain", drained);
+    out.on("close", closed);
+  });
+}
+
+/**
+ * Ends a response midway so that the client sees a truncated transfer, never
+ * a complete one: HTTP/2 resets the stream; HTTP/1.1 sends what was written,
+ * then closes the connection without the last chunk.
+ */
+function cutOff(res: NodeResponse): void {
+  if ("stream" in res) res.stream.close(http2Constants.NGHTTP2_INTERNAL_ERROR);
+  else if (res.socket) {
+    const socket = res.socket;
+    socket.end(() => socket.destroy());
+  } else res.destroy();
+}
+
+/**
+ * A server-streaming RPC over REST: the call runs as a Connect streaming call
+ * (enveloped JSON) and each message is written as it arrives — the data of a
+ * google.api.HttpBody stream as raw bytes, with the first message's content
+ * type, any other stream as newline-delimited JSON. An error before the first
+ * byte is the usual google.rpc.Status response; after it, the response is cut
+ * off, so the client sees a truncated transfer, not a complete one.
+ */
+async function serveStream(req: NodeRequest, res: NodeResponse, binding: HttpBinding, request: JsonObject, handler: UniversalHandler): Promise<void> {
+  const header = forwardedHeaders(req, "application/connect+json");
+  header.set("connect-protocol-version", "1");
+  header.delete("connect-content-encoding");
+  header.delete("connect-accept-encoding");
+  const uRes = await handler({
+    ...universalRequestFromNodeRequest(req, res, undefined, undefined),
+    method: "POST",
+    header,
+    body: createAsyncIterable([encodeEnvelope(0, Buffer.from(JSON.stringify(request)))]),
+  });
+  const headers: Record<string, string> = {};
+  const requestId = uRes.header?.get("x-request-id");
+  if (requestId) headers["x-request-id"] = requestId;
+  if (uRes.status !== 200 || !uRes.body) {
+    const bytes = uRes.body ? await readAllBytes(uRes.body, Number.MAX_SAFE_INTEGER) : new Uint8Array();
+    return sendError(res, errorFromJsonBytes(bytes, uRes.header, new ConnectError(`HTTP ${uRes.status}`, Code.Unknown)), undefined, headers);
+  }
+  const isHttpBody = binding.method.output.typeName === HttpBodySchema.typeName;
+  const start = (contentType: string) => {
+    if (!res.headersSent) res.writeHead(200, { ...headers, "content-type": contentType });
+  };
+  try {
+    let ended = false;
+    for await (const envelope of pipe(uRes.body, transformSplitEnvelope(Number.MAX_SAFE_INTEGER))) {
+      if ((envelope.flags & endStreamFlag) === endStreamFlag) {
+        const end = endStreamFromJson(envelope.data);
+        if (end.error) throw end.error;
+        ended = true;
+        break;
+      }
+      if (isHttpBody) {
+        const message = fromJsonString(HttpBodySchema, Buffer.from(envelope.data).toString("utf8"));
+        start(message.contentType || "application/octet-stream");
+        if (message.data.byteLength > 0) await write(res, message.data);
+      } else {
+        start("application/x-ndjson; charset=utf-8");
+        await write(res, Buffer.concat([envelope.data, Buffer.from("\n")]));
+      }
+    }
+    if (!ended) throw new ConnectError("the stream ended without its end-of-stream message", Code.Internal);
+  } catch (e) {
+    if (res.headersSent) return cutOff(res);
+    const error = ConnectError.from(e);
+    const errorRequestId = error.metadata.get("x-request-id");
+    if (errorRequestId && !headers["x-request-id"]) headers["x-request-id"] = errorRequestId;
+    return sendError(res, namedDecodeError(error, binding, request), undefined, headers);
+  }
+  start(isHttpBody ? "application/octet-stream" : "application/x-ndjson; charset=utf-8");
+  res.end();
 }

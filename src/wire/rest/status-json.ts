@@ -1,8 +1,8 @@
-import { create, createRegistry, toJsonString } from "@bufbuild/protobuf";
-import { anyPack, AnySchema } from "@bufbuild/protobuf/wkt";
+import { toJsonString } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { file_google_rpc_error_details, RetryInfoSchema } from "../../../gen/google/rpc/error_details_pb.js";
+import { RetryInfoSchema } from "../../../gen/google/rpc/error_details_pb.js";
 import { StatusSchema } from "../../../gen/google/rpc/status_pb.js";
+import { errorDetailTypes, rpcStatus } from "../../domain/errors/rpc-status.js";
 
 /** The standard gRPC → HTTP mapping (google/rpc/code.proto, grpc-gateway). */
 const httpStatusOf: Record<Code, number> = {
@@ -24,21 +24,10 @@ const httpStatusOf: Record<Code, number> = {
   [Code.Unauthenticated]: 401,
 };
 
-const detailTypes = createRegistry(file_google_rpc_error_details);
-
 export interface RestError {
   status: number;
   headers: Record<string, string>;
   body: string;
-}
-
-function packedDetails(error: ConnectError) {
-  return error.details.flatMap((d) => {
-    if ("desc" in d) return [anyPack(d.desc, create(d.desc, d.value))];
-    // Only detail types the registry knows can be written as JSON with "@type".
-    if (!detailTypes.getMessage(d.type)) return [];
-    return [create(AnySchema, { typeUrl: `type.googleapis.com/${d.type}`, value: d.value })];
-  });
 }
 
 function retryAfterSeconds(error: ConnectError): number {
@@ -61,6 +50,5 @@ export function restError(error: ConnectError, statusOverride?: number): RestErr
     headers["retry-after"] = String(seconds);
     headers["retry-after-ms"] = String(seconds * 1000);
   }
-  const message = create(StatusSchema, { code: error.code, message: error.rawMessage, details: packedDetails(error) });
-  return { status, headers, body: toJsonString(StatusSchema, message, { registry: detailTypes }) };
+  return { status, headers, body: toJsonString(StatusSchema, rpcStatus(error), { registry: errorDetailTypes }) };
 }

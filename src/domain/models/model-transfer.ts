@@ -1,0 +1,327 @@
+import { setImmediate as nextTurn } from "node:timers/promises";
+import { create } from "@bufbuild/protobuf";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { HttpBodySchema, type HttpBody } from "../../../gen/google/api/httpbody_pb.js";
+import { BadRequestSchema } from "../../../gen/google/rpc/error_details_pb.js";
+import { ModelOrigin, ModelSchema, ModelStatus, type Model } from "../../../gen/modelservice/v1/model_pb.js";
+import {
+  CreateModelRequestSchema,
+  ImportModelsResponseSchema,
+  ImportRowErrorSchema,
+  UpdateModelRequestSchema,
+  type ExportModelsRequest,
+  type ImportModelsRequest,
+  type ImportModelsResponse,
+  type ImportRowError,
+} from "../../../gen/modelservice/v1/model_service_pb.js";
+import type { CheckedFilterNode } from "../../storage/model-filter.js";
+import type { ListPosition, ModelListQuery, ModelRecord, ModelStore } from "../../storage/model-store.js";
+import { isWorkspaceId, type Principal } from "../auth/principal.js";
+import { FilterSyntaxError, parseCheckedFilter } from "../search/filter-expression.js";
+import { invalidArgument, type FieldViolation } from "../validation/field-violations.js";
+import { validateRequest } from "../validation/request-validation.js";
+import {
+  columnOfPath,
+  csvText,
+  modelCsvColumns,
+  modelCsvContentType,
+  modelCsvHeader,
+  modelCsvRecord,
+  parseModelCsv,
+  updatePathOf,
+  type ModelCsvColumn,
+  type ModelCsvRow,
+} from "./model-csv.js";
+import { storedStatus, toModelMessage } from "./model-message.js";
+import type { Call, ModelRegistry } from "./model-registry.js";
+import { parseLabelSelector } from "./model-rules.js";
+
+export interface TransferOptions {
+  /** Largest CSV an import takes (the configured max body size). */
+  maxCsvBytes: number;
+  /** Most data rows an import takes. */
+  maxRows?: number;
+  /** Models read per store query (export, and the catalog index of an import). */
+  pageSize?: number;
+  /** Export output is handed on in chunks of about this many bytes (whole rows). */
+  chunkBytes?: number;
+}
+
+export const maxImportRows = 100_000;
+const maxFilterLength = 512;
+
+/** Content types an import accepts for its CSV ("" when the caller gave none). */
+const csvContentTypes = /^(text\/csv|application\/csv|text\/comma-separated-values|text\/plain|application\/octet-stream|application\/vnd\.ms-excel)\s*(;|$)/i;
+const charsetParameter = /;\s*charset\s*=\s*"?([^";\s]+)"?/i;
+
+/** Errors of a row's write that are about the row, reported per row; anything else fails the import. */
+const rowCodes = new Set([
+  Code.InvalidArgument,
+  Code.FailedPrecondition,
+  Code.AlreadyExists,
+  Code.Aborted,
+  Code.NotFound,
+  Code.PermissionDenied,
+  Code.OutOfRange,
+]);
+
+class RowFailure extends Error {
+  constructor(
+    readonly column: ModelCsvColumn | "",
+    reason: string,
+  ) {
+    super(reason);
+  }
+}
+
+type RowOutcome = "created" | "updated" | "unchanged";
+
+/** Full-text search terms of a query, as ListModels reads them; undefined when nothing can match. */
+function searchTerms(query: string): string[] | undefined {
+  const words = query.split(/\s+/).filter((w) => w !== "");
+  const terms = words.filter((w) => /[\p{L}\p{N}]/u.test(w));
+  return words.length > 0 && terms.length === 0 ? undefined : terms;
+}
+
+type ExportQuery = Omit<ModelListQuery, "limit" | "after">;
+
+/** The store query of an export's filters (those of ListModels), or InvalidArgument naming each bad one; undefined matches nothing. */
+function exportQuery(workspaceId: string, req: ExportModelsRequest): ExportQuery | undefined {
+  const violations: FieldViolation[] = [];
+  if (req.workspaceId !== "" && !isWorkspaceId(req.workspaceId)) violations.push({ field: "workspaceId", description: "is not a valid workspace id" });
+  for (const [field, value] of [
+    ["prefix", req.prefix],
+    ["query", req.query],
+    ["bundleKey", req.bundleKey],
+    ["labels", req.labels],
+  ] as const) {
+    if (value.length > maxFilterLength) violations.push({ field, description: `is longer than ${maxFilterLength} characters` });
+  }
+  const labels = parseLabelSelector(req.labels);
+  if (typeof labels === "string") violations.push({ field: "labels", description: labels.slice(0, 200) });
+  const filter = req.filter === "" ? undefined : parseCheckedFilter(req.filter);
+  if (filter instanceof FilterSyntaxError) violations.push({ field: "filter", description: filter.message });
+  if (violations.length > 0) throw invalidArgument(violations);
+  const search = searchTerms(req.query);
+  if (search === undefined) return undefined;
+  return {
+    workspaceId,
+    prefix: req.prefix || undefined,
+    search,
+    status: req.status === ModelStatus.UNSPECIFIED ? undefined : storedStatus(req.status),
+    bundleKey: req.bundleKey || undefined,
+    labels: [...(labels as Array<[string, string]>)].sort(),
+    showDeleted: req.showDeleted,
+    showHidden: false,
+    filter: filter as CheckedFilterNode | undefined,
+    // Creation order, whatever the search: the keyset walk needs a total order and a stable file.
+    order: [],
+    rankBySearch: false,
+    descending: false,
+    facets: false,
+  };
+}
+
+const catalogCopyFilter: CheckedFilterNode = { kind: "enum", field: "metadata.origin", op: "=", value: "MODEL_ORIGIN_SYSTEM" };
+
+/** The row errors of a failed write: one per field violation, its column named when a column holds the field. */
+function rowErrors(row: number, e: unknown): Array<Pick<ImportRowError, "row" | "column" | "reason">> {
+  if (e instanceof RowFailure) return [{ row, column: e.column, reason: e.message }];
+  if (!(e instanceof ConnectError) || !rowCodes.has(e.code)) throw e;
+  const violations = e.findDetails(BadRequestSchema).flatMap((d) => d.fieldViolations);
+  if (violations.length > 0) {
+    return violations.map((v) => {
+      const column = columnOfPath(v.field);
+      return { row, column, reason: column === "" ? `${v.field}: ${v.description}` : v.description };
+    });
+  }
+  return [{ row, column: e.code === Code.AlreadyExists ? "externalId" : "", reason: e.rawMessage }];
+}
+
+/**
+ * CSV export and import of a workspace's models (ExportModels, ImportModels).
+ * Export streams: it walks the workspace a page at a time and hands on whole
+ * rows in chunks, so memory stays flat however many models there are. Import
+ * goes row by row through the registry's create and update (the same rules,
+ * audit records and revisions), each row on its own.
+ */
+export class ModelTransfer {
+  private readonly maxCsvBytes: number;
+  private readonly maxRows: number;
+  private readonly pageSize: number;
+  private readonly chunkBytes: number;
+
+  constructor(
+    private readonly store: ModelStore,
+    private readonly registry: ModelRegistry,
+    options: TransferOptions,
+  ) {
+    this.maxCsvBytes = options.maxCsvBytes;
+    this.maxRows = options.maxRows ?? maxImportRows;
+    this.pageSize = options.pageSize ?? 1000;
+    this.chunkBytes = options.chunkBytes ?? 64 * 1024;
+  }
+
+  /** Every page of a store query, in order, one page in memory at a time. */
+  private async *walk(query: ExportQuery): AsyncGenerator<ModelRecord[]> {
+    let after: ListPosition | undefined;
+    for (;;) {
+      const { models, positions } = await this.store.listModels({ ...query, limit: this.pageSize, after });
+      if (models.length > 0) yield models;
+      if (models.length < this.pageSize) return;
+      after = positions[positions.length - 1];
+    }
+  }
+
+  /**
+   * The CSV of the workspace's models that match the request's filters: the
+   * header, then the rows in creation order, in chunks of whole rows. A bad
+   * filter fails before the first byte.
+   */
+  async *export(principal: Principal, req: ExportModelsRequest): AsyncGenerator<Uint8Array> {
+    const query = exportQuery(principal.workspaceId, req);
+    const encoder = new TextEncoder();
+    let pending = modelCsvHeader();
+    if (query) {
+      for await (const page of this.walk(query)) {
+        for (const record of page) {
+          pending += csvText([modelCsvRecord(toModelMessage(record, principal.scopes))]);
+          if (pending.length >= this.chunkBytes) {
+            yield encoder.encode(pending);
+            pending = "";
+          }
+        }
+      }
+    }
+    if (pending !== "") yield encoder.encode(pending);
+  }
+
+  /** export() as the google.api.HttpBody messages of the ExportModels stream (text/csv). */
+  async *exportBodies(principal: Principal, req: ExportModelsRequest): AsyncGenerator<HttpBody> {
+    for await (const data of this.export(principal, req)) yield create(HttpBodySchema, { contentType: modelCsvContentType, data });
+  }
+
+  /**
+   * Imports the CSV of an export, each row on its own: a row with a catalogId
+   * sets the labels and status of the workspace's copy of that catalog model;
+   * a row whose externalId a live model of the workspace has updates the
+   * columns that differ; any other row creates a workspace model. Rows that
+   * cannot be imported are reported (row, column, reason) and the others
+   * still are. A dry run checks every row the same way and writes nothing.
+   */
+  async import(call: Call, req: ImportModelsRequest): Promise<ImportModelsResponse> {
+    const csv = req.csv;
+    if (!csv) throw invalidArgument([{ field: "csv", description: "is required" }]);
+    this.checkContentType(csv.contentType);
+    if (csv.data.byteLength > this.maxCsvBytes) {
+      throw invalidArgument([{ field: "csv.data", description: `is larger than ${this.maxCsvBytes} bytes` }]);
+    }
+    if (csv.data.byteLength === 0) throw invalidArgument([{ field: "csv.data", description: "is empty: the CSV needs at least its header row" }]);
+    const file = await parseModelCsv(csv.data, { maxRows: this.maxRows });
+    const copies = await this.catalogCopies(call.principal.workspaceId);
+    const result = create(ImportModelsResponseSchema, { dryRun: req.dryRun });
+    /** "catalogId:x" / "externalId:y" -> the row that named it first. */
+    const firstRow = new Map<string, number>();
+    for (const [i, parsed] of file.rows.entries()) {
+      // The store answers synchronously under its promises: let other requests and probes in now and then.
+      if (i % 100 === 99) await nextTurn();
+      if (!parsed.ok) {
+        result.errors.push(...parsed.errors.map((e) => create(ImportRowErrorSchema, e)));
+        continue;
+      }
+      const row = parsed.value;
+      try {
+        const [keyColumn, key] = row.catalogId !== undefined ? ["catalogId", row.catalogId] : ["externalId", row.model.metadata?.externalId];
+        if (key !== undefined) {
+          const first = firstRow.get(`${keyColumn}:${key}`);
+          if (first !== undefined) throw new RowFailure(keyColumn as ModelCsvColumn, `"${key.slice(0, 128)}" is already the ${keyColumn} of row ${first}`);
+          firstRow.set(`${keyColumn}:${key}`, row.row);
+        }
+        const outcome = await this.importRow(call, row, file.columns, copies, req.dryRun);
+        if (outcome === "created") result.createdCount++;
+        else if (outcome === "updated") result.updatedCount++;
+        else result.unchangedCount++;
+      } catch (e) {
+        result.errors.push(...rowErrors(row.row, e).map((r) => create(ImportRowErrorSchema, r)));
+      }
+    }
+    return result;
+  }
+
+  private checkContentType(contentType: string): void {
+    if (contentType === "") return;
+    const charset = charsetParameter.exec(contentType)?.[1]?.toLowerCase();
+    if (!csvContentTypes.test(contentType) || (charset !== undefined && charset !== "utf-8" && charset !== "utf8" && charset !== "us-ascii")) {
+      throw invalidArgument([{ field: "csv.contentType", description: `must be text/csv (UTF-8), not "${contentType.slice(0, 64)}"` }]);
+    }
+  }
+
+  /** The workspace's live copies of catalog models, by catalog id (hidden ones too: they keep working where used). */
+  private async catalogCopies(workspaceId: string): Promise<Map<string, ModelRecord>> {
+    const copies = new Map<string, ModelRecord>();
+    const query: ExportQuery = {
+      workspaceId,
+      search: [],
+      labels: [],
+      showDeleted: false,
+      showHidden: true,
+      filter: catalogCopyFilter,
+      order: [],
+      rankBySearch: false,
+      descending: false,
+      facets: false,
+    };
+    for await (const page of this.walk(query)) {
+      for (const record of page) if (record.catalogId !== null && record.origin === "MODEL_ORIGIN_SYSTEM") copies.set(record.catalogId, record);
+    }
+    return copies;
+  }
+
+  private async importRow(
+    call: Call,
+    row: ModelCsvRow,
+    columns: readonly ModelCsvColumn[],
+    copies: ReadonlyMap<string, ModelRecord>,
+    dryRun: boolean,
+  ): Promise<RowOutcome> {
+    if (row.deleted) throw new RowFailure("deleteTime", "is set: deleted models are not imported (export without showDeleted)");
+    if (row.catalogId !== undefined || row.origin === ModelOrigin.SYSTEM) {
+      if (row.catalogId === undefined) throw new RowFailure("catalogId", "is required on MODEL_ORIGIN_SYSTEM rows: it names the catalog model the row is a copy of");
+      if (row.origin === ModelOrigin.WORKSPACE) throw new RowFailure("catalogId", "is only for MODEL_ORIGIN_SYSTEM rows (copies of catalog models)");
+      const copy = copies.get(row.catalogId);
+      if (!copy) throw new RowFailure("catalogId", `"${row.catalogId.slice(0, 128)}" is no catalog model of this workspace`);
+      // A workspace changes only the labels and status of a catalog model; the platform owns the rest of the row.
+      const model = create(ModelSchema, { metadata: { labels: row.model.metadata?.labels ?? {} }, spec: { status: row.model.spec?.status } });
+      return this.update(call, copy, model, columns.filter((c) => c === "labels" || c === "status"), dryRun);
+    }
+    const externalId = row.model.metadata?.externalId;
+    const existing = externalId === undefined ? undefined : await this.store.findByExternalId(call.principal.workspaceId, externalId);
+    if (existing) return this.update(call, existing, row.model, columns, dryRun);
+    if (!call.principal.scopes.has("models:create")) {
+      throw new ConnectError('creating a model needs the scope "models:create"', Code.PermissionDenied);
+    }
+    const req = create(CreateModelRequestSchema, { model: row.model, validateOnly: dryRun });
+    validateRequest(CreateModelRequestSchema, req);
+    await this.registry.create(call, req);
+    return "created";
+  }
+
+  /** Updates the columns of the row whose values differ from the model's (none: unchanged). */
+  private async update(call: Call, record: ModelRecord, model: Model, columns: readonly ModelCsvColumn[], dryRun: boolean): Promise<RowOutcome> {
+    const current = modelCsvRecord(toModelMessage(record, call.principal.scopes));
+    const wanted = modelCsvRecord(model);
+    const paths: string[] = [];
+    for (const column of columns) {
+      const path = updatePathOf(column);
+      // An empty status cell keeps the status: a model always has one.
+      if (path === undefined || (column === "status" && model.spec?.status === undefined)) continue;
+      const i = modelCsvColumns.indexOf(column);
+      if (current[i] !== wanted[i]) paths.push(path);
+    }
+    if (paths.length === 0) return "unchanged";
+    const req = create(UpdateModelRequestSchema, { id: record.id, model, updateMask: { paths }, validateOnly: dryRun });
+    validateRequest(UpdateModelRequestSchema, req);
+    await this.registry.update(call, req);
+    return "updated";
+  }
+}
