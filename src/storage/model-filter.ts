@@ -77,18 +77,22 @@ export type CheckedFilterNode =
   | { kind: "capability"; value: string };
 
 /** Fields ListModels can sort by. */
-export type SortField =
-  | "metadata.name"
-  | "metadata.createdAt"
-  | "metadata.updatedAt"
-  | "spec.provider"
-  | "spec.family"
-  | "spec.status"
-  | "spec.inputPricePerMillionTokens"
-  | "spec.outputPricePerMillionTokens"
-  | "spec.cachedInputPricePerMillionTokens"
-  | "spec.maxInputTokens"
-  | "spec.maxOutputTokens";
+/** The fields a list can be ordered by. */
+export const sortFields = [
+  "metadata.name",
+  "metadata.createdAt",
+  "metadata.updatedAt",
+  "spec.provider",
+  "spec.family",
+  "spec.status",
+  "spec.inputPricePerMillionTokens",
+  "spec.outputPricePerMillionTokens",
+  "spec.cachedInputPricePerMillionTokens",
+  "spec.maxInputTokens",
+  "spec.maxOutputTokens",
+] as const;
+
+export type SortField = (typeof sortFields)[number];
 
 export interface OrderTerm {
   field: SortField;

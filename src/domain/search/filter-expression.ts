@@ -11,6 +11,7 @@ import type {
   SortField,
   TextMatch,
 } from "../../storage/model-filter.js";
+import { sortFields } from "../../storage/model-filter.js";
 
 export type {
   CheckedFilterNode,
@@ -439,19 +440,7 @@ function lookupField(name: string): FieldSpec | undefined {
   return fieldsByName.get(aliases.get(name) ?? name);
 }
 
-const sortable: ReadonlySet<string> = new Set<SortField>([
-  "metadata.name",
-  "metadata.createdAt",
-  "metadata.updatedAt",
-  "spec.provider",
-  "spec.family",
-  "spec.status",
-  "spec.inputPricePerMillionTokens",
-  "spec.outputPricePerMillionTokens",
-  "spec.cachedInputPricePerMillionTokens",
-  "spec.maxInputTokens",
-  "spec.maxOutputTokens",
-]);
+const sortable: ReadonlySet<string> = new Set<SortField>(sortFields);
 
 // ---------------------------------------------------------------------------
 // Checking

@@ -10,6 +10,7 @@ import type {
   SortField,
   TextMatch,
 } from "../model-filter.js";
+import { sortFields } from "../model-filter.js";
 
 /**
  * Compiles checked ListModels filters and orders to SQL on the `models` table.
@@ -181,23 +182,7 @@ function likeLiteral(text: string): string {
   return text.replace(/[\\%_]/g, (c) => "\\" + c);
 }
 
-const sortColumns: ReadonlyMap<SortField, Column> = new Map(
-  (
-    [
-      "metadata.name",
-      "metadata.createdAt",
-      "metadata.updatedAt",
-      "spec.provider",
-      "spec.family",
-      "spec.status",
-      "spec.inputPricePerMillionTokens",
-      "spec.outputPricePerMillionTokens",
-      "spec.cachedInputPricePerMillionTokens",
-      "spec.maxInputTokens",
-      "spec.maxOutputTokens",
-    ] as const
-  ).map((f) => [f, column(f)]),
-);
+const sortColumns: ReadonlyMap<SortField, Column> = new Map(sortFields.map((f) => [f, column(f)]));
 
 /**
  * ORDER BY terms (without the keyword) and the columns they sort on, in order.
