@@ -5,7 +5,7 @@
  */
 import autocannon from "autocannon";
 import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { mintToken } from "../src/domain/auth/token-minter.js";
@@ -16,6 +16,7 @@ const base = `http://127.0.0.1:${port}`;
 const seconds = Number(process.env.BENCH_SECONDS ?? 4);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
 const connections = 16;
+const exportModels = Number(process.env.BENCH_EXPORT_MODELS ?? 100_000);
 
 async function waitForServer(): Promise<void> {
   for (let i = 0; i < 200; i++) {
@@ -94,10 +95,60 @@ async function main(): Promise<void> {
     );
     const restRatio = baseline / mean(totals.get(surfaces[1]!.name)!.map((m) => m.rps));
     process.stdout.write(`\nREST GET /v1/models/{id} costs ${restRatio.toFixed(2)}× Connect JSON GetModel (target ≤ 1.20×).\n`);
+    await benchExport(server.pid!, secret);
   } finally {
     server.kill("SIGTERM");
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** Resident memory of a process now, in MiB (Linux). */
+function rssMiB(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
+}
+
+/** Seeds a workspace with many models through BatchCreateModels, then streams its CSV export, sampling the server's memory. */
+async function benchExport(pid: number, jwtSecret: string): Promise<void> {
+  const token = await mintToken({
+    secret: new TextEncoder().encode(jwtSecret),
+    workspaceId: "ws_export",
+    accountId: "acct_bench",
+    profileId: "profile_bench",
+    scope: "models:read models:create",
+    ttl: "1h",
+  });
+  const headers = { authorization: `Bearer ${token}`, "content-type": "application/json" };
+  const seeded = performance.now();
+  for (let done = 0; done < exportModels; done += 1000) {
+    const requests = Array.from({ length: Math.min(1000, exportModels - done) }, (_, i) => ({
+      model: {
+        metadata: { name: `Bench model ${done + i}, "quoted"`, externalId: `bench-${done + i}`, labels: { team: "bench", shard: String(i % 10) } },
+        spec: { provider: "acme", family: `bench-${i % 50}`, inputPricePerMillionTokensUsd: "0.075", maxInputTokens: 128000 },
+      },
+    }));
+    const res = await fetch(`${base}/v1/models:batchCreate`, { method: "POST", headers, body: JSON.stringify({ requests }) });
+    if (!res.ok) throw new Error(`seeding: HTTP ${res.status} ${await res.text()}`);
+  }
+  const seedSeconds = (performance.now() - seeded) / 1000;
+  const before = rssMiB(pid);
+  let peak = before;
+  const sampler = setInterval(() => (peak = Math.max(peak, rssMiB(pid))), 20);
+  const started = performance.now();
+  const res = await fetch(`${base}/v1/models:export`, { headers: { authorization: `Bearer ${token}` } });
+  let bytes = 0;
+  let rows = -1; // the header
+  for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
+    bytes += chunk.byteLength;
+    for (const b of chunk) if (b === 10) rows++;
+  }
+  const seconds = (performance.now() - started) / 1000;
+  clearInterval(sampler);
+  process.stdout.write(
+    `\nExport: ${rows} models seeded in ${seedSeconds.toFixed(1)} s through BatchCreateModels (1000 per call), then GET /v1/models:export streamed ` +
+      `${(bytes / 1048576).toFixed(1)} MiB of CSV in ${seconds.toFixed(1)} s (${Math.round(rows / seconds)} rows/s); ` +
+      `server RSS ${before.toFixed(0)} MiB before, peak ${peak.toFixed(0)} MiB during (+${(peak - before).toFixed(0)} MiB).\n`,
+  );
 }
 
 main().catch((e: unknown) => {

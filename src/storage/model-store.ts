@@ -154,6 +154,8 @@ export interface ModelListQuery {
   descending: boolean;
   /** Count the matches per provider and per status. */
   facets: boolean;
+  /** Walks over every page need no total: skip counting (total is then 0). */
+  skipTotal?: boolean;
 }
 
 export interface ModelListResult {

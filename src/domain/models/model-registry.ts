@@ -53,7 +53,6 @@ import {
   type CopyContext,
   type CredentialRecord,
   type IdempotencyRecord,
-  type ListPosition,
   type ModelListQuery,
   type ModelRecord,
   type ModelStore,
@@ -69,6 +68,7 @@ import { validateRequest } from "../validation/request-validation.js";
 import { isBedrockUrl } from "./endpoint-rules.js";
 import { ListCursors } from "./list-cursor.js";
 import { newModelId } from "./model-id.js";
+import { modelPages } from "./model-pages.js";
 import { applyUpdate, copyEditablePaths, credentialsPath, resolveMask, specOf, updatablePaths } from "./model-input.js";
 import { etagOf, storedStatus, toModelMessage } from "./model-message.js";
 import { defaultPageSize, maxPageSize, parseLabelSelector, parseSortOrder } from "./model-rules.js";
@@ -696,31 +696,6 @@ export class ModelRegistry {
 
   // ---- bundles
 
-  /** Every live model of the workspace owned by the bundle. */
-  private async bundleModels(workspaceId: string, bundleKey: string): Promise<ModelRecord[]> {
-    const out: ModelRecord[] = [];
-    let after: ListPosition | undefined;
-    for (;;) {
-      const { models, positions } = await this.store.listModels({
-        workspaceId,
-        limit: maxPageSize,
-        after,
-        search: [],
-        bundleKey,
-        labels: [],
-        showDeleted: false,
-        showHidden: true,
-        order: [],
-        rankBySearch: false,
-        descending: false,
-        facets: false,
-      });
-      out.push(...models);
-      if (models.length < maxPageSize) return out;
-      after = positions[positions.length - 1];
-    }
-  }
-
   /**
    * Makes the bundle's models exactly the listed ones (matched by externalId):
    * creates, updates and soft-deletes in one transaction, or only plans it.
@@ -728,7 +703,20 @@ export class ModelRegistry {
   async applyBundle(call: Call, req: ApplyBundleRequest): Promise<ApplyBundleResponse> {
     const { principal } = call;
     const workspaceId = principal.workspaceId;
-    const existing = new Map((await this.bundleModels(workspaceId, req.bundleKey)).map((m) => [m.externalId, m]));
+    const existing = new Map<string | null, ModelRecord>();
+    const bundle = {
+      workspaceId,
+      search: [],
+      bundleKey: req.bundleKey,
+      labels: [],
+      showDeleted: false,
+      showHidden: true,
+      order: [],
+      rankBySearch: false,
+      descending: false,
+      facets: false,
+    };
+    for await (const page of modelPages(this.store, bundle, maxPageSize)) for (const m of page) existing.set(m.externalId, m);
     const steps: Array<{ step: BundleAction; before?: ModelRecord; after: ModelRecord }> = [];
     const listed = new Set<string>();
     for (const [i, desired] of req.models.entries()) {

@@ -15,7 +15,7 @@ import {
   type ImportRowError,
 } from "../../../gen/modelservice/v1/model_service_pb.js";
 import type { CheckedFilterNode } from "../../storage/model-filter.js";
-import type { ListPosition, ModelListQuery, ModelRecord, ModelStore } from "../../storage/model-store.js";
+import type { ModelListQuery, ModelRecord, ModelStore } from "../../storage/model-store.js";
 import { isWorkspaceId, type Principal } from "../auth/principal.js";
 import { FilterSyntaxError, parseCheckedFilter } from "../search/filter-expression.js";
 import { invalidArgument, type FieldViolation } from "../validation/field-violations.js";
@@ -33,6 +33,7 @@ import {
   type ModelCsvRow,
 } from "./model-csv.js";
 import { storedStatus, toModelMessage } from "./model-message.js";
+import { modelPages } from "./model-pages.js";
 import type { Call, ModelRegistry } from "./model-registry.js";
 import { parseLabelSelector } from "./model-rules.js";
 
@@ -163,16 +164,6 @@ export class ModelTransfer {
   }
 
   /** Every page of a store query, in order, one page in memory at a time. */
-  private async *walk(query: ExportQuery): AsyncGenerator<ModelRecord[]> {
-    let after: ListPosition | undefined;
-    for (;;) {
-      const { models, positions } = await this.store.listModels({ ...query, limit: this.pageSize, after });
-      if (models.length > 0) yield models;
-      if (models.length < this.pageSize) return;
-      after = positions[positions.length - 1];
-    }
-  }
-
   /**
    * The CSV of the workspace's models that match the request's filters: the
    * header, then the rows in creation order, in chunks of whole rows. A bad
@@ -183,7 +174,7 @@ export class ModelTransfer {
     const encoder = new TextEncoder();
     let pending = modelCsvHeader();
     if (query) {
-      for await (const page of this.walk(query)) {
+      for await (const page of modelPages(this.store, query, this.pageSize)) {
         for (const record of page) {
           pending += csvText([modelCsvRecord(toModelMessage(record, principal.scopes))]);
           if (pending.length >= this.chunkBytes) {
@@ -271,7 +262,7 @@ export class ModelTransfer {
       descending: false,
       facets: false,
     };
-    for await (const page of this.walk(query)) {
+    for await (const page of modelPages(this.store, query, this.pageSize)) {
       for (const record of page) if (record.catalogId !== null && record.origin === "MODEL_ORIGIN_SYSTEM") copies.set(record.catalogId, record);
     }
     return copies;

@@ -448,7 +448,9 @@ export class SqliteModelStore implements ModelStore {
         : "";
     if (q.search.length > 0) params.match = q.search.map((t) => `"${t.replace(/"/g, '""')}"*`).join(" ");
     const filter = where.join(" AND ");
-    const total = (this.statement(`${withHits}SELECT count(*) AS n FROM ${from} WHERE ${filter}`).get(params) as { n: number }).n;
+    const total = q.skipTotal
+      ? 0
+      : (this.statement(`${withHits}SELECT count(*) AS n FROM ${from} WHERE ${filter}`).get(params) as { n: number }).n;
 
     const keys = sortKeys(q);
     let page = filter;
