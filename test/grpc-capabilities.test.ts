@@ -1,0 +1,58 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { BundleAction } from "../gen/modelservice/v1/model_service_pb.js";
+import { modelClient, type ModelClient } from "./support/clients.js";
+import { startTestService, type TestService } from "./support/service.js";
+
+/** The capabilities of the bulk/search issue once more over gRPC (the other files drive them over Connect and REST). */
+let service: TestService;
+let grpc: ModelClient;
+
+beforeAll(async () => {
+  service = await startTestService();
+  grpc = modelClient(service.url, await service.token("ws_grpc_caps"), "grpc");
+});
+afterAll(() => service.dispose());
+
+describe("over gRPC", () => {
+  it("applies a bundle, then re-applies it as a no-op", async () => {
+    const models = ["one", "two"].map((x) => ({ metadata: { name: `Bundled ${x}`, externalId: `grpc-${x}` }, spec: { provider: "acme" } }));
+    const first = await grpc.applyBundle({ bundleKey: "grpc-core", models });
+    expect([first.createdCount, first.unchangedCount]).toEqual([2, 0]);
+    const again = await grpc.applyBundle({ bundleKey: "grpc-core", models });
+    expect([again.createdCount, again.updatedCount, again.deletedCount, again.unchangedCount]).toEqual([0, 0, 0, 2]);
+    expect(again.plan.every((p) => p.action === BundleAction.UNCHANGED)).toBe(true);
+  });
+
+  it("searches with a filter, an order and facets", async () => {
+    const res = await grpc.listModels({
+      filter: 'spec.provider = "anthropic" OR spec.provider = "openai"',
+      orderBy: "spec.inputPricePerMillionTokens desc",
+      includeFacets: true,
+      limit: 1000,
+    });
+    const prices = res.items.map((m) => Number(m.spec?.inputPricePerMillionTokens ?? -1));
+    expect(prices).toEqual([...prices].sort((a, b) => b - a));
+    expect(new Set(res.items.map((m) => m.spec?.provider))).toEqual(new Set(["anthropic", "openai"]));
+    const providers = res.facets.find((f) => f.field === "spec.provider")!;
+    expect(providers.values.reduce((n, v) => n + v.count, 0)).toBe(res.pagination?.total);
+    const ranked = await grpc.listModels({ query: "clau" });
+    expect(ranked.items.length).toBeGreaterThan(0);
+    expect(ranked.items.every((m) => m.spec?.provider === "anthropic")).toBe(true);
+  });
+
+  it("drafts a model and publishes it", async () => {
+    const draft = await grpc.createModelDraft({ model: { metadata: { name: "Drafted over gRPC" } } });
+    const updated = await grpc.updateModelDraft({ id: draft.id, expectedVersion: 1, model: { metadata: { name: "Drafted, renamed" } }, updateMask: { paths: ["metadata.name"] } });
+    expect(updated.version).toBe(2);
+    const model = await grpc.publishModelDraft({ id: draft.id });
+    expect(model.metadata?.name).toBe("Drafted, renamed");
+    expect((await grpc.listModelDrafts({})).items).toEqual([]);
+  });
+
+  it("batch-creates and refreshes the catalog", async () => {
+    const batch = await grpc.batchCreateModels({ requests: [{ model: { metadata: { name: "Batch one" } } }, { model: { metadata: { name: "Batch two" } } }] });
+    expect(batch.models.map((m) => m.metadata?.name)).toEqual(["Batch one", "Batch two"]);
+    const refreshed = await grpc.refreshCatalog({});
+    expect([refreshed.addedCount, refreshed.changedCount]).toEqual([0, 0]);
+  });
+});
