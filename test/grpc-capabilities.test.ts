@@ -49,6 +49,25 @@ describe("over gRPC", () => {
     expect((await grpc.listModelDrafts({})).items).toEqual([]);
   });
 
+  it("exports as a stream of CSV chunks and imports the CSV into another workspace", async () => {
+    await grpc.createModel({ model: { metadata: { name: "Exported, \"quoted\"", externalId: "grpc-export" }, spec: { provider: "acme", inputPricePerMillionTokensUsd: "0.075" } } });
+    const chunks: Uint8Array[] = [];
+    for await (const body of grpc.exportModels({})) {
+      expect(body.contentType).toMatch(/^text\/csv/);
+      chunks.push(body.data);
+    }
+    const csv = Buffer.concat(chunks);
+    expect(csv.toString()).toContain('"Exported, ""quoted"""');
+    const other = modelClient(service.url, await service.token("ws_grpc_import"), "grpc");
+    const before = (await other.listModels({})).pagination?.total;
+    const imported = await other.importModels({ csv: { contentType: "text/csv", data: csv } });
+    expect(imported.errors).toEqual([]);
+    expect(imported.createdCount).toBeGreaterThanOrEqual(1);
+    const after = await other.listModels({ query: "grpc-export" });
+    expect(after.items.map((m) => m.spec?.inputPricePerMillionTokensUsd)).toEqual(["0.075"]);
+    expect((await other.listModels({})).pagination?.total).toBe((before ?? 0) + imported.createdCount);
+  });
+
   it("batch-creates and refreshes the catalog", async () => {
     const batch = await grpc.batchCreateModels({ requests: [{ model: { metadata: { name: "Batch one" } } }, { model: { metadata: { name: "Batch two" } } }] });
     expect(batch.models.map((m) => m.metadata?.name)).toEqual(["Batch one", "Batch two"]);
