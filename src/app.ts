@@ -25,6 +25,9 @@ import { corsMiddleware } from "./wire/cors.js";
 import { HealthStatus } from "./wire/health/health-service.js";
 import { httpHandler } from "./wire/http-handler.js";
 import { loggingInterceptor } from "./wire/interceptors/logging-interceptor.js";
+import { metricsInterceptor } from "./wire/interceptors/metrics-interceptor.js";
+import { rateLimitInterceptor } from "./wire/interceptors/rate-limit-interceptor.js";
+import { createMetrics, metricsEndpoint } from "./wire/metrics.js";
 import { docsPage } from "./wire/openapi/docs-page.js";
 import { openApiDocument } from "./wire/openapi/openapi-document.js";
 import { httpBindings } from "./wire/rest/http-rules.js";
@@ -58,6 +61,15 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
   const health = new HealthStatus();
   health.set(ModelService.typeName, HealthCheckResponse_ServingStatus.SERVING);
   const handlers = new Map<DescMethod, UniversalHandler>();
+  const metrics = createMetrics({ databasePath: config.databasePath });
+  const rateLimit =
+    config.rateLimitRps === undefined
+      ? undefined
+      : rateLimitInterceptor({
+          rps: config.rateLimitRps,
+          burst: config.rateLimitBurst ?? Math.max(1, Math.ceil(config.rateLimitRps)),
+          onLimited: () => metrics.rateLimited.inc(),
+        });
   const routes = connectRoutes({
       registry,
       drafts: new ModelDrafts(new SqliteDraftStore(store.db), registry),
@@ -70,14 +82,15 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
         file_grpc_reflection_v1_reflection,
         file_grpc_reflection_v1alpha_reflection,
       ],
-      interceptors: [loggingInterceptor(logger)],
+      interceptors: [metricsInterceptor(metrics), loggingInterceptor(logger)],
+      rateLimit,
   });
   const rpc = connectNodeAdapter({
     routes(router) {
       routes(router);
       for (const handler of router.handlers) handlers.set(handler.method, handler);
     },
-    interceptors: [loggingInterceptor(logger)],
+    interceptors: [metricsInterceptor(metrics), loggingInterceptor(logger)],
     fallback: (req, res) => notFound(req, res as ServerResponse),
     // Implicit-presence fields are written even at their defaults ("items": [],
     // "nextCursor": ""), as the seeds' SDKs expect; proto3 optional fields stay
@@ -87,16 +100,25 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
     readMaxBytes: config.maxBodyBytes,
   });
   const bindings = httpBindings([ModelService]);
+  // The port opens only after migrations ran (ModelRegistry.open above), so /readyz never answers 200 during them.
   let accepting = true;
   const server = new OnePortServer(
     httpHandler({
       cors: corsMiddleware(config.corsOrigins),
       ready: () => accepting,
+      metrics: metricsEndpoint(metrics.registry),
       openApi: JSON.stringify(openApiDocument(bindings, { title: "ModelService", version: "v1" })),
       docs: docsPage(),
       rest: restHandler({ bindings, handlers, maxBodyBytes: config.maxBodyBytes }),
       rpc,
     }),
+    {
+      headersTimeoutMs: config.headersTimeoutMs,
+      requestTimeoutMs: config.requestTimeoutMs,
+      keepAliveTimeoutMs: config.keepAliveTimeoutMs,
+      maxConcurrentStreams: config.maxConcurrentStreams,
+      idleTimeoutMs: config.idleTimeoutMs,
+    },
   );
   const address = await server.listen({ host: config.host, port: config.port });
   logger.info({ host: address.address, port: address.port }, "listening");

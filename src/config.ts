@@ -27,6 +27,20 @@ export interface Config {
   purgeAfterMs: number;
   shutdownGraceMs: number;
   logLevel: string;
+  /** Per-token rate limit: tokens per second of each bearer token's bucket; undefined = no limit. */
+  rateLimitRps?: number;
+  /** Per-token rate limit: bucket capacity (calls at once); defaults to max(1, ceil(rateLimitRps)). */
+  rateLimitBurst?: number;
+  /** HTTP/1.1: time a client has to send its request headers (slowloris guard). */
+  headersTimeoutMs: number;
+  /** HTTP/1.1: time a client has to send its whole request, body included; 0 = none. */
+  requestTimeoutMs: number;
+  /** HTTP/1.1: how long an idle keep-alive connection stays open. */
+  keepAliveTimeoutMs: number;
+  /** HTTP/2: concurrent streams per connection (SETTINGS_MAX_CONCURRENT_STREAMS). */
+  maxConcurrentStreams: number;
+  /** HTTP/2: a connection without open streams for this long is closed (GOAWAY); 0 = never. */
+  idleTimeoutMs: number;
 }
 
 export class ConfigError extends Error {}
@@ -39,6 +53,38 @@ function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: nu
     throw new ConfigError(`${name} must be an integer from ${min} to ${max}, not "${text}"`);
   }
   return n;
+}
+
+/** Per-token rate limit settings: both undefined (off) unless MODELSERVICE_RATE_LIMIT_RPS is set. */
+function rateLimit(env: NodeJS.ProcessEnv): { rateLimitRps?: number; rateLimitBurst?: number } {
+  const rpsText = env.MODELSERVICE_RATE_LIMIT_RPS ?? "";
+  const burstText = env.MODELSERVICE_RATE_LIMIT_BURST ?? "";
+  if (rpsText === "") {
+    if (burstText !== "") throw new ConfigError("MODELSERVICE_RATE_LIMIT_BURST needs MODELSERVICE_RATE_LIMIT_RPS");
+    return {};
+  }
+  const rps = Number(rpsText);
+  if (!Number.isFinite(rps) || rps <= 0 || rps > 1_000_000) {
+    throw new ConfigError(`MODELSERVICE_RATE_LIMIT_RPS must be a number above 0 and at most 1000000, not "${rpsText}"`);
+  }
+  const burst = integer(env, "MODELSERVICE_RATE_LIMIT_BURST", Math.max(1, Math.ceil(rps)), 1, 1_000_000);
+  return { rateLimitRps: rps, rateLimitBurst: burst };
+}
+
+/** HTTP server timeouts and limits; node requires the headers timeout to fit in the request timeout. */
+function serverLimits(env: NodeJS.ProcessEnv) {
+  const headersTimeoutMs = integer(env, "MODELSERVICE_HEADERS_TIMEOUT_MS", 10_000, 100, 600_000);
+  const requestTimeoutMs = integer(env, "MODELSERVICE_REQUEST_TIMEOUT_MS", 60_000, 0, 3_600_000);
+  if (requestTimeoutMs !== 0 && headersTimeoutMs > requestTimeoutMs) {
+    throw new ConfigError("MODELSERVICE_HEADERS_TIMEOUT_MS must not exceed MODELSERVICE_REQUEST_TIMEOUT_MS");
+  }
+  return {
+    headersTimeoutMs,
+    requestTimeoutMs,
+    keepAliveTimeoutMs: integer(env, "MODELSERVICE_KEEP_ALIVE_TIMEOUT_MS", 5_000, 100, 600_000),
+    maxConcurrentStreams: integer(env, "MODELSERVICE_MAX_CONCURRENT_STREAMS", 100, 1, 10_000),
+    idleTimeoutMs: integer(env, "MODELSERVICE_IDLE_TIMEOUT_MS", 300_000, 0, 86_400_000),
+  };
 }
 
 /** The dev-mode signing secret: created once under the data directory, readable only by its owner. */
@@ -96,5 +142,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     purgeAfterMs: integer(env, "MODELSERVICE_PURGE_AFTER_DAYS", 30, 0, 3650) * 24 * 60 * 60 * 1000,
     shutdownGraceMs: integer(env, "MODELSERVICE_SHUTDOWN_GRACE_MS", 10_000, 0, 600_000),
     logLevel: env.LOG_LEVEL || "info",
+    ...rateLimit(env),
+    ...serverLimits(env),
   };
 }

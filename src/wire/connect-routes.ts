@@ -22,8 +22,10 @@ export interface RouteParts {
   health: HealthStatus;
   /** Files that reflection describes. */
   files: readonly DescFile[];
-  /** Cross-cutting interceptors of every service (logging). */
+  /** Cross-cutting interceptors of every service (metrics, logging). */
   interceptors: Interceptor[];
+  /** The per-token rate limit of ModelService, run right after auth (only verified tokens get a bucket); none when off. */
+  rateLimit?: Interceptor;
 }
 
 /**
@@ -33,7 +35,12 @@ export interface RouteParts {
 export function connectRoutes(parts: RouteParts): (router: ConnectRouter) => void {
   return (router) => {
     router.service(ModelService, modelServiceHandler(parts.registry, parts.drafts, parts.transfer), {
-      interceptors: [...parts.interceptors, authInterceptor(parts.verifier, parts.registry), validationInterceptor],
+      interceptors: [
+        ...parts.interceptors,
+        authInterceptor(parts.verifier, parts.registry),
+        ...(parts.rateLimit ? [parts.rateLimit] : []),
+        validationInterceptor,
+      ],
     });
     registerHealthService(router, parts.health);
     registerServerReflection(router, parts.files);

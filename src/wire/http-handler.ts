@@ -6,6 +6,8 @@ export interface HttpHandlerParts {
   cors: CorsMiddleware;
   /** True while the service takes traffic (false during shutdown). */
   ready: () => boolean;
+  /** GET /metrics: the Prometheus text of the service's metrics registry. */
+  metrics?: (res: Parameters<RequestHandler>[1]) => void;
   /** The OpenAPI document, serialized once at start. */
   openApi: string;
   /** The API reference page and its assets; false for other paths. */
@@ -35,6 +37,7 @@ export function httpHandler(parts: HttpHandlerParts): RequestHandler {
         const ready = parts.ready();
         return sendJson(res as ServerResponse, ready ? 200 : 503, { status: ready ? "ready" : "shutting down" });
       }
+      if (isRead && path === "/metrics" && parts.metrics) return parts.metrics(res);
       if (isRead && path === "/openapi.json") return sendJson(res as ServerResponse, 200, parts.openApi);
       if (isRead && parts.docs(path, res as ServerResponse)) return;
       if (parts.rest(req, res)) return;

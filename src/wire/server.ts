@@ -14,6 +14,20 @@ export interface ServerOptions {
   port: number;
 }
 
+/** Timeouts and limits against slow or greedy clients (Config: headersTimeoutMs …). */
+export interface ServerLimits {
+  /** Time to send the request headers (HTTP/1.1), and to send the first bytes of a connection. Default 10 s. */
+  headersTimeoutMs?: number;
+  /** Time to send the whole request (HTTP/1.1); 0 = none. Default 60 s. */
+  requestTimeoutMs?: number;
+  /** Idle time of an HTTP/1.1 keep-alive connection. Default 5 s. */
+  keepAliveTimeoutMs?: number;
+  /** HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS. Default 100. */
+  maxConcurrentStreams?: number;
+  /** An HTTP/2 connection without open streams for this long is closed with GOAWAY; 0 = never. Default 5 min. */
+  idleTimeoutMs?: number;
+}
+
 /**
  * One port for HTTP/1.1 and cleartext HTTP/2 (prior knowledge): a TCP server
  * reads the first bytes of each connection and hands the socket to the http2
@@ -28,7 +42,11 @@ export class OnePortServer {
   private inFlight = 0;
   private drained?: () => void;
 
-  constructor(handler: RequestHandler) {
+  private readonly headersTimeoutMs: number;
+
+  constructor(handler: RequestHandler, limits: ServerLimits = {}) {
+    const headersTimeout = (this.headersTimeoutMs = limits.headersTimeoutMs ?? 10_000);
+    const idleTimeout = limits.idleTimeoutMs ?? 300_000;
     const counted: RequestHandler = (req, res) => {
       this.inFlight++;
       res.once("close", () => {
@@ -37,11 +55,34 @@ export class OnePortServer {
       });
       handler(req, res);
     };
-    this.http1 = createHttpServer(counted);
-    this.http2 = createHttp2Server({}, counted);
+    this.http1 = createHttpServer(
+      {
+        headersTimeout,
+        requestTimeout: limits.requestTimeoutMs ?? 60_000,
+        keepAliveTimeout: limits.keepAliveTimeoutMs ?? 5_000,
+        // Node checks the headers and request timeouts at this interval (default 30 s).
+        connectionsCheckingInterval: Math.max(50, Math.min(1_000, Math.floor(headersTimeout / 4))),
+      },
+      counted,
+    );
+    // The http server is handed sockets and never listens itself, and node
+    // starts tracking connections (and so the timeouts above) on "listening".
+    this.http1.emit("listening");
+    this.http2 = createHttp2Server({ settings: { maxConcurrentStreams: limits.maxConcurrentStreams ?? 100 } }, counted);
     this.http2.on("session", (session) => {
       this.sessions.add(session);
       session.once("close", () => this.sessions.delete(session));
+      if (idleTimeout > 0) {
+        let open = 0;
+        session.on("stream", (stream) => {
+          open++;
+          stream.once("close", () => open--);
+        });
+        // Fires after idleTimeout without any frame; a session with open streams (a quiet watch) stays.
+        session.setTimeout(idleTimeout, () => {
+          if (open === 0 && !session.closed) session.close();
+        });
+      }
     });
     // Responses leave in several writes (headers, body, trailers); without
     // noDelay, Nagle's algorithm holds the later ones for a delayed ACK (~40 ms).
@@ -52,6 +93,10 @@ export class OnePortServer {
     this.sockets.add(socket);
     socket.once("close", () => this.sockets.delete(socket));
     socket.on("error", () => socket.destroy());
+    // A connection that does not even send enough bytes to pick a protocol.
+    const silent = () => socket.destroy();
+    socket.setTimeout(this.headersTimeoutMs);
+    socket.on("timeout", silent);
     let head = Buffer.alloc(0);
     const onData = (chunk: Buffer) => {
       head = Buffer.concat([head, chunk]);
@@ -60,6 +105,8 @@ export class OnePortServer {
       // Wait for more bytes while they could still become the preface.
       if (isPrefix && head.length < http2Preface.length) return;
       socket.off("data", onData);
+      socket.setTimeout(0);
+      socket.off("timeout", silent);
       socket.pause();
       socket.unshift(head);
       if (isPrefix) {
@@ -100,6 +147,7 @@ export class OnePortServer {
       });
     }
     this.http1.closeAllConnections();
+    this.http1.close();
     for (const session of this.sessions) session.destroy();
     for (const socket of this.sockets) socket.destroy();
     await stopped;

@@ -9,7 +9,7 @@ export const comments: Readonly<Record<string, string>> = {
   "modelservice.v1.ListModelsRequest.cursor": "Pagination cursor from a previous response (opaque).",
   "modelservice.v1.ListModelsRequest.limit": "Maximum number of results to return: default 50, at most 1000 (larger is clamped).",
   "modelservice.v1.ListModelsRequest.prefix": "Case-insensitive prefix of the name, external ID or ID.",
-  "modelservice.v1.ListModelsRequest.query": "Free-form search: every word must occur, case-insensitively, in the name,\nfamily, provider, ID, external ID or a label.",
+  "modelservice.v1.ListModelsRequest.query": "Full-text search: every word must occur, as a word prefix, in the name,\nfamily, provider, description, external ID or a label; without sortOrder\nor orderBy the most relevant models come first.",
   "modelservice.v1.ListModelsRequest.sort_order": "Sort order by creation time: \"asc\" (default) or \"desc\".",
   "modelservice.v1.ListModelsRequest.status": "Filter by model status; MODEL_STATUS_UNSPECIFIED means any status.",
   "modelservice.v1.ListModelsRequest.bundle_key": "Return only models owned by this configuration bundle.",

@@ -59,8 +59,9 @@ export type ListModelsRequest = Message<"modelservice.v1.ListModelsRequest"> & {
   prefix: string;
 
   /**
-   * Free-form search: every word must occur, case-insensitively, in the name,
-   * family, provider, ID, external ID or a label.
+   * Full-text search: every word must occur, as a word prefix, in the name,
+   * family, provider, description, external ID or a label; without sortOrder
+   * or orderBy the most relevant models come first.
    *
    * @generated from field: string query = 5;
    */

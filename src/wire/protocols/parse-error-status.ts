@@ -6,15 +6,25 @@ import {
   type UniversalHandler,
   type UniversalServerResponse,
 } from "@connectrpc/connect/protocol";
-import { codeToHttpStatus, errorFromJsonBytes, errorToJsonBytes } from "@connectrpc/connect/protocol-connect";
+import {
+  codeToHttpStatus,
+  endStreamFlag,
+  endStreamFromJson,
+  endStreamToJson,
+  errorFromJsonBytes,
+  errorToJsonBytes,
+} from "@connectrpc/connect/protocol-connect";
 import { findTrailerError, setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import { trailerFlag, trailerParse, trailerSerialize } from "@connectrpc/connect/protocol-grpc-web";
 
 /**
  * connect-node reports a request body that is not valid protobuf binary as
- * Internal ("parse binary: premature EOF"). It is the client's bad input, so
- * this wrapper turns exactly that error into InvalidArgument, in each
- * protocol's own error format, leaving every other response untouched.
+ * Internal ("parse binary: premature EOF"), and so it does a compressed body
+ * that fails to decompress for a reason zlib does not call corrupt input
+ * ("decompression failed": a truncated gzip stream, bad brotli). It is the
+ * client's bad input, so this wrapper turns exactly those errors into
+ * InvalidArgument, in each protocol's own error format (the Connect streaming
+ * end-stream message included), leaving every other response untouched.
  */
 export function invalidArgumentForParseErrors(handler: UniversalHandler): UniversalHandler {
   const wrapped = async (req: Parameters<UniversalHandler>[0]): Promise<UniversalServerResponse> => {
@@ -22,6 +32,7 @@ export function invalidArgumentForParseErrors(handler: UniversalHandler): Univer
     const contentType = res.header?.get("content-type") ?? "";
     if (contentType.startsWith("application/grpc-web")) return { ...res, body: res.body && grpcWebBody(res.body) };
     if (contentType.startsWith("application/grpc")) return grpcResponse(res);
+    if (contentType.startsWith("application/connect+")) return { ...res, body: res.body && connectStreamBody(res.body) };
     if (res.status === 500 && contentType.startsWith("application/json")) return connectUnaryResponse(res);
     return res;
   };
@@ -29,7 +40,7 @@ export function invalidArgumentForParseErrors(handler: UniversalHandler): Univer
 }
 
 function isBinaryParseError(error: ConnectError | undefined): error is ConnectError {
-  return error?.code === Code.Internal && error.rawMessage.startsWith("parse binary:");
+  return error?.code === Code.Internal && (error.rawMessage.startsWith("parse binary:") || error.rawMessage === "decompression failed");
 }
 
 function asInvalidArgument(error: ConnectError): ConnectError {
@@ -67,6 +78,28 @@ function grpcResponse(res: UniversalServerResponse): UniversalServerResponse {
       fixGrpcTrailer(trailer);
     })(),
   };
+}
+
+function isWholeFrame(chunk: Uint8Array, flag: number): boolean {
+  return chunk.byteLength >= 5 && chunk[0] === flag && new DataView(chunk.buffer, chunk.byteOffset).getUint32(1) === chunk.byteLength - 5;
+}
+
+/** A Connect streaming response: the error of its end-stream message. */
+async function* connectStreamBody(body: AsyncIterable<Uint8Array>): AsyncIterable<Uint8Array> {
+  for await (const chunk of body) {
+    if (!isWholeFrame(chunk, endStreamFlag)) {
+      yield chunk;
+      continue;
+    }
+    const end = endStreamFromJson(chunk.subarray(5));
+    if (!isBinaryParseError(end.error)) {
+      yield chunk;
+      continue;
+    }
+    // The parsed error carries the end-stream metadata already; passing it twice would repeat every value.
+    const json = endStreamToJson(new Headers(), asInvalidArgument(end.error), undefined);
+    yield encodeEnvelope(endStreamFlag, new TextEncoder().encode(JSON.stringify(json)));
+  }
 }
 
 async function* grpcWebBody(body: AsyncIterable<Uint8Array>): AsyncIterable<Uint8Array> {

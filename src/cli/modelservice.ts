@@ -1,0 +1,119 @@
+#!/usr/bin/env node
+import { existsSync, readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Argument, Command, CommanderError, Option } from "commander";
+import { bashCompletion, zshCompletion } from "./completion.js";
+import { createTransport, parseBaseUrl, parseDuration, protocols, type Protocol } from "./client.js";
+import { exitCodeOf, report } from "./errors.js";
+import { migrateCommand, rotateKeysCommand, serveCommand, tokenCommand } from "./operator-commands.js";
+import { outputFormats, type OutputFormat } from "./output.js";
+import { addRpcCommands, type CallContext } from "./rpc-commands.js";
+
+interface GlobalOptions {
+  baseUrl: string;
+  apiKey?: string;
+  protocol: Protocol;
+  output: OutputFormat;
+  timeout: string;
+  connectTimeout: string;
+  debug?: boolean;
+  all?: boolean;
+}
+
+/** The version of the package this file belongs to (dist/src/cli or src/cli). */
+function version(): string {
+  for (let dir = dirname(fileURLToPath(import.meta.url)), i = 0; i < 4; i++, dir = dirname(dir)) {
+    const file = join(dir, "package.json");
+    if (existsSync(file)) return (JSON.parse(readFileSync(file, "utf8")) as { version: string }).version;
+  }
+  return "unknown";
+}
+
+function context(cmd: Command): CallContext {
+  const o = cmd.optsWithGlobals<GlobalOptions>();
+  const baseUrl = parseBaseUrl(o.baseUrl);
+  const transport = createTransport({
+    baseUrl,
+    protocol: o.protocol,
+    timeoutMs: parseDuration(o.timeout),
+    connectTimeoutMs: parseDuration(o.connectTimeout),
+  });
+  const apiKey = o.apiKey ?? process.env.MODELSERVICE_TOKEN;
+  return {
+    transport,
+    headers: apiKey ? { authorization: `Bearer ${apiKey}` } : {},
+    output: o.output,
+    all: o.all === true,
+  };
+}
+
+/** Runs an RPC command: its result on stdout, or one error line on stderr; then exits with the class's code. */
+async function run(cmd: Command, work: () => Promise<void>): Promise<void> {
+  const o = cmd.optsWithGlobals<GlobalOptions>();
+  let code = 0;
+  try {
+    await work();
+  } catch (e) {
+    code = report(e, { debug: o.debug, baseUrl: o.baseUrl });
+  }
+  await new Promise<void>((resolve) => process.stdout.write("", () => resolve()));
+  // Open HTTP/2 sessions and keep-alive sockets would otherwise hold the process.
+  process.exit(code);
+}
+
+export function buildProgram(): Command {
+  const program = new Command("modelservice")
+    .description(
+      "Command-line client of ModelService, the model registry: one command per RPC (Connect, gRPC or gRPC-Web), " +
+        "plus the operator commands serve, token, migrate and rotate-keys.",
+    )
+    .version(version())
+    .addOption(new Option("--base-url <url>", "URL of the service").env("MODELSERVICE_URL").default("http://localhost:8080"))
+    .addOption(new Option("--api-key <token>", "bearer token (JWT) of the caller; MODELSERVICE_TOKEN is read too").env("MODELSERVICE_API_KEY"))
+    .addOption(new Option("--protocol <protocol>", "wire protocol").choices(protocols).default("connect"))
+    .addOption(new Option("-o, --output <format>", "json: canonical proto JSON; table: aligned columns; csv: rows").choices(outputFormats).default("json"))
+    .addOption(new Option("--timeout <duration>", "deadline of each call (500ms, 30s, 2m)").default("30s"))
+    .addOption(new Option("--connect-timeout <duration>", "give up connecting to the server after this long").default("5s"))
+    .option("--debug", "on failure, also print the stack trace and error details")
+    .exitOverride()
+    .configureHelp({ showGlobalOptions: true, sortSubcommands: false })
+    .showSuggestionAfterError(true);
+
+  addRpcCommands(program, context, run);
+
+  for (const operator of [serveCommand(), tokenCommand(), migrateCommand(), rotateKeysCommand()]) {
+    operator.copyInheritedSettings(program);
+    program.addCommand(operator);
+  }
+
+  program
+    .command("completion")
+    .description("Print a shell completion script: source <(modelservice completion bash)")
+    .addArgument(new Argument("<shell>", "the shell").choices(["bash", "zsh"]))
+    .action((shell: "bash" | "zsh") => {
+      process.stdout.write(shell === "bash" ? bashCompletion(program) : zshCompletion(program));
+    });
+  return program;
+}
+
+async function main(): Promise<void> {
+  process.stdout.on("error", (e: NodeJS.ErrnoException) => {
+    // A reader that went away (`| head`) is not a failure of the command.
+    if (e.code === "EPIPE") process.exit(0);
+    throw e;
+  });
+  const program = buildProgram();
+  try {
+    await program.parseAsync(process.argv);
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // Commander has already written its one line (or the help).
+      process.exitCode = exitCodeOf(e);
+      return;
+    }
+    process.exitCode = report(e, { debug: program.opts<GlobalOptions>().debug });
+  }
+}
+
+void main();

@@ -1,0 +1,409 @@
+import { readFileSync } from "node:fs";
+import { createRegistry, fromJson, getOption, type DescField, type DescMessage, type DescMethod, type JsonValue, type Message } from "@bufbuild/protobuf";
+import { createClient, type CallOptions, type Transport } from "@connectrpc/connect";
+import { Command, InvalidArgumentError, Option } from "commander";
+import { FieldBehavior, field_behavior } from "../../gen/google/api/field_behavior_pb.js";
+import { comments as modelComments } from "../../gen/modelservice/v1/model_comments.js";
+import { comments as serviceComments } from "../../gen/modelservice/v1/model_service_comments.js";
+import { file_modelservice_v1_model_service, ListModelsRequestSchema, ModelService } from "../../gen/modelservice/v1/model_service_pb.js";
+import { errorDetailTypes } from "../domain/errors/rpc-status.js";
+import { rpcCommands, type RpcCommand } from "./command-table.js";
+import { UsageError } from "./errors.js";
+import { format, type OutputFormat } from "./output.js";
+import { progress } from "./progress.js";
+
+const comments: Readonly<Record<string, string>> = { ...modelComments, ...serviceComments };
+
+/** Every type the responses can carry, google.rpc error details included (for Any in BatchResult). */
+export const registry = createRegistry(file_modelservice_v1_model_service, errorDetailTypes);
+
+/** Names the root command uses for itself; a derived flag never takes one. */
+export const globalFlags = ["base-url", "api-key", "protocol", "output", "timeout", "connect-timeout", "debug", "help", "all", "file"];
+
+const wkt = new Set(["google.protobuf.Timestamp", "google.protobuf.Duration", "google.protobuf.Empty", "google.protobuf.Struct", "google.protobuf.Any"]);
+
+function kebab(name: string): string {
+  return name.replace(/_/g, "-");
+}
+
+function help(parent: DescMessage, field: DescField): string {
+  return (comments[`${parent.typeName}.${field.name}`] ?? field.name).replace(/\s*\n\s*/g, " ");
+}
+
+function behaviors(field: DescField): FieldBehavior[] {
+  return getOption(field, field_behavior);
+}
+
+/** How one flag fills the request. */
+type Flag =
+  | { kind: "value"; option: Option; path: DescField[]; field: DescField }
+  | { kind: "json" | "jsonFile"; option: Option; field: DescField }
+  | { kind: "mask"; option: Option; field: DescField }
+  | { kind: "httpBody"; option: Option; field: DescField };
+
+function enumValue(field: DescField & { fieldKind: "enum" } | DescField & { fieldKind: "list"; listKind: "enum" }, text: string): string {
+  const values = field.enum.values.filter((v) => v.number !== 0);
+  const exact = values.find((v) => v.name === text);
+  if (exact) return exact.name;
+  const short = values.find((v) => v.localName.toLowerCase() === text.toLowerCase().replace(/-/g, "_") || v.name.toLowerCase() === text.toLowerCase());
+  if (short) return short.name;
+  throw new InvalidArgumentError(`Allowed choices are ${values.map((v) => v.name).join(", ")}.`);
+}
+
+/** Converts one flag value to its proto JSON form. */
+function scalarJson(field: DescField, text: string): JsonValue {
+  const scalar = field.fieldKind === "scalar" ? field.scalar : field.fieldKind === "list" && field.listKind === "scalar" ? field.scalar : undefined;
+  if (field.fieldKind === "enum" || (field.fieldKind === "list" && field.listKind === "enum")) return enumValue(field as never, text);
+  switch (scalar) {
+    case 3: // int64
+    case 4: // uint64
+    case 6: // fixed64
+    case 16: // sfixed64
+    case 18: // sint64
+      if (!/^-?\d+$/.test(text)) throw new InvalidArgumentError("Not an integer.");
+      return text;
+    case 5: // int32
+    case 13: // uint32
+    case 7: // fixed32
+    case 15: // sfixed32
+    case 17: // sint32
+      if (!/^-?\d+$/.test(text)) throw new InvalidArgumentError("Not an integer.");
+      return Number(text);
+    case 1: // double
+    case 2: // float
+      if (!Number.isFinite(Number(text))) throw new InvalidArgumentError("Not a number.");
+      return Number(text);
+    case 12: // bytes
+      return Buffer.from(text).toString("base64");
+    default:
+      return text;
+  }
+}
+
+/** Parser for a value flag; repeated fields and maps take several values, comma-separated or repeated. */
+function parserFor(field: DescField): (text: string, previous: unknown) => unknown {
+  if (field.fieldKind === "list") {
+    return (text, previous) => [...((previous as JsonValue[] | undefined) ?? []), ...text.split(",").filter((s) => s !== "").map((s) => scalarJson(field, s.trim()))];
+  }
+  if (field.fieldKind === "map") {
+    return (text, previous) => {
+      const out = { ...((previous as Record<string, string> | undefined) ?? {}) };
+      for (const pair of text.split(",").filter((s) => s !== "")) {
+        const at = pair.indexOf("=");
+        if (at <= 0) throw new InvalidArgumentError(`Expected key=value pairs, got "${pair}".`);
+        out[pair.slice(0, at).trim()] = pair.slice(at + 1).trim();
+      }
+      return out;
+    };
+  }
+  return (text) => scalarJson(field, text);
+}
+
+function valueOption(flag: string, parent: DescMessage, field: DescField, required: boolean): Option[] {
+  const description = help(parent, field) + (required ? " (required)" : "");
+  if (field.fieldKind === "scalar" && field.scalar === 8 /* bool */) {
+    const options = [new Option(`--${flag}`, description)];
+    if (field.presence !== 2 /* IMPLICIT */) options.push(new Option(`--no-${flag}`, `Sets ${field.name} to false.`));
+    return options;
+  }
+  const placeholder = field.fieldKind === "map" ? "<key=value,...>" : field.fieldKind === "list" ? "<values,...>" : "<value>";
+  const option = new Option(`--${flag} ${placeholder}`, description);
+  if (field.fieldKind === "enum" || (field.fieldKind === "list" && field.listKind === "enum")) {
+    option.choices((field.enum as { values: Array<{ number: number; name: string }> }).values.filter((v) => v.number !== 0).map((v) => v.name));
+  }
+  option.argParser(parserFor(field) as (value: string, previous: unknown) => unknown);
+  if (required) option.makeOptionMandatory();
+  return [option];
+}
+
+function isLeaf(field: DescField): boolean {
+  if (field.fieldKind === "scalar" || field.fieldKind === "enum") return true;
+  if (field.fieldKind === "list") return field.listKind !== "message";
+  if (field.fieldKind === "map") return field.mapKind === "scalar" && field.scalar === 9 /* string */;
+  return false;
+}
+
+/** The settable leaves of a message (output-only fields left out), with their paths. */
+function leaves(message: DescMessage, path: DescField[], depth: number): Array<{ path: DescField[]; parent: DescMessage; field: DescField }> {
+  const out: Array<{ path: DescField[]; parent: DescMessage; field: DescField }> = [];
+  for (const field of message.fields) {
+    if (behaviors(field).includes(FieldBehavior.OUTPUT_ONLY)) continue;
+    if (isLeaf(field)) out.push({ path: [...path, field], parent: message, field });
+    else if (field.fieldKind === "message" && !wkt.has(field.message.typeName) && depth < 3) {
+      out.push(...leaves(field.message, [...path, field], depth + 1));
+    }
+  }
+  return out;
+}
+
+/** The flags of a method's request message, derived from its fields. */
+export function requestFlags(method: DescMethod): Flag[] {
+  const input = method.input;
+  const flags: Flag[] = [];
+  const taken = new Set(globalFlags);
+  const take = (name: string) => {
+    taken.add(name);
+    return name;
+  };
+  for (const field of input.fields) taken.add(kebab(field.name));
+  const expandable: DescField[] = [];
+  for (const field of input.fields) {
+    const required = behaviors(field).includes(FieldBehavior.REQUIRED);
+    if (isLeaf(field)) {
+      for (const option of valueOption(kebab(field.name), input, field, required)) flags.push({ kind: "value", option, path: [field], field });
+      continue;
+    }
+    if (field.fieldKind === "message" && field.message.typeName === "google.protobuf.FieldMask") {
+      flags.push({ kind: "mask", field, option: new Option(`--${kebab(field.name)} <paths>`, `${help(input, field)} Comma-separated field paths.`) });
+      continue;
+    }
+    if (field.fieldKind === "message" && field.message.typeName === "google.api.HttpBody") {
+      const option = new Option(`--${take("file")} <path|->`, `${help(input, field)} A file, or - for standard input.`);
+      if (required) option.makeOptionMandatory();
+      flags.push({ kind: "httpBody", field, option });
+      continue;
+    }
+    const what = field.fieldKind === "list" ? `a JSON array of ${field.message?.typeName}` : `JSON of ${field.message?.typeName}`;
+    const req = required ? ` (required: this, --${kebab(field.name)}-file${field.fieldKind === "message" ? " or the field flags" : ""})` : "";
+    flags.push({ kind: "json", field, option: new Option(`--${take(`${kebab(field.name)}-json`)} <json>`, `${help(input, field)} As ${what}.${req}`) });
+    flags.push({ kind: "jsonFile", field, option: new Option(`--${take(`${kebab(field.name)}-file`)} <path|->`, `${help(input, field)} As a file of ${what} (- for standard input).${req}`) });
+    if (field.fieldKind === "message") expandable.push(field);
+  }
+  for (const root of expandable) {
+    for (const leaf of leaves(root.message!, [root], 1)) {
+      let name = kebab(leaf.field.name);
+      for (let i = leaf.path.length - 2; taken.has(name) && i >= 0; i--) name = `${kebab(leaf.path[i]!.name)}-${name}`;
+      if (taken.has(name)) continue;
+      take(name);
+      if (leaf.field.fieldKind === "scalar" && leaf.field.scalar === 8) take(`no-${name}`);
+      for (const option of valueOption(name, leaf.parent, leaf.field, false)) {
+        option.helpGroup(`${root.name} fields (over --${kebab(root.name)}-json / --${kebab(root.name)}-file):`);
+        flags.push({ kind: "value", option, path: leaf.path, field: leaf.field });
+      }
+    }
+  }
+  return flags;
+}
+
+function readSource(path: string, flag: string): string {
+  try {
+    return readFileSync(path === "-" ? 0 : path, "utf8");
+  } catch (e) {
+    throw new UsageError(`cannot read ${flag} "${path}": ${(e as Error).message}`);
+  }
+}
+
+function parseJson(text: string, flag: string): JsonValue {
+  try {
+    return JSON.parse(text) as JsonValue;
+  } catch (e) {
+    throw new UsageError(`invalid JSON in ${flag}: ${(e as Error).message}`);
+  }
+}
+
+type JsonObject = { [k: string]: JsonValue };
+
+function setPath(target: JsonObject, path: DescField[], value: JsonValue): void {
+  let at = target;
+  for (const field of path.slice(0, -1)) {
+    const next = at[field.jsonName];
+    if (next === undefined || next === null || typeof next !== "object" || Array.isArray(next)) at[field.jsonName] = {};
+    at = at[field.jsonName] as JsonObject;
+  }
+  at[path[path.length - 1]!.jsonName] = value;
+}
+
+function snakeToCamel(path: string): string {
+  return path.replace(/_([a-z0-9])/g, (_m, c: string) => c.toUpperCase());
+}
+
+/** The request a command line describes; --x-json / --x-file first, single field flags over them. */
+export function buildRequest(method: DescMethod, flags: Flag[], cmd: Command): Message {
+  const json: JsonObject = {};
+  const given = (option: Option) => cmd.getOptionValueSource(option.attributeName()) !== undefined;
+  const value = (option: Option) => cmd.getOptionValue(option.attributeName()) as unknown;
+  const explicit = new Set<DescField>();
+  for (const flag of flags) {
+    if (!given(flag.option)) continue;
+    const name = `--${flag.option.long!.slice(2)}`;
+    switch (flag.kind) {
+      case "json":
+      case "jsonFile": {
+        if (explicit.has(flag.field)) throw new UsageError(`give --${kebab(flag.field.name)}-json or --${kebab(flag.field.name)}-file, not both`);
+        explicit.add(flag.field);
+        const text = flag.kind === "json" ? (value(flag.option) as string) : readSource(value(flag.option) as string, name);
+        json[flag.field.jsonName] = parseJson(text, name);
+        break;
+      }
+      case "mask": {
+        const paths = (value(flag.option) as string).split(",").map((p) => p.trim()).filter((p) => p !== "");
+        json[flag.field.jsonName] = paths.map(snakeToCamel).join(",");
+        break;
+      }
+      case "httpBody": {
+        const path = value(flag.option) as string;
+        let data: Buffer;
+        try {
+          data = readFileSync(path === "-" ? 0 : path);
+        } catch (e) {
+          throw new UsageError(`cannot read --file "${path}": ${(e as Error).message}`);
+        }
+        json[flag.field.jsonName] = { contentType: "text/csv", data: data.toString("base64") };
+        break;
+      }
+      case "value":
+        break;
+    }
+  }
+  for (const flag of flags) {
+    if (flag.kind !== "value" || !given(flag.option)) continue;
+    setPath(json, flag.path, value(flag.option) as JsonValue);
+  }
+  for (const field of method.input.fields) {
+    if (field.fieldKind === "message" && behaviors(field).includes(FieldBehavior.REQUIRED) && json[field.jsonName] === undefined) {
+      throw new UsageError(`required option '--${kebab(field.name)}-json <json>' (or --${kebab(field.name)}-file, or its field flags) not specified`);
+    }
+  }
+  try {
+    return fromJson(method.input, json, { registry });
+  } catch (e) {
+    throw new UsageError(`invalid request: ${(e as Error).message}`);
+  }
+}
+
+export interface CallContext {
+  transport: Transport;
+  headers: Record<string, string>;
+  output: OutputFormat;
+  all: boolean;
+}
+
+type UnaryFn = (req: Message, options: CallOptions) => Promise<Message>;
+type StreamFn = (req: Message, options: CallOptions) => AsyncIterable<Message & { data: Uint8Array }>;
+
+/** True for list methods with a cursor in and a pagination out: `--all` follows every page. */
+function isPaged(method: DescMethod): boolean {
+  return method.input.field.cursor !== undefined && method.output.field.pagination !== undefined && method.output.field.items !== undefined;
+}
+
+/** Counts CSV records in a chunk, honouring quotes. */
+function csvRecords(text: string, state: { quoted: boolean }): number {
+  let n = 0;
+  for (const ch of text) {
+    if (ch === '"') state.quoted = !state.quoted;
+    else if (ch === "\n" && !state.quoted) n++;
+  }
+  return n;
+}
+
+async function write(text: string | Uint8Array): Promise<void> {
+  if (process.stdout.write(text)) return;
+  await new Promise<void>((resolve) => process.stdout.once("drain", resolve));
+}
+
+async function runRpc(rpc: RpcCommand, request: Message, ctx: CallContext): Promise<void> {
+  const client = createClient(ModelService, ctx.transport) as unknown as Record<string, UnaryFn | StreamFn>;
+  const options: CallOptions = { headers: ctx.headers };
+  const { method } = rpc;
+  if (method.methodKind === "server_streaming") {
+    // ExportModels: the CSV goes to stdout as it arrives; a TTY shows rows against the list total.
+    const bar = progress("exporting", "rows");
+    if (process.stderr.isTTY) {
+      const listFilters = fromJson(ListModelsRequestSchema, { ...(toPlain(request) as JsonObject), limit: 1 }, { ignoreUnknownFields: true });
+      const first = (await (client.listModels as UnaryFn)(listFilters, options)) as unknown as { pagination?: { total?: number } };
+      bar.setTotal(first.pagination?.total ?? 0);
+    }
+    const state = { quoted: false };
+    let header = true;
+    const decoder = new TextDecoder();
+    try {
+      for await (const chunk of (client[method.localName] as StreamFn)(request, options)) {
+        let rows = csvRecords(decoder.decode(chunk.data, { stream: true }), state);
+        if (header && rows > 0) {
+          rows--;
+          header = false;
+        }
+        bar.increment(rows);
+        await write(chunk.data);
+      }
+    } finally {
+      bar.stop();
+    }
+    return;
+  }
+  const call = client[method.localName] as UnaryFn;
+  if (ctx.all && isPaged(method)) {
+    const bar = progress("listing", method.output.field.items!.name);
+    const pages: Message[] = [];
+    let req = request as Message & { cursor: string };
+    try {
+      for (;;) {
+        const page = (await call(req, options)) as Message & { items: Message[]; pagination?: { nextCursor: string; total?: number } };
+        if (pages.length === 0) bar.setTotal(page.pagination?.total ?? page.items.length);
+        bar.increment(page.items.length);
+        pages.push(page);
+        const next = page.pagination?.nextCursor ?? "";
+        if (next === "") break;
+        req = { ...req, cursor: next };
+      }
+    } finally {
+      bar.stop();
+    }
+    const first = pages[0] as Message & { items: Message[]; pagination?: { nextCursor: string } };
+    const merged = { ...first, items: pages.flatMap((p) => (p as unknown as { items: Message[] }).items) };
+    if (first.pagination) merged.pagination = { ...first.pagination, nextCursor: "" };
+    await write(format(ctx.output, method.output, merged, registry));
+    return;
+  }
+  let bar: ReturnType<typeof progress> | undefined;
+  if (method.input.field.csv && process.stderr.isTTY) {
+    // ImportModels: one call; the bar shows the rows sent, completed when the server answers.
+    const text = Buffer.from((request as unknown as { csv?: { data: Uint8Array } }).csv?.data ?? []).toString("utf8");
+    bar = progress("importing", "rows");
+    bar.setTotal(Math.max(0, csvRecords(text.endsWith("\n") ? text : text + "\n", { quoted: false }) - 1));
+  }
+  let response: Message;
+  try {
+    response = await call(request, options);
+  } finally {
+    bar?.stop();
+  }
+  await write(format(ctx.output, method.output, response, registry));
+}
+
+function toPlain(message: Message): unknown {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(message)) if (k !== "$typeName" && k !== "$unknown") out[k] = v;
+  return out;
+}
+
+/** `<group>` commands, each with one `<verb>` per RPC. */
+export function addRpcCommands(program: Command, context: (cmd: Command) => CallContext, run: (cmd: Command, work: () => Promise<void>) => Promise<void>): void {
+  const groups = new Map<string, Command>();
+  const groupHelp: Record<string, string> = {
+    models: "The models of a workspace.",
+    bundles: "Configuration bundles: sets of models applied as a whole.",
+    drafts: "Drafts of models, edited before they are published.",
+    "system-models": "The platform's system models and catalog (models:admin).",
+  };
+  for (const rpc of rpcCommands()) {
+    let group = groups.get(rpc.group);
+    if (!group) {
+      group = program.command(rpc.group).description(groupHelp[rpc.group] ?? rpc.group);
+      groups.set(rpc.group, group);
+    }
+    const flags = requestFlags(rpc.method);
+    const description = (comments[`${ModelService.typeName}.${rpc.method.name}`] ?? rpc.method.name).replace(/\s*\n\s*/g, " ");
+    const cmd = group.command(rpc.verb).description(`${description}\n(RPC ${ModelService.typeName}/${rpc.method.name})`);
+    if (rpc.alias) cmd.alias(rpc.alias);
+    for (const flag of flags) cmd.addOption(flag.option);
+    if (isPaged(rpc.method)) cmd.addOption(new Option("--all", "Follow every page and print all items as one response."));
+    cmd.action(async (_opts: unknown, self: Command) => {
+      await run(self, async () => {
+        const request = buildRequest(rpc.method, flags, self);
+        const ctx = context(self);
+        await runRpc(rpc, request, ctx);
+      });
+    });
+  }
+}

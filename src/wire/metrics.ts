@@ -1,0 +1,105 @@
+import { stat } from "node:fs/promises";
+import type { ServerResponse } from "node:http";
+import type { Http2ServerResponse } from "node:http2";
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+
+/**
+ * The service's Prometheus metrics, one registry per running service (tests
+ * run several in one process). Labels carry method names and status codes
+ * only — never a token, an id or any other request value — so the series
+ * stay few and /metrics can be open without a token.
+ */
+export interface ServiceMetrics {
+  readonly registry: Registry;
+  /** Finished calls by method ("package.Service/Method") and code ("ok", "not_found", …). */
+  readonly requests: Counter<"method" | "code">;
+  /** Call latency in seconds, from the first interceptor to the end of the response. */
+  readonly duration: Histogram<"method">;
+  /** Calls started and not yet finished. */
+  readonly inFlight: Gauge<"method">;
+  /** Calls refused by the per-token rate limit. */
+  readonly rateLimited: Counter;
+}
+
+export interface MetricsOptions {
+  /** The SQLite database file; its size and its -wal file's are modelservice_database_bytes. ":memory:" counts 0. */
+  databasePath: string;
+  /** Also collect prom-client's default process metrics (CPU, memory, event loop, GC). Default true. */
+  processMetrics?: boolean;
+}
+
+async function fileBytes(path: string): Promise<number> {
+  try {
+    return (await stat(path)).size;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return 0;
+    throw e;
+  }
+}
+
+/** The bytes a SQLite database takes on disk: the file plus its write-ahead log. */
+export async function databaseBytes(path: string): Promise<number> {
+  if (path === "" || path === ":memory:" || path.startsWith("file::memory:")) return 0;
+  const [main, wal] = await Promise.all([fileBytes(path), fileBytes(`${path}-wal`)]);
+  return main + wal;
+}
+
+export function createMetrics(options: MetricsOptions): ServiceMetrics {
+  const registry = new Registry();
+  if (options.processMetrics !== false) collectDefaultMetrics({ register: registry });
+  const requests = new Counter({
+    name: "modelservice_requests_total",
+    help: "RPCs finished, by method and status code (REST calls count as their RPC).",
+    labelNames: ["method", "code"] as const,
+    registers: [registry],
+  });
+  const duration = new Histogram({
+    name: "modelservice_request_duration_seconds",
+    help: "RPC latency in seconds, by method.",
+    labelNames: ["method"] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [registry],
+  });
+  const inFlight = new Gauge({
+    name: "modelservice_requests_in_flight",
+    help: "RPCs started and not yet finished, by method.",
+    labelNames: ["method"] as const,
+    registers: [registry],
+  });
+  const rateLimited = new Counter({
+    name: "modelservice_rate_limited_total",
+    help: "RPCs refused with RESOURCE_EXHAUSTED by the per-token rate limit.",
+    registers: [registry],
+  });
+  const databasePath = options.databasePath;
+  new Gauge({
+    name: "modelservice_database_bytes",
+    help: "Size of the SQLite database on disk (database file plus write-ahead log), in bytes.",
+    registers: [registry],
+    async collect() {
+      this.set(await databaseBytes(databasePath));
+    },
+  });
+  return { registry, requests, duration, inFlight, rateLimited };
+}
+
+/** Answers GET /metrics: the registry in the Prometheus text format. */
+export function metricsEndpoint(registry: Registry): (res: ServerResponse | Http2ServerResponse) => void {
+  return (res) => {
+    registry.metrics().then(
+      (text) => {
+        (res as ServerResponse).writeHead(200, {
+          "content-type": registry.contentType,
+          "content-length": Buffer.byteLength(text),
+          "cache-control": "no-store",
+        });
+        res.end(text);
+      },
+      (e: unknown) => {
+        const text = `metrics unavailable: ${(e as Error).message}\n`;
+        (res as ServerResponse).writeHead(500, { "content-type": "text/plain; charset=utf-8", "content-length": Buffer.byteLength(text) });
+        res.end(text);
+      },
+    );
+  };
+}

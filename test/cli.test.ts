@@ -1,0 +1,520 @@
+import { execFile, spawn } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer, type Server, type Socket } from "node:net";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ModelService } from "../gen/modelservice/v1/model_service_pb.js";
+import { comments } from "../gen/modelservice/v1/model_service_comments.js";
+import { commandName } from "../src/cli/command-table.js";
+import { jwtSecret, startTestService, type TestService } from "./support/service.js";
+
+/*
+ * The CLI as a user runs it: a subprocess of the built bin
+ * (dist/src/cli/modelservice.js), against the real server.
+ */
+
+const root = resolve(import.meta.dirname, "..");
+const bin = join(root, "dist/src/cli/modelservice.js");
+
+interface Result {
+  code: number;
+  stdout: string;
+  stderr: string;
+  ms: number;
+}
+
+/** Each CLI run is a fresh Node process (about a second on a busy machine); tests run several. */
+const slow = { timeout: 120_000 };
+
+let service: TestService;
+let apiKey: string;
+const workspace = "ws_cli";
+
+function env(extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
+  const e: NodeJS.ProcessEnv = { ...process.env, MODELSERVICE_URL: service?.url, MODELSERVICE_API_KEY: apiKey, ...extra };
+  delete e.MODELSERVICE_TOKEN;
+  for (const [k, v] of Object.entries(extra)) if (v === undefined) delete e[k];
+  return e;
+}
+
+function runFile(file: string, args: string[], options: { env?: NodeJS.ProcessEnv; cwd?: string; input?: string } = {}): Promise<Result> {
+  const started = Date.now();
+  return new Promise((done) => {
+    const child = execFile(file, args, { env: options.env ?? env(), cwd: options.cwd ?? root, maxBuffer: 64 * 1024 * 1024, timeout: 60_000 }, (error, stdout, stderr) => {
+      const code = error ? (typeof error.code === "number" ? error.code : 1) : 0;
+      done({ code, stdout: String(stdout), stderr: String(stderr), ms: Date.now() - started });
+    });
+    if (options.input !== undefined) child.stdin!.end(options.input);
+  });
+}
+
+/** `modelservice …args` through node. */
+function cli(...args: string[]): Promise<Result> {
+  return runFile(process.execPath, [bin, ...args]);
+}
+
+function cliWith(envExtra: Record<string, string | undefined>, ...args: string[]): Promise<Result> {
+  return runFile(process.execPath, [bin, ...args], { env: env(envExtra) });
+}
+
+async function ok(...args: string[]): Promise<string> {
+  const r = await cli(...args);
+  if (r.code !== 0) throw new Error(`modelservice ${args.join(" ")} exited ${r.code}: ${r.stderr}`);
+  return r.stdout;
+}
+
+async function okJson<T = Record<string, unknown>>(...args: string[]): Promise<T> {
+  return JSON.parse(await ok(...args)) as T;
+}
+
+async function rest(path: string, init: RequestInit = {}): Promise<unknown> {
+  const res = await fetch(service.url + path, { ...init, headers: { authorization: `Bearer ${apiKey}`, ...(init.headers ?? {}) } });
+  expect(res.ok, `${path}: ${res.status}`).toBe(true);
+  return res.json();
+}
+
+interface ModelJson {
+  metadata: { id: string; name: string; etag: string; labels: Record<string, string>; externalId?: string };
+  spec: { family?: string; provider?: string; status?: string; inputPricePerMillionTokensUsd?: string };
+}
+
+beforeAll(async () => {
+  // One build of the bin, as `npm install` (prepare) makes it.
+  const build = await runFile(process.execPath, [join(root, "node_modules/typescript/bin/tsc"), "-p", "tsconfig.build.json"], { env: process.env });
+  if (build.code !== 0) throw new Error(`build failed: ${build.stdout}${build.stderr}`);
+  service = await startTestService();
+  apiKey = await service.token(workspace);
+}, 180_000);
+
+afterAll(async () => {
+  await service?.dispose();
+});
+
+describe("command table", slow, () => {
+  it("has one command per RPC of ModelService, each answering --help", async () => {
+    const names = ModelService.methods.map((m) => ({ rpc: m.name, ...commandName(m.name) }));
+    expect(names.map((n) => `${n.group} ${n.verb}`)).toEqual([
+      "models list",
+      "models retrieve",
+      "models set-status",
+      "models enable",
+      "models disable",
+      "models create",
+      "models update",
+      "models rotate-credentials",
+      "models delete",
+      "models undelete",
+      "models duplicate",
+      "models revisions",
+      "system-models list",
+      "system-models retrieve",
+      "system-models create",
+      "system-models update",
+      "system-models delete",
+      "models batch-create",
+      "models batch-update",
+      "models batch-delete",
+      "bundles apply",
+      "drafts create",
+      "drafts update",
+      "drafts list",
+      "drafts publish",
+      "drafts delete",
+      "models export",
+      "models import",
+      "system-models refresh",
+    ]);
+    expect(new Set(names.map((n) => `${n.group} ${n.verb}`)).size).toBe(ModelService.methods.length);
+    const results = await Promise.all(names.map(async (n) => ({ n, r: await cli(n.group, n.verb, "--help") })));
+    for (const { n, r } of results) {
+      expect(r.code, `${n.group} ${n.verb}: ${r.stderr}`).toBe(0);
+      expect(r.stdout).toContain(`RPC modelservice.v1.ModelService/${n.rpc}`);
+      expect(r.stdout.replace(/\s+/g, " ")).toContain(comments[`modelservice.v1.ModelService.${n.rpc}`]!.replace(/\s+/g, " "));
+    }
+  });
+
+  it("derives flags, help and enum choices from the request message", async () => {
+    const help = (await ok("models", "list", "--help")).replace(/\s+/g, " ");
+    for (const field of ModelService.method.listModels.input.fields) {
+      expect(help).toContain(`--${field.name.replace(/_/g, "-")}`);
+      expect(help).toContain(comments[`modelservice.v1.ListModelsRequest.${field.name}`]!.split("\n")[0]);
+    }
+    expect(help).toContain("--all");
+    expect(help).toContain('"MODEL_STATUS_ENABLED", "MODEL_STATUS_DISABLED"');
+    const update = (await ok("models", "update", "--help")).replace(/\s+/g, " ");
+    for (const flag of ["--id", "--model-json", "--model-file", "--update-mask", "--family", "--labels", "--input-price-per-million-tokens-usd"]) {
+      expect(update).toContain(flag);
+    }
+    expect((await ok("models", "import", "--help")).replace(/\s+/g, " ")).toContain("--file <path|->");
+  });
+});
+
+describe("output", slow, () => {
+  it("prints exactly the REST response as JSON", async () => {
+    const list = await okJson<{ items: ModelJson[] }>("models", "list", "--limit", "5");
+    expect(list).toEqual(await rest("/v1/models?limit=5"));
+    const id = list.items[0]!.metadata.id;
+    expect(await okJson("models", "retrieve", "--id", id)).toEqual(await rest(`/v1/models/${id}`));
+    expect(await okJson("models", "get", "--id", id)).toEqual(await rest(`/v1/models/${id}`));
+  });
+
+  it("prints aligned columns with dollar prices in table output", async () => {
+    const out = await ok("models", "list", "--limit", "4", "--output", "table");
+    const lines = out.split("\n");
+    const header = lines[0]!;
+    expect(header).toMatch(/^ID +NAME +PROVIDER +FAMILY +STATUS +INPUT \$\/M +OUTPUT \$\/M$/);
+    const starts = ["NAME", "PROVIDER", "FAMILY", "STATUS", "INPUT $/M"].map((h) => header.indexOf(h));
+    const rows = lines.slice(1, 5);
+    expect(rows).toHaveLength(4);
+    const json = await okJson<{ items: ModelJson[] }>("models", "list", "--limit", "4");
+    rows.forEach((row, i) => {
+      const m = json.items[i]!;
+      expect(row.slice(0, starts[0]).trim()).toBe(m.metadata.id);
+      expect(row.slice(starts[0], starts[1]).trim()).toBe(m.metadata.name);
+      expect(row.slice(starts[1], starts[2]).trim()).toBe(m.spec.provider);
+      expect(row.slice(starts[2], starts[3]).trim()).toBe(m.spec.family);
+      expect(row.slice(starts[3], starts[4]).trim()).toBe("enabled");
+      expect(row.slice(starts[4])).toMatch(/^\$\d+\.\d{2,}/);
+    });
+    expect(out).toMatch(/\ntotal: \d+\n/);
+  });
+
+  it("prints lists as CSV", async () => {
+    const out = await ok("models", "list", "--limit", "3", "-o", "csv");
+    const lines = out.trimEnd().split("\n");
+    expect(lines[0]).toBe("id,name,provider,family,status,input_usd_per_million,output_usd_per_million");
+    expect(lines).toHaveLength(4);
+    expect(lines[1]).toMatch(/^model_[0-9A-Z]{26},.*,MODEL_STATUS_ENABLED,/);
+  });
+
+  it("follows every page with --all, silently when stderr is not a TTY", async () => {
+    const r = await cli("models", "list", "--all", "--limit", "7");
+    expect(r.code).toBe(0);
+    expect(r.stderr).toBe("");
+    const all = JSON.parse(r.stdout) as { items: ModelJson[]; pagination: { nextCursor: string; total: number } };
+    const ids: string[] = [];
+    let cursor = "";
+    do {
+      const page = (await rest(`/v1/models?limit=7${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`)) as { items: ModelJson[]; pagination: { nextCursor: string } };
+      ids.push(...page.items.map((m) => m.metadata.id));
+      cursor = page.pagination.nextCursor;
+    } while (cursor !== "");
+    expect(ids.length).toBeGreaterThan(7);
+    expect(all.items.map((m) => m.metadata.id)).toEqual(ids);
+    expect(all.pagination).toEqual({ nextCursor: "", total: ids.length });
+  });
+
+  it.skipIf(!existsSync("/usr/bin/script"))("shows a progress bar when stderr is a terminal", async () => {
+    // util-linux `script` gives the CLI a pseudo-terminal; stdout still goes to a file.
+    const dir = mkdtempSync(join(tmpdir(), "cli-tty-"));
+    const out = join(dir, "all.json");
+    const r = await runFile("/usr/bin/script", ["-qec", `'${process.execPath}' '${bin}' models list --all --limit 5 > '${out}'`, "/dev/null"]);
+    expect(r.code, r.stdout).toBe(0);
+    expect(r.stdout).toMatch(/listing \[.*\] \d+% \| \d+\/\d+ items/);
+    const all = JSON.parse(readFileSync(out, "utf8")) as { items: unknown[]; pagination: { total: number } };
+    expect(all.items).toHaveLength(all.pagination.total);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("speaks gRPC and gRPC-Web as well as Connect", async () => {
+    const connect = await okJson("models", "list", "--limit", "3");
+    expect(await okJson("--protocol", "grpc", "models", "list", "--limit", "3")).toEqual(connect);
+    expect(await okJson("models", "list", "--limit", "3", "--protocol", "grpc-web")).toEqual(connect);
+  });
+});
+
+describe("every command against the server", slow, () => {
+  it("creates, changes, deletes and restores a model", async () => {
+    const created = await okJson<ModelJson>(
+      "models", "create", "--name", "CLI model", "--provider", "openai", "--family", "cli-fam",
+      "--input-price-per-million-tokens-usd", "0.075", "--output-price-per-million-tokens-usd", "0.3",
+      "--labels", "env=prod,team=cli", "--external-id", "cli-1", "--model-url", "https://api.example.com/v1", "--token", "sk-cli",
+    );
+    const id = created.metadata.id;
+    expect(created.metadata.labels).toEqual({ env: "prod", team: "cli" });
+    expect(created.spec.inputPricePerMillionTokensUsd).toBe("0.075");
+    expect(created).toEqual(await rest(`/v1/models/${id}`));
+
+    const updated = await okJson<ModelJson>("models", "update", "--id", id, "--family", "cli-fam-2", "--update-mask", "spec.family");
+    expect(updated.spec.family).toBe("cli-fam-2");
+    const fromJson = await okJson<ModelJson>("models", "update", "--id", id, "--model-json", '{"spec":{"description":"from json"}}', "--update-mask", "spec.description");
+    expect((fromJson.spec as { description?: string }).description).toBe("from json");
+
+    expect((await okJson<ModelJson>("models", "set-status", "--id", id, "--status", "MODEL_STATUS_DISABLED")).spec.status).toBe("MODEL_STATUS_DISABLED");
+    expect((await okJson<ModelJson>("models", "enable", "--id", id)).spec.status).toBe("MODEL_STATUS_ENABLED");
+    expect((await okJson<ModelJson>("models", "disable", "--id", id)).spec.status).toBe("MODEL_STATUS_DISABLED");
+    expect((await okJson<ModelJson>("models", "set-status", "--id", id, "--status", "enabled")).spec.status).toBe("MODEL_STATUS_ENABLED");
+
+    const rotated = await okJson<{ spec: { hasToken: boolean; credentialFingerprint?: string } }>("models", "rotate-credentials", "--id", id, "--token", "sk-new");
+    expect(rotated.spec.hasToken).toBe(true);
+
+    const copy = await okJson<ModelJson>("models", "duplicate", "--id", id, "--name", "CLI copy");
+    expect(copy.metadata.name).toBe("CLI copy");
+
+    const revisions = await okJson<{ items: Array<{ action: string }> }>("models", "revisions", "--id", id);
+    expect(revisions.items.map((r) => r.action)).toContain("REVISION_ACTION_CREATE");
+    expect(revisions).toEqual(await rest(`/v1/models/${id}/revisions`));
+
+    const deleted = await okJson<{ metadata: { deleteTime?: string } }>("models", "delete", "--id", id);
+    expect(deleted.metadata.deleteTime).toBeDefined();
+    const restored = await okJson<{ metadata: { deleteTime?: string } }>("models", "undelete", "--id", id);
+    expect(restored.metadata.deleteTime).toBeUndefined();
+
+    const filtered = await okJson<{ items: ModelJson[] }>("models", "list", "--labels", "team=cli", "--filter", 'spec.provider = "openai"');
+    expect(filtered.items.map((m) => m.metadata.id).sort()).toEqual([id, copy.metadata.id].sort());
+  });
+
+  it("runs the batch methods", async () => {
+    const requests = JSON.stringify([1, 2].map((i) => ({ model: { metadata: { name: `Batch ${i}` }, spec: { provider: "openai", family: `batch-${i}`, modelUrl: "https://api.example.com" } } })));
+    const created = await okJson<{ models: ModelJson[] }>("models", "batch-create", "--requests-json", requests);
+    expect(created.models).toHaveLength(2);
+    const ids = created.models.map((m) => m.metadata.id);
+    const dir = mkdtempSync(join(tmpdir(), "cli-batch-"));
+    const file = join(dir, "updates.json");
+    writeFileSync(file, JSON.stringify(ids.map((id) => ({ id, model: { spec: { family: "batch-updated" } }, updateMask: "spec.family" }))));
+    const updated = await okJson<{ models: ModelJson[] }>("models", "batch-update", "--requests-file", file);
+    expect(updated.models.map((m) => m.spec.family)).toEqual(["batch-updated", "batch-updated"]);
+    rmSync(dir, { recursive: true, force: true });
+    const deleted = await okJson<{ results: Array<{ model?: ModelJson }> }>("models", "batch-delete", "--ids", ids.join(","), "--allow-partial");
+    expect(deleted.results.map((r) => r.model?.metadata.id)).toEqual(ids);
+  });
+
+  it("applies a bundle and works through drafts", async () => {
+    const models = [{ metadata: { name: "Bundle A", externalId: "bundle-a" }, spec: { provider: "openai", family: "bundle-a", modelUrl: "https://api.example.com" } }];
+    const plan = await okJson<{ createdCount: number; dryRun: boolean }>("bundles", "apply", "--bundle-key", "cli-core", "--models-json", JSON.stringify(models), "--dry-run");
+    expect(plan).toMatchObject({ createdCount: 1, dryRun: true });
+    const applied = await okJson<{ createdCount: number; models: ModelJson[] }>("bundles", "apply", "--bundle-key", "cli-core", "--models-json", JSON.stringify(models));
+    expect(applied.createdCount).toBe(1);
+
+    const draft = await okJson<{ id: string; version: number }>("drafts", "create", "--name", "Draft model", "--provider", "openai", "--family", "draft-fam", "--model-url", "https://api.example.com");
+    const changed = await okJson<{ version: number; model: ModelJson }>("drafts", "update", "--id", draft.id, "--expected-version", String(draft.version), "--family", "draft-fam-2");
+    expect(changed.model.spec.family).toBe("draft-fam-2");
+    const list = await okJson<{ items: Array<{ id: string }> }>("drafts", "list");
+    expect(list.items.map((d) => d.id)).toContain(draft.id);
+    expect(list).toEqual(await rest("/v1/drafts"));
+    const published = await okJson<ModelJson>("drafts", "publish", "--id", draft.id);
+    expect(published.spec.family).toBe("draft-fam-2");
+    const other = await okJson<{ id: string }>("drafts", "create", "--model-id", published.metadata.id);
+    expect(await okJson("drafts", "delete", "--id", other.id)).toEqual({});
+  });
+
+  it("manages system models and refreshes the catalog", async () => {
+    const created = await okJson<ModelJson>("system-models", "create", "--name", "Sys CLI", "--provider", "openai", "--family", "sys-cli", "--model-url", "https://api.example.com", "--no-visible");
+    const id = created.metadata.id;
+    expect(await okJson("system-models", "retrieve", "--id", id)).toEqual(await rest(`/v1/system/models/${id}`));
+    const updated = await okJson<ModelJson>("system-models", "update", "--id", id, "--family", "sys-cli-2", "--update-mask", "spec.family");
+    expect(updated.spec.family).toBe("sys-cli-2");
+    const list = await okJson<{ items: ModelJson[] }>("system-models", "list", "--prefix", "Sys CLI");
+    expect(list.items.map((m) => m.metadata.id)).toEqual([id]);
+    expect((await okJson<{ metadata: { deleteTime?: string } }>("system-models", "delete", "--id", id)).metadata.deleteTime).toBeDefined();
+    expect(await okJson("system-models", "refresh")).toEqual({ addedCount: 0, changedCount: 0, copiesCreatedCount: 0 });
+  });
+
+  it("exports CSV and imports it back, with no progress output on a pipe", async () => {
+    const exported = await cli("models", "export", "--labels", "team=cli");
+    expect(exported.code).toBe(0);
+    expect(exported.stderr).toBe("");
+    const res = await fetch(`${service.url}/v1/models:export?labels=team%3Dcli`, { headers: { authorization: `Bearer ${apiKey}` } });
+    expect(exported.stdout).toBe(await res.text());
+    expect(exported.stdout.split("\n")[0]).toMatch(/^id,/);
+
+    const dir = mkdtempSync(join(tmpdir(), "cli-import-"));
+    const file = join(dir, "models.csv");
+    writeFileSync(file, exported.stdout);
+    const imported = await cli("models", "import", "--file", file, "--dry-run");
+    expect(imported.code).toBe(0);
+    expect(imported.stderr).toBe("");
+    expect(JSON.parse(imported.stdout)).toMatchObject({ dryRun: true, errors: [] });
+    const fromStdin = await runFile(process.execPath, [bin, "models", "import", "--file", "-"], { input: exported.stdout });
+    expect(fromStdin.code).toBe(0);
+    expect(JSON.parse(fromStdin.stdout)).toMatchObject({ errors: [], dryRun: false });
+    rmSync(dir, { recursive: true, force: true });
+  });
+});
+
+describe("errors", slow, () => {
+  const noStack = (r: Result) => {
+    expect(r.stderr.split("\n").filter((l) => l !== "")).toHaveLength(1);
+    expect(r.stderr).not.toMatch(/^\s+at /m);
+  };
+
+  it("not found: exit 4 and one line", async () => {
+    const r = await cli("models", "retrieve", "--id", "model_01ZZZZZZZZZZZZZZZZZZZZZZZZ");
+    expect(r.code).toBe(4);
+    expect(r.stdout).toBe("");
+    expect(r.stderr).toBe('error: not_found: model "model_01ZZZZZZZZZZZZZZZZZZZZZZZZ" not found\n');
+  });
+
+  it("invalid argument and usage: exit 2", async () => {
+    const invalid = await cli("models", "list", "--limit", "-1");
+    expect(invalid.code).toBe(2);
+    expect(invalid.stderr).toMatch(/^error: invalid_argument: .*limit/);
+    noStack(invalid);
+
+    const missing = await cli("models", "retrieve");
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toBe("error: required option '--id <value>' not specified\n");
+
+    const choice = await cli("models", "set-status", "--id", "model_01ZZZZZZZZZZZZZZZZZZZZZZZZ", "--status", "sideways");
+    expect(choice.code).toBe(2);
+    expect(choice.stderr).toContain("MODEL_STATUS_ENABLED, MODEL_STATUS_DISABLED");
+
+    const badUrl = await cliWith({ MODELSERVICE_URL: "not a url" }, "models", "list");
+    expect(badUrl.code).toBe(2);
+    expect(badUrl.stderr).toBe('error: invalid --base-url "not a url": expected an http:// or https:// URL such as http://localhost:8080\n');
+
+    const noCommand = await cli("models", "frobnicate");
+    expect(noCommand.code).toBe(2);
+    noStack(noCommand);
+  });
+
+  it("unauthenticated and permission denied: exit 3", async () => {
+    const anonymous = await cliWith({ MODELSERVICE_API_KEY: undefined }, "models", "list");
+    expect(anonymous.code).toBe(3);
+    expect(anonymous.stderr).toMatch(/^error: unauthenticated: /);
+    noStack(anonymous);
+    const bad = await cli("--api-key", "not-a-jwt", "models", "list");
+    expect(bad.code).toBe(3);
+    const readOnly = await service.token(workspace, { scope: "models:read" });
+    const denied = await cli("models", "create", "--api-key", readOnly, "--name", "x", "--provider", "openai", "--family", "x");
+    expect(denied.code).toBe(3);
+    expect(denied.stderr).toMatch(/^error: permission_denied: /);
+    noStack(denied);
+  });
+
+  it("unreachable server: exit 1 fast with the URL; --debug adds the stack", async () => {
+    const closed = await freePort();
+    const r = await cliWith({ MODELSERVICE_URL: `http://127.0.0.1:${closed}` }, "models", "list");
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(`error: unavailable: cannot reach http://127.0.0.1:${closed} (ECONNREFUSED)\n`);
+    expect(r.ms).toBeLessThan(10_000);
+    const grpc = await cliWith({ MODELSERVICE_URL: `http://127.0.0.1:${closed}` }, "--protocol", "grpc", "models", "list");
+    expect(grpc.code).toBe(1);
+    expect(grpc.stderr).toMatch(/^error: unavailable: cannot reach http:\/\/127\.0\.0\.1:\d+/);
+    const debug = await cliWith({ MODELSERVICE_URL: `http://127.0.0.1:${closed}` }, "--debug", "models", "list");
+    expect(debug.stderr).toMatch(/^\s+at /m);
+  });
+
+  it("a server that never answers: the call deadline ends it", async () => {
+    const sockets: Socket[] = [];
+    const silent: Server = createServer((s) => sockets.push(s));
+    await new Promise<void>((done) => silent.listen(0, "127.0.0.1", done));
+    const port = (silent.address() as { port: number }).port;
+    try {
+      const r = await cliWith({ MODELSERVICE_URL: `http://127.0.0.1:${port}` }, "models", "list", "--timeout", "1s");
+      expect(r.code).toBe(1);
+      expect(r.stderr).toBe(`error: deadline_exceeded: no answer from http://127.0.0.1:${port} in time (see --timeout)\n`);
+      expect(r.ms).toBeLessThan(10_000);
+    } finally {
+      for (const s of sockets) s.destroy();
+      silent.close();
+    }
+  });
+});
+
+async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((done) => s.listen(0, "127.0.0.1", done));
+  const port = (s.address() as { port: number }).port;
+  await new Promise((done) => s.close(done));
+  return port;
+}
+
+describe("operator commands", slow, () => {
+  it("token mints a token the server accepts", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "cli-token-"));
+    const r = await cliWith({ MODELSERVICE_JWT_SECRET: jwtSecret, MODELSERVICE_DATA_DIR: dir, MODELSERVICE_API_KEY: undefined }, "token", "--workspace", "ws_minted", "--scope", "models:read", "--ttl", "1h");
+    expect(r.code).toBe(0);
+    const token = r.stdout.trim();
+    expect(token.split(".")).toHaveLength(3);
+    const list = await cliWith({ MODELSERVICE_API_KEY: token }, "models", "list", "--limit", "1");
+    expect(list.code).toBe(0);
+    const bad = await cliWith({ MODELSERVICE_JWT_SECRET: jwtSecret, MODELSERVICE_DATA_DIR: dir }, "token", "--workspace", "w", "--scope", "models:everything");
+    expect(bad.code).toBe(2);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("migrate creates the schema and exits; rotate-keys re-seals", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "cli-migrate-"));
+    const r = await cliWith({ MODELSERVICE_DATA_DIR: dir }, "migrate");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^database .*modelservice\.db is at schema version \d+\n$/);
+    expect(existsSync(join(dir, "modelservice.db"))).toBe(true);
+    const rotate = await cliWith({ MODELSERVICE_DATA_DIR: dir }, "rotate-keys");
+    expect(rotate.code).toBe(0);
+    expect(rotate.stdout).toMatch(/^re-sealed 0, already under key .*: 0, failed: 0\n$/);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("serve runs the service until SIGTERM", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "cli-serve-"));
+    const port = await freePort();
+    const child = spawn(process.execPath, [bin, "serve", "--port", String(port), "--host", "127.0.0.1", "--data-dir", dir], {
+      env: env({ MODELSERVICE_JWT_SECRET: jwtSecret, LOG_LEVEL: "warn" }),
+      stdio: "ignore",
+    });
+    const exited = new Promise<number | null>((done) => child.on("exit", (code) => done(code)));
+    try {
+      let healthy = false;
+      for (let i = 0; i < 100 && !healthy; i++) {
+        healthy = await fetch(`http://127.0.0.1:${port}/healthz`).then((res) => res.ok, () => false);
+        if (!healthy) await new Promise((done) => setTimeout(done, 100));
+      }
+      expect(healthy).toBe(true);
+      const token = await service.token("ws_served");
+      const list = await cliWith({ MODELSERVICE_URL: `http://127.0.0.1:${port}`, MODELSERVICE_API_KEY: token }, "models", "list", "--limit", "1");
+      expect(list.code).toBe(0);
+    } finally {
+      child.kill("SIGTERM");
+    }
+    expect(await exited).toBe(0);
+    rmSync(dir, { recursive: true, force: true });
+  });
+});
+
+describe("shell completion", slow, () => {
+  it("completes groups, verbs and enum values in bash", async () => {
+    const script = await ok("completion", "bash");
+    const dir = mkdtempSync(join(tmpdir(), "cli-completion-"));
+    const file = join(dir, "modelservice.bash");
+    writeFileSync(file, script);
+    const complete = async (...words: string[]) => {
+      const r = await runFile("bash", ["-c", `source ${file}; COMP_WORDS=(${words.map((w) => `'${w}'`).join(" ")}); COMP_CWORD=${words.length - 1}; _modelservice; echo "\${COMPREPLY[*]}"`]);
+      expect(r.code, r.stderr).toBe(0);
+      return r.stdout.trim().split(" ");
+    };
+    expect(await complete("modelservice", "sys")).toEqual(["system-models"]);
+    expect(await complete("modelservice", "models", "set-")).toEqual(["set-status"]);
+    expect(await complete("modelservice", "models", "list", "--sta")).toEqual(["--status"]);
+    expect(await complete("modelservice", "models", "list", "--status", "")).toEqual(["MODEL_STATUS_ENABLED", "MODEL_STATUS_DISABLED"]);
+    expect(await complete("modelservice", "--output", "")).toEqual(["json", "table", "csv"]);
+    const zsh = await ok("completion", "zsh");
+    expect(zsh).toMatch(/^#compdef modelservice/);
+    expect(zsh).toContain("'modelservice models list'");
+    rmSync(dir, { recursive: true, force: true });
+  });
+});
+
+describe("the installed bin", () => {
+  it("runs through node_modules/.bin after npm install, and through npx", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "cli-install-"));
+    writeFileSync(join(dir, "package.json"), JSON.stringify({ name: "cli-install-check", version: "1.0.0", private: true }));
+    const npm = process.platform === "win32" ? "npm.cmd" : "npm";
+    const install = await runFile(npm, ["install", "--offline", "--no-audit", "--no-fund", "--ignore-scripts", root], { cwd: dir, env: process.env });
+    expect(install.code, install.stderr).toBe(0);
+    const linked = join(dir, "node_modules/.bin/modelservice");
+    const version = (JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { version: string }).version;
+    const r = await runFile(linked, ["--version"], { cwd: dir });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout.trim()).toBe(version);
+    const list = await runFile(linked, ["models", "list", "--limit", "2"], { cwd: dir });
+    expect(list.code, list.stderr).toBe(0);
+    expect(JSON.parse(list.stdout)).toEqual(await rest("/v1/models?limit=2"));
+    rmSync(dir, { recursive: true, force: true });
+
+    const npx = await runFile(process.platform === "win32" ? "npx.cmd" : "npx", ["--offline", "--no-install", "modelservice", "--version"], { cwd: root });
+    expect(npx.code, npx.stderr).toBe(0);
+    expect(npx.stdout.trim()).toBe(version);
+  }, 120_000);
+});
