@@ -66,6 +66,12 @@ const badInputs: BadInput[] = [
   { name: 'EnableModel id ""', field: "id", call: (c) => c.enableModel({ id: "" }) },
   { name: 'DisableModel id ""', field: "id", call: (c) => c.disableModel({ id: "" }) },
   { name: 'DisableModel id "nope"', field: "id", call: (c) => c.disableModel({ id: "nope" }) },
+  // CreateModel: a price whose cents would not fit a safe integer (found by fuzzing: was a 500)
+  {
+    name: "CreateModel price of 10^20 dollars",
+    field: "model.spec.inputPricePerMillionTokensUsd",
+    call: (c) => c.createModel({ model: { metadata: { name: "Huge" }, spec: { inputPricePerMillionTokensUsd: "99999999999999999999.99" } } }),
+  },
 ];
 
 describe.each(["connect+json", "grpc"])("InvalidArgument with a field violation over %s", (protocol) => {

@@ -52,6 +52,8 @@ const maxLabels = 64;
 const maxNameLength = 200;
 const maxDescriptionLength = 4000;
 const maxTextLength = 128;
+/** Whole-dollar digits of a price: keeps its cents far inside a safe integer. */
+const maxPriceDigits = 12;
 const controlCharacters = /[\u0000-\u001f\u007f]/;
 
 export type SortOrder = "asc" | "desc";
@@ -139,8 +141,8 @@ function priceViolations(path: string, cents: bigint | undefined, usd: string | 
   }
   if (usd !== undefined && !isDecimalUsd(usd)) {
     out.push({ field: `${path}Usd`, description: 'must be a plain decimal number of dollars, like "0.075" or "15"' });
-  } else if (usd !== undefined && usd.length > 32) {
-    out.push({ field: `${path}Usd`, description: "is longer than 32 characters" });
+  } else if (usd !== undefined && (usd.length > 32 || usd.split(".")[0]!.length > maxPriceDigits)) {
+    out.push({ field: `${path}Usd`, description: `must be below 10^${maxPriceDigits} dollars, with at most 32 characters` });
   } else if (usd !== undefined && cents !== undefined && BigInt(usdToCents(usd)) !== cents) {
     out.push({ field: path, description: `disagrees with ${path}Usd ("${usd}" is ${usdToCents(usd)} cents)` });
   }
