@@ -189,18 +189,23 @@ const sortColumns: ReadonlyMap<SortField, Column> = new Map(sortFields.map((f) =
  * Unset values sort last in both directions (NULLS LAST); status sorts by its
  * stored enum name. The caller appends its `created_at, id` tie-breakers.
  */
-export function orderToSql(terms: OrderTerm[]): { orderBy: string; columns: string[] } {
+export function orderToSql(terms: OrderTerm[]): { orderBy: string; columns: string[]; keys: SortKeySql[] } {
   const seen = new Set<string>();
-  const parts: string[] = [];
-  const columns: string[] = [];
+  const keys: SortKeySql[] = [];
   for (const t of terms) {
     const c = sortColumns.get(t.field);
     if (!c) throw new Error(`cannot sort by ${JSON.stringify(t.field)}`);
     if (seen.has(c.sql)) throw new Error(`${t.field} appears twice in the order`);
     seen.add(c.sql);
-    const name = c.sql.replace(/^models\./, "");
-    columns.push(name);
-    parts.push(`${name} ${t.descending === true ? "DESC" : "ASC"}${c.nullable ? " NULLS LAST" : ""}`);
+    keys.push({ column: c.sql.replace(/^models\./, ""), descending: t.descending === true, nullable: c.nullable });
   }
-  return { orderBy: parts.join(", "), columns };
+  const orderBy = keys.map((k) => `${k.column} ${k.descending ? "DESC" : "ASC"}${k.nullable ? " NULLS LAST" : ""}`).join(", ");
+  return { orderBy, columns: keys.map((k) => k.column), keys };
+}
+
+/** One sort key of an order: its column, direction, and whether it can be unset (then it sorts last). */
+export interface SortKeySql {
+  column: string;
+  descending: boolean;
+  nullable: boolean;
 }

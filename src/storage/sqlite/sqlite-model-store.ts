@@ -242,10 +242,7 @@ interface SortKey {
 function sortKeys(q: ModelListQuery): SortKey[] {
   const keys: SortKey[] = [];
   if (q.order.length > 0) {
-    const { orderBy, columns } = orderToSql(q.order);
-    orderBy.split(", ").forEach((term, i) => {
-      keys.push({ expr: `models.${columns[i]}`, descending: term.includes(" DESC"), nullable: term.endsWith("NULLS LAST") });
-    });
+    for (const k of orderToSql(q.order).keys) keys.push({ expr: `models.${k.column}`, descending: k.descending, nullable: k.nullable });
   } else if (q.rankBySearch && q.search.length > 0) {
     keys.push({ expr: "hits.search_rank", descending: false, nullable: false });
   }

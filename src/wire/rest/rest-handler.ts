@@ -136,7 +136,8 @@ function forwardedHeaders(req: NodeRequest, contentType = "application/json"): H
   return header;
 }
 
-function etagOf(body: Uint8Array): string {
+/** The ETag of a GET response: a digest of its bytes, so it changes exactly when they do. */
+function bodyEtag(body: Uint8Array): string {
   return `"${createHash("sha256").update(body).digest("base64url").slice(0, 27)}"`;
 }
 
@@ -217,7 +218,7 @@ async function serve(
   }
   headers["content-type"] = "application/json; charset=utf-8";
   if (binding.httpMethod === "GET") {
-    const etag = etagOf(out);
+    const etag = bodyEtag(out);
     headers.etag = etag;
     if (etagMatches(req.headers["if-none-match"], etag)) return send(res, 304, headers);
   }
