@@ -177,6 +177,15 @@ export interface ModelWrite {
   idempotency?: IdempotencyRecord;
   /** For system models: keeps the workspace copies in step (creates them for a new visible one). */
   copies?: CopyContext;
+  /** Epoch ms of the caller's deadline: a transaction still running then rolls back (DeadlinePassedError). */
+  deadline?: number;
+}
+
+/** A write's deadline passed before its transaction could commit; nothing was written. */
+export class DeadlinePassedError extends Error {
+  constructor() {
+    super("deadline passed before the write committed; nothing was written");
+  }
 }
 
 export type WriteOutcome =
@@ -212,7 +221,8 @@ export interface ModelStore {
   /**
    * All the writes in one transaction, or none: the first that is stale,
    * takes an external id or reuses a request id for another request stops
-   * and rolls back everything (failedIndex).
+   * and rolls back everything (failedIndex). Past the earliest deadline of
+   * the writes, nothing commits: DeadlinePassedError.
    */
   writeModels(writes: ModelWrite[]): Promise<{ outcomes: WriteOutcome[]; failedIndex?: number }>;
   /** Inserts a model as it is, without an audit record (tests and imports of raw rows). */

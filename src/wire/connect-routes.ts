@@ -7,6 +7,7 @@ import type { ModelRegistry } from "../domain/models/model-registry.js";
 import type { ModelTransfer } from "../domain/models/model-transfer.js";
 import { registerHealthService, type HealthStatus } from "./health/health-service.js";
 import { authInterceptor } from "./interceptors/auth-interceptor.js";
+import { deadlineInterceptor } from "./interceptors/deadline-interceptor.js";
 import { sqliteBusyInterceptor } from "./interceptors/sqlite-busy-interceptor.js";
 import { validationInterceptor } from "./interceptors/validation-interceptor.js";
 import { modelServiceHandler } from "./model-service-handler.js";
@@ -40,6 +41,8 @@ export function connectRoutes(parts: RouteParts): (router: ConnectRouter) => voi
         ...parts.interceptors,
         // Outside auth, whose first call of a workspace writes too.
         sqliteBusyInterceptor,
+        // Before auth, so that a call already past its deadline costs nothing.
+        deadlineInterceptor,
         authInterceptor(parts.verifier, parts.registry),
         ...(parts.rateLimit ? [parts.rateLimit] : []),
         validationInterceptor,

@@ -6,6 +6,8 @@ import type { Call } from "../domain/models/model-registry.js";
 export const principalKey = createContextKey<Principal | undefined>(undefined, { description: "verified caller" });
 /** Where the logging interceptor leaves the request id of the call. */
 export const requestIdKey = createContextKey<string>("", { description: "request id" });
+/** Where the deadline interceptor leaves the call's deadline (epoch ms), if it has one. */
+export const deadlineKey = createContextKey<number | undefined>(undefined, { description: "call deadline" });
 
 export function principalOf(ctx: HandlerContext): Principal {
   const principal = ctx.values.get(principalKey);
@@ -15,5 +17,5 @@ export function principalOf(ctx: HandlerContext): Principal {
 }
 
 export function callOf(ctx: HandlerContext): Call {
-  return { principal: principalOf(ctx), requestId: ctx.values.get(requestIdKey) };
+  return { principal: principalOf(ctx), requestId: ctx.values.get(requestIdKey), deadline: ctx.values.get(deadlineKey) };
 }

@@ -85,6 +85,8 @@ const systemScope = "system";
 export interface Call {
   principal: Principal;
   requestId: string;
+  /** Epoch ms by which the caller wants the answer; a write not committed by then is not committed at all. */
+  deadline?: number;
 }
 
 export interface RegistryOptions {
@@ -297,6 +299,7 @@ export class ModelRegistry {
       },
       idempotency,
       copies: model.workspaceId === null ? this.copyContext() : undefined,
+      deadline: call.deadline,
     };
   }
 

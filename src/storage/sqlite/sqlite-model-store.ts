@@ -21,7 +21,7 @@ import type {
   WorkspaceRecord,
   WriteOutcome,
 } from "../model-store.js";
-import { noCredentials } from "../model-store.js";
+import { DeadlinePassedError, noCredentials } from "../model-store.js";
 import { filterToSql, orderToSql } from "./filter-sql.js";
 import { migrate } from "./migrations.js";
 
@@ -528,6 +528,7 @@ export class SqliteModelStore implements ModelStore {
 
   async writeModels(writes: ModelWrite[]): Promise<{ outcomes: WriteOutcome[]; failedIndex?: number }> {
     const outcomes: WriteOutcome[] = [];
+    const deadline = Math.min(...writes.map((w) => w.deadline ?? Infinity));
     const run = this.db.transaction((): void => {
       for (const [i, write] of writes.entries()) {
         const outcome = this.writeOrConflict(write);
@@ -536,6 +537,8 @@ export class SqliteModelStore implements ModelStore {
         const reusedRequestId = outcome.kind === "request-id-taken" && outcome.record.requestHash !== write.idempotency?.requestHash;
         if (outcome.kind === "stale" || outcome.kind === "external-id-taken" || reusedRequestId) throw new RolledBack(i);
       }
+      // Checked last, after the work: a caller that has given up gets no half-acknowledged write.
+      if (Date.now() >= deadline) throw new DeadlinePassedError();
     });
     try {
       run.immediate();
