@@ -1,0 +1,102 @@
+import { equals, toBinary } from "@bufbuild/protobuf";
+import { createClient, type Interceptor } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import { ModelSchema } from "../gen/modelservice/v1/model_pb.js";
+import { ListModelsResponseSchema, ModelService } from "../gen/modelservice/v1/model_service_pb.js";
+import { load, type LoadResult } from "./h2load.js";
+import type { ServerProcess } from "./processes.js";
+import { fixed, median } from "./stats.js";
+import { calls, loadSpec, protocols, type Call, type Protocol } from "./surfaces.js";
+
+export interface LimitOptions {
+  real: ServerProcess;
+  limit: ServerProcess;
+  peer: ServerProcess;
+  token: string;
+  modelId: string;
+  seconds: number;
+  rounds: number;
+}
+
+function grpcClient(url: string, token: string) {
+  const auth: Interceptor = (next) => (req) => {
+    req.header.set("authorization", `Bearer ${token}`);
+    return next(req);
+  };
+  return createClient(ModelService, createGrpcTransport({ baseUrl: url, interceptors: [auth] }));
+}
+
+/** h2load sees only HTTP statuses; a real gRPC client checks that every server gives the same answers before any load. */
+export async function verifyAnswers(o: LimitOptions): Promise<void> {
+  const real = grpcClient(o.real.url, o.token);
+  const model = await real.getModel({ id: o.modelId });
+  const list = await real.listModels({ limit: 50 });
+  if (list.items.length !== 50) throw new Error(`the real service listed ${list.items.length} models, not 50`);
+  const limit = grpcClient(o.limit.url, o.token);
+  if (!equals(ModelSchema, model, await limit.getModel({ id: o.modelId }))) throw new Error("the limit server answers GetModel differently");
+  if (!equals(ListModelsResponseSchema, list, await limit.listModels({ limit: 50 }))) throw new Error("the limit server answers ListModels differently");
+  const peer = await grpcClient(o.peer.url, o.token).getModel({ id: o.modelId });
+  if (!equals(ModelSchema, model, peer)) throw new Error(`the grpc-js peer answers GetModel differently (${toBinary(ModelSchema, peer).length} bytes)`);
+}
+
+type Key = `${Call} ${Protocol} ${"real" | "limit" | "peer"}`;
+
+/**
+ * Every call over every protocol against the real service and the limit
+ * server (and gRPC GetModel against the grpc-js peer), in alternating rounds;
+ * medians per cell. Returns the report's markdown.
+ */
+export async function compareWithLimit(o: LimitOptions): Promise<{ markdown: string; ratios: Record<string, number> }> {
+  const results = new Map<Key, LoadResult[]>();
+  const run = async (key: Key, server: ServerProcess, call: Call, protocol: Protocol) => {
+    const r = await load(loadSpec(server.url, o.token, o.modelId, protocol, call, o.seconds));
+    results.set(key, [...(results.get(key) ?? []), r]);
+    process.stderr.write(`  ${key}: ${fixed(r.rps)} req/s, p99 ${r.p99Ms.toFixed(1)} ms\n`);
+  };
+  for (let round = 0; round < o.rounds; round++) {
+    process.stderr.write(`round ${round + 1} of ${o.rounds}\n`);
+    for (const call of calls) {
+      for (const protocol of protocols) {
+        // Which server goes first alternates, so that drift of the machine favours neither.
+        const pair: Array<[Key, ServerProcess]> = [
+          [`${call} ${protocol} real`, o.real],
+          [`${call} ${protocol} limit`, o.limit],
+        ];
+        for (const [key, server] of round % 2 === 0 ? pair : pair.reverse()) await run(key, server, call, protocol);
+        if (call === "GetModel" && protocol === "gRPC (h2c)") await run(`${call} ${protocol} peer`, o.peer, call, protocol);
+      }
+    }
+  }
+  const med = (key: Key, f: (r: LoadResult) => number) => median(results.get(key)!.map(f));
+  const rows: string[] = [];
+  const ratios: Record<string, number> = {};
+  for (const call of calls) {
+    for (const protocol of protocols) {
+      const real = med(`${call} ${protocol} real`, (r) => r.rps);
+      const limit = med(`${call} ${protocol} limit`, (r) => r.rps);
+      ratios[`${call} ${protocol}`] = real / limit;
+      const lat = (k: Key) => `${med(k, (r) => r.p50Ms).toFixed(1)} / ${med(k, (r) => r.p99Ms).toFixed(1)}`;
+      rows.push(
+        `| ${call} | ${protocol} | ${fixed(real)} | ${fixed(limit)} | **${(real / limit).toFixed(2)}×** | ${lat(`${call} ${protocol} real`)} | ${lat(`${call} ${protocol} limit`)} |`,
+      );
+    }
+  }
+  const peer = med("GetModel gRPC (h2c) peer", (r) => r.rps);
+  const ours = med("GetModel gRPC (h2c) real", (r) => r.rps);
+  const limitGrpc = med("GetModel gRPC (h2c) limit", (r) => r.rps);
+  ratios["service / grpc-js"] = ours / peer;
+  ratios["limit / grpc-js"] = limitGrpc / peer;
+  const markdown = [
+    `### Against the limit server (target ≥ 0.80×) and a peer`,
+    ``,
+    `${o.rounds} alternating rounds of ${o.seconds} s per cell (after 1 s of warm-up), medians. Load: h2load, one thread; HTTP/1.1 with 16 keep-alive connections, h2c with 4 connections × 8 streams.`,
+    ``,
+    `| call | protocol | service req/s | limit req/s | service / limit | service p50 / p99 ms | limit p50 / p99 ms |`,
+    `|---|---|---:|---:|---:|---:|---:|`,
+    ...rows,
+    ``,
+    `gRPC GetModel against @grpc/grpc-js serving a prebuilt message: grpc-js ${fixed(peer)} req/s (p50 / p99 ${med("GetModel gRPC (h2c) peer", (r) => r.p50Ms).toFixed(1)} / ${med("GetModel gRPC (h2c) peer", (r) => r.p99Ms).toFixed(1)} ms); ` +
+      `the service reaches **${(ours / peer).toFixed(2)}×** grpc-js, the limit server (connect-node, prebuilt message) ${(limitGrpc / peer).toFixed(2)}×.`,
+  ].join("\n");
+  return { markdown, ratios };
+}
