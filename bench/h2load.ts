@@ -15,12 +15,22 @@ export interface LoadSpec {
   connections: number;
   /** Concurrent streams per HTTP/2 connection. */
   streams?: number;
+  /** The server's process: its CPU time per call is measured too. */
+  pid?: number;
 }
 
 export interface LoadResult {
   rps: number;
   p50Ms: number;
   p99Ms: number;
+  /** Server CPU time (user + system) per call: steadier than throughput on a shared machine. */
+  cpuMsPerCall?: number;
+}
+
+/** CPU time a process has used, in ms (Linux /proc; utime and stime are in clock ticks of 10 ms). */
+function cpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+  return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
 /** Debian's h2load (nghttp2-client): installed on first use when missing and we may (root), else a clear error. */
@@ -49,9 +59,7 @@ export async function load(spec: LoadSpec): Promise<LoadResult> {
   try {
     const log = join(dir, "requests.tsv");
     const args = [
-      "-D", String(spec.seconds), "--warm-up-time=1",
       "-c", String(spec.connections), "-m", String(spec.h1 ? 1 : (spec.streams ?? 8)), "-t", "1",
-      `--log-file=${log}`,
       ...(spec.h1 ? ["--h1"] : []),
       ...Object.entries(spec.headers).flatMap(([k, v]) => ["-H", `${k}: ${v}`]),
     ];
@@ -60,15 +68,11 @@ export async function load(spec: LoadSpec): Promise<LoadResult> {
       writeFileSync(data, spec.body);
       args.push("-d", data);
     }
-    args.push(spec.url);
-    const output = await new Promise<string>((resolve, reject) => {
-      const child = spawn("h2load", args, { stdio: ["ignore", "pipe", "pipe"] });
-      let out = "";
-      child.stdout.on("data", (d: Buffer) => (out += d.toString()));
-      child.stderr.on("data", (d: Buffer) => (out += d.toString()));
-      child.once("error", reject);
-      child.once("exit", (code) => (code === 0 ? resolve(out) : reject(new Error(`h2load exited ${code}: ${out}`))));
-    });
+    // Warm-up apart from the measurement, so that the server's CPU time is of measured calls only.
+    await h2load([...args, "-n", String(spec.connections * 50), spec.url]);
+    const cpuBefore = spec.pid === undefined ? 0 : cpuMs(spec.pid);
+    const output = await h2load([...args, "-D", String(spec.seconds), `--log-file=${log}`, spec.url]);
+    const cpuAfter = spec.pid === undefined ? 0 : cpuMs(spec.pid);
     const status = /requests: \d+ total, \d+ started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored/.exec(output);
     const codes = /status codes: (\d+) 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx/.exec(output);
     const rps = /finished in [\d.]+m?s, ([\d.]+) req\/s/.exec(output);
@@ -82,10 +86,26 @@ export async function load(spec: LoadSpec): Promise<LoadResult> {
       .filter((line) => line !== "")
       .map((line) => Number(line.split("\t")[2]))
       .sort((a, b) => a - b);
-    return { rps: Number(rps[1]), p50Ms: percentile(micros, 50) / 1000, p99Ms: percentile(micros, 99) / 1000 };
+    return {
+      rps: Number(rps[1]),
+      p50Ms: percentile(micros, 50) / 1000,
+      p99Ms: percentile(micros, 99) / 1000,
+      cpuMsPerCall: spec.pid === undefined ? undefined : (cpuAfter - cpuBefore) / Number(codes[1]),
+    };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+function h2load(args: string[]): Promise<string> {
+  return new Promise<string>((resolve, reject) => {
+    const child = spawn("h2load", args, { stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (out += d.toString()));
+    child.once("error", reject);
+    child.once("exit", (code) => (code === 0 ? resolve(out) : reject(new Error(`h2load exited ${code}: ${out}`))));
+  });
 }
 
 /** A gRPC request body: one uncompressed length-prefixed message. */

@@ -49,9 +49,9 @@ type Key = `${Call} ${Protocol} ${"real" | "limit" | "peer"}`;
 export async function compareWithLimit(o: LimitOptions): Promise<{ markdown: string; ratios: Record<string, number> }> {
   const results = new Map<Key, LoadResult[]>();
   const run = async (key: Key, server: ServerProcess, call: Call, protocol: Protocol) => {
-    const r = await load(loadSpec(server.url, o.token, o.modelId, protocol, call, o.seconds));
+    const r = await load({ ...loadSpec(server.url, o.token, o.modelId, protocol, call, o.seconds), pid: server.pid });
     results.set(key, [...(results.get(key) ?? []), r]);
-    process.stderr.write(`  ${key}: ${fixed(r.rps)} req/s, p99 ${r.p99Ms.toFixed(1)} ms\n`);
+    process.stderr.write(`  ${key}: ${fixed(r.rps)} req/s, p99 ${r.p99Ms.toFixed(1)} ms, ${fixed(1000 * r.cpuMsPerCall!)} µs CPU per call\n`);
   };
   for (let round = 0; round < o.rounds; round++) {
     process.stderr.write(`round ${round + 1} of ${o.rounds}\n`);
@@ -74,29 +74,32 @@ export async function compareWithLimit(o: LimitOptions): Promise<{ markdown: str
     for (const protocol of protocols) {
       const real = med(`${call} ${protocol} real`, (r) => r.rps);
       const limit = med(`${call} ${protocol} limit`, (r) => r.rps);
+      const realCpu = med(`${call} ${protocol} real`, (r) => r.cpuMsPerCall!);
+      const limitCpu = med(`${call} ${protocol} limit`, (r) => r.cpuMsPerCall!);
       ratios[`${call} ${protocol}`] = real / limit;
       const lat = (k: Key) => `${med(k, (r) => r.p50Ms).toFixed(1)} / ${med(k, (r) => r.p99Ms).toFixed(1)}`;
       rows.push(
-        `| ${call} | ${protocol} | ${fixed(real)} | ${fixed(limit)} | **${(real / limit).toFixed(2)}×** | ${lat(`${call} ${protocol} real`)} | ${lat(`${call} ${protocol} limit`)} |`,
+        `| ${call} | ${protocol} | ${fixed(real)} | ${fixed(limit)} | **${(real / limit).toFixed(2)}×** | ${fixed(1000 * realCpu)} | ${fixed(1000 * limitCpu)} | **${(limitCpu / realCpu).toFixed(2)}×** | ${lat(`${call} ${protocol} real`)} | ${lat(`${call} ${protocol} limit`)} |`,
       );
     }
   }
   const peer = med("GetModel gRPC (h2c) peer", (r) => r.rps);
   const ours = med("GetModel gRPC (h2c) real", (r) => r.rps);
   const limitGrpc = med("GetModel gRPC (h2c) limit", (r) => r.rps);
+  const cpu = (k: Key) => fixed(1000 * med(k, (r) => r.cpuMsPerCall!));
   ratios["service / grpc-js"] = ours / peer;
   ratios["limit / grpc-js"] = limitGrpc / peer;
   const markdown = [
     `### Against the limit server (target ≥ 0.80×) and a peer`,
     ``,
-    `${o.rounds} alternating rounds of ${o.seconds} s per cell (after 1 s of warm-up), medians. Load: h2load, one thread; HTTP/1.1 with 16 keep-alive connections, h2c with 4 connections × 8 streams.`,
+    `${o.rounds} alternating rounds of ${o.seconds} s per cell (after 1 s of warm-up), medians. Load: h2load, one thread; HTTP/1.1 with 16 keep-alive connections, h2c with 4 connections × 8 streams. CPU per call is the server process's user + system time over the measured calls (from /proc): on a shared machine it moves less than throughput.`,
     ``,
-    `| call | protocol | service req/s | limit req/s | service / limit | service p50 / p99 ms | limit p50 / p99 ms |`,
-    `|---|---|---:|---:|---:|---:|---:|`,
+    `| call | protocol | service req/s | limit req/s | service / limit | service µs CPU/call | limit µs CPU/call | limit / service CPU | service p50 / p99 ms | limit p50 / p99 ms |`,
+    `|---|---|---:|---:|---:|---:|---:|---:|---:|---:|`,
     ...rows,
     ``,
-    `gRPC GetModel against @grpc/grpc-js serving a prebuilt message: grpc-js ${fixed(peer)} req/s (p50 / p99 ${med("GetModel gRPC (h2c) peer", (r) => r.p50Ms).toFixed(1)} / ${med("GetModel gRPC (h2c) peer", (r) => r.p99Ms).toFixed(1)} ms); ` +
-      `the service reaches **${(ours / peer).toFixed(2)}×** grpc-js, the limit server (connect-node, prebuilt message) ${(limitGrpc / peer).toFixed(2)}×.`,
+    `gRPC GetModel against @grpc/grpc-js serving a prebuilt message: grpc-js ${fixed(peer)} req/s, ${cpu("GetModel gRPC (h2c) peer")} µs CPU per call (p50 / p99 ${med("GetModel gRPC (h2c) peer", (r) => r.p50Ms).toFixed(1)} / ${med("GetModel gRPC (h2c) peer", (r) => r.p99Ms).toFixed(1)} ms); ` +
+      `the service reaches **${(ours / peer).toFixed(2)}×** grpc-js's throughput (${cpu("GetModel gRPC (h2c) real")} µs CPU per call), the limit server (connect-node, prebuilt message) ${(limitGrpc / peer).toFixed(2)}× (${cpu("GetModel gRPC (h2c) limit")} µs).`,
   ].join("\n");
   return { markdown, ratios };
 }

@@ -75,7 +75,7 @@ export async function scaleSection(o: ScaleOptions): Promise<string> {
             [`${call} ${protocol} large`, large, big.id],
           ];
           for (const [key, server, id] of round % 2 === 0 ? pair : pair.reverse()) {
-            const r = await load(loadSpec(server.url, benchToken, id, protocol, call as Call, o.seconds));
+            const r = await load({ ...loadSpec(server.url, benchToken, id, protocol, call as Call, o.seconds), pid: server.pid });
             results.set(key, [...(results.get(key) ?? []), r]);
             process.stderr.write(`  ${key}: ${fixed(r.rps)} req/s\n`);
           }
@@ -87,12 +87,12 @@ export async function scaleSection(o: ScaleOptions): Promise<string> {
 
   const rows = (o.workspaces + 2) * catalog + catalog + o.customModels;
   const dbBytes = fileBytes(o.largeDbPath) + fileBytes(`${o.largeDbPath}-wal`);
-  const med = (key: string) => median(results.get(key)!.map((r) => r.rps));
+  const med = (key: string, f: (r: LoadResult) => number) => median(results.get(key)!.map(f));
   const lines = calls.flatMap((call) =>
     scaleProtocols.map((protocol) => {
-      const s = med(`${call} ${protocol} small`);
-      const l = med(`${call} ${protocol} large`);
-      return `| ${call} | ${protocol} | ${fixed(s)} | ${fixed(l)} | **${(l / s).toFixed(2)}×** |`;
+      const [s, l] = [med(`${call} ${protocol} small`, (r) => r.rps), med(`${call} ${protocol} large`, (r) => r.rps)];
+      const [sCpu, lCpu] = [med(`${call} ${protocol} small`, (r) => r.cpuMsPerCall!), med(`${call} ${protocol} large`, (r) => r.cpuMsPerCall!)];
+      return `| ${call} | ${protocol} | ${fixed(s)} | ${fixed(l)} | **${(l / s).toFixed(2)}×** | ${fixed(1000 * sCpu)} | ${fixed(1000 * lCpu)} |`;
     }),
   );
   const peak = Math.max(seeding.peak, exported.peakMiB, loading.peak);
@@ -105,8 +105,8 @@ export async function scaleSection(o: ScaleOptions): Promise<string> {
       `Start on it (spawn → /readyz 200): **${fixed(large.startMs)} ms**; RSS after start ${rssAfterStart.toFixed(0)} MiB; ` +
       `**peak RSS ${peak.toFixed(0)} MiB** (seeding ${seeding.peak.toFixed(0)}, export ${exported.peakMiB.toFixed(0)}, load ${loading.peak.toFixed(0)}).`,
     ``,
-    `| call | protocol | 1 workspace req/s | ${fixed(rows)} rows req/s | large / small |`,
-    `|---|---|---:|---:|---:|`,
+    `| call | protocol | 1 workspace req/s | ${fixed(rows)} rows req/s | large / small | 1 workspace µs CPU/call | large µs CPU/call |`,
+    `|---|---|---:|---:|---:|---:|---:|`,
     ...lines,
     ``,
     exported.markdown,
