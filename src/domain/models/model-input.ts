@@ -1,16 +1,13 @@
-import { getOption, hasOption, type DescField, type DescMessage } from "@bufbuild/protobuf";
+import type { DescField, DescMessage } from "@bufbuild/protobuf";
 import { reflect } from "@bufbuild/protobuf/reflect";
 import type { FieldMask } from "@bufbuild/protobuf/wkt";
-import { FieldBehavior, field_behavior } from "../../../gen/google/api/field_behavior_pb.js";
+import { FieldBehavior } from "../../../gen/google/api/field_behavior_pb.js";
 import { ModelSchema, ModelStatus, ResourceMetadataSchema, ModelSpecSchema, type Model, type ModelSpec } from "../../../gen/modelservice/v1/model_pb.js";
 import type { ModelRecord, ModelSpecRecord } from "../../storage/model-store.js";
 import { usdToCents } from "../catalog/decimal-price.js";
+import { behaviors } from "../validation/field-behavior.js";
 import type { FieldViolation } from "../validation/field-violations.js";
 import { capabilityName, storedStatus } from "./model-message.js";
-
-function behaviors(field: DescField): FieldBehavior[] {
-  return hasOption(field, field_behavior) ? getOption(field, field_behavior) : [];
-}
 
 function pathsOf(prefix: string, schema: DescMessage, keep: (f: DescField) => boolean): string[] {
   return schema.fields.filter(keep).map((f) => `${prefix}.${f.name}`);

@@ -11,8 +11,16 @@ import { reflect, type ReflectMessage } from "@bufbuild/protobuf/reflect";
 import { FieldBehavior, field_behavior } from "../../../gen/google/api/field_behavior_pb.js";
 import type { FieldViolation } from "./field-violations.js";
 
-function behaviors(field: DescField): FieldBehavior[] {
-  return hasOption(field, field_behavior) ? getOption(field, field_behavior) : [];
+const behaviorsByField = new WeakMap<DescField, readonly FieldBehavior[]>();
+
+/** The field's google.api.field_behavior, read once per field: protobuf-es decodes options on every getOption. */
+export function behaviors(field: DescField): readonly FieldBehavior[] {
+  let found = behaviorsByField.get(field);
+  if (found === undefined) {
+    found = hasOption(field, field_behavior) ? getOption(field, field_behavior) : [];
+    behaviorsByField.set(field, found);
+  }
+  return found;
 }
 
 function joinPath(parent: string, field: DescField): string {

@@ -24,6 +24,7 @@ import type {
 import { DeadlinePassedError, noCredentials } from "../model-store.js";
 import { filterToSql, orderToSql } from "./filter-sql.js";
 import { migrate } from "./migrations.js";
+import { RowReader } from "./row-reader.js";
 
 interface ModelRow {
   id: string;
@@ -311,6 +312,7 @@ export class SqliteModelStore implements ModelStore {
   /** The connection, shared with the other SQLite stores of the process (drafts). */
   readonly db: Database.Database;
   private readonly statements = new Map<string, Database.Statement>();
+  private readonly readers = new Map<string, RowReader<unknown>>();
 
   constructor(private readonly options: SqliteOptions) {
     if (options.path !== ":memory:") mkdirSync(dirname(options.path), { recursive: true });
@@ -332,6 +334,16 @@ export class SqliteModelStore implements ModelStore {
       this.statements.set(sql, stmt);
     }
     return stmt;
+  }
+
+  /** A cached statement reading model rows (see RowReader). */
+  private modelRows<Row = ModelRow>(sql: string): RowReader<Row> {
+    let reader = this.readers.get(sql);
+    if (!reader) {
+      reader = new RowReader(this.db.prepare(sql));
+      this.readers.set(sql, reader);
+    }
+    return reader as RowReader<Row>;
   }
 
   private workspaces(): WorkspaceRecord[] {
@@ -454,9 +466,9 @@ export class SqliteModelStore implements ModelStore {
     if (q.after) page += ` AND ${keysetAfter(keys, q.after, params)}`;
     params.limit = q.limit;
     const select = keys.map((k, i) => `${k.expr} AS sort_${i}`).join(", ");
-    const rows = this.statement(
+    const rows = this.modelRows<ModelRow & Record<string, string | number | null>>(
       `${withHits}SELECT models.*, ${select} FROM ${from} WHERE ${page} ORDER BY ${keys.map(orderTerm).join(", ")} LIMIT @limit`,
-    ).all(params) as Array<ModelRow & Record<string, string | number | null>>;
+    ).all(params);
     const result: ModelListResult = {
       models: rows.map(rowToModel),
       positions: rows.map((r) => ({ values: keys.slice(0, -1).map((_k, i) => r[`sort_${i}`] ?? null), id: r.id })),
@@ -505,12 +517,12 @@ export class SqliteModelStore implements ModelStore {
     if (q.filter) where.push(`(${filterToSql(q.filter, params)})`);
     return where;
   }
+
   async getModel(workspaceId: string | null, id: string): Promise<ModelRecord | undefined> {
-    const row = (
+    const row =
       workspaceId === null
-        ? this.statement("SELECT * FROM models WHERE workspace_id IS NULL AND id = ?").get(id)
-        : this.statement("SELECT * FROM models WHERE workspace_id = ? AND id = ?").get(workspaceId, id)
-    ) as ModelRow | undefined;
+        ? this.modelRows("SELECT * FROM models WHERE workspace_id IS NULL AND id = ?").get(id)
+        : this.modelRows("SELECT * FROM models WHERE workspace_id = ? AND id = ?").get(workspaceId, id);
     return row && rowToModel(row);
   }
 

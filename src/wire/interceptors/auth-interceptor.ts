@@ -1,4 +1,4 @@
-import { getOption, hasOption } from "@bufbuild/protobuf";
+import { getOption, hasOption, type DescMethod } from "@bufbuild/protobuf";
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { required_scope } from "../../../gen/modelservice/v1/options_pb.js";
 import { isWorkspaceId, type Principal } from "../../domain/auth/principal.js";
@@ -9,6 +9,18 @@ import { withRequestMessage } from "./request-message.js";
 
 const bearer = /^Bearer\s+(\S+)\s*$/i;
 
+const scopeByMethod = new WeakMap<DescMethod, string>();
+
+/** The method's required_scope option ("" when none), read once per method: protobuf-es decodes options on every getOption. */
+function requiredScope(method: DescMethod): string {
+  let scope = scopeByMethod.get(method);
+  if (scope === undefined) {
+    scope = hasOption(method, required_scope) ? getOption(method, required_scope) : "";
+    scopeByMethod.set(method, scope);
+  }
+  return scope;
+}
+
 /**
  * The one place where calls are authorized: a valid bearer token, the scope
  * the method's descriptor requires (option required_scope), and a workspace
@@ -16,7 +28,7 @@ const bearer = /^Bearer\s+(\S+)\s*$/i;
  */
 export function authInterceptor(verifier: TokenVerifier, registry: ModelRegistry): Interceptor {
   return (next) => async (req) => {
-    const scope = hasOption(req.method, required_scope) ? getOption(req.method, required_scope) : "";
+    const scope = requiredScope(req.method);
     if (scope === "") throw new ConnectError(`${req.method.name} is not open to any scope`, Code.PermissionDenied);
     const match = bearer.exec(req.header.get("authorization") ?? "");
     if (!match) throw new ConnectError("missing bearer token", Code.Unauthenticated);
