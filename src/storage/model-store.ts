@@ -237,5 +237,11 @@ export interface ModelStore {
   purgeDeleted(now: number): Promise<number>;
   /** Returns the named secret, creating it once with `create` (shared by every process on the database). */
   secret(name: string, create: () => string): Promise<string>;
+  /**
+   * A value that changes whenever a commit may have changed what reads
+   * return, whether this process or another on the same database made it:
+   * read before a read, it tells a cached answer from a stale one.
+   */
+  changeStamp(): Promise<string>;
   close(): Promise<void>;
 }

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { create, type DescMessage, type Message } from "@bufbuild/protobuf";
+import { create, toBinary, type DescMessage, type Message } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { ulid } from "ulid";
 import { ModelStatus, type Credentials as CredentialsMessage, type Model } from "../../../gen/modelservice/v1/model_pb.js";
@@ -22,6 +22,7 @@ import {
   DeleteSystemModelRequestSchema,
   DuplicateModelRequestSchema,
   ListModelRevisionsResponseSchema,
+  ListModelsRequestSchema,
   ListModelsResponseSchema,
   ListSystemModelsResponseSchema,
   RevisionAction,
@@ -68,6 +69,7 @@ import { validateRequest } from "../validation/request-validation.js";
 import { isBedrockUrl } from "./endpoint-rules.js";
 import { ListCursors } from "./list-cursor.js";
 import { newModelId } from "./model-id.js";
+import { ReadCache } from "./read-cache.js";
 import { modelPages } from "./model-pages.js";
 import { applyUpdate, copyEditablePaths, credentialsPath, resolveMask, specOf, updatablePaths } from "./model-input.js";
 import { etagOf, storedStatus, toModelMessage } from "./model-message.js";
@@ -131,6 +133,11 @@ function indexedError(e: unknown, field: string): ConnectError {
   return new ConnectError(`${field}: ${error.rawMessage}`, error.code, error.metadata, details);
 }
 
+/** Who reads, as far as it shapes an answer: the workspace, and the scopes (they decide canEdit). */
+function readerKey(principal: Principal): string {
+  return `${principal.workspaceId}\0${[...principal.scopes].sort().join(" ")}`;
+}
+
 function pageSize(limit: number): number {
   return Math.min(limit === 0 ? defaultPageSize : limit, maxPageSize);
 }
@@ -144,6 +151,9 @@ export class ModelRegistry {
   /** Workspace id -> owning account, for workspaces known to exist. */
   private readonly workspaceAccounts = new Map<string, string>();
   private readonly clock: () => number;
+  /** Answers of GetModel and ListModels (a list page weighs about 50 models, hence fewer of them). */
+  private readonly gets = new ReadCache(10_000);
+  private readonly lists = new ReadCache(200);
 
   private constructor(
     private readonly store: ModelStore,
@@ -208,7 +218,13 @@ export class ModelRegistry {
     return { page, pagination: { nextCursor, total }, facets };
   }
 
+  /** ListModels; answers are reused until the next commit (ReadCache). */
   async list(principal: Principal, req: ListModelsRequest): Promise<ListModelsResponse> {
+    const key = `list\0${readerKey(principal)}\0${Buffer.from(toBinary(ListModelsRequestSchema, req)).toString("base64")}`;
+    return this.lists.through(key, await this.store.changeStamp(), () => this.listUncached(principal, req));
+  }
+
+  private async listUncached(principal: Principal, req: ListModelsRequest): Promise<ListModelsResponse> {
     const sortOrder = parseSortOrder(req.sortOrder);
     const search = searchTerms(req.query);
     if (search === undefined) return create(ListModelsResponseSchema, { pagination: { nextCursor: "", total: 0 } });
@@ -244,8 +260,11 @@ export class ModelRegistry {
     return found;
   }
 
+  /** GetModel, the call on every LLM request's path; answers are reused until the next commit (ReadCache). */
   async get(principal: Principal, id: string): Promise<Model> {
-    return toModelMessage(await this.load(principal.workspaceId, id), principal.scopes);
+    return this.gets.through(`get\0${readerKey(principal)}\0${id}`, await this.store.changeStamp(), async () =>
+      toModelMessage(await this.load(principal.workspaceId, id), principal.scopes),
+    );
   }
 
   async listRevisions(principal: Principal, req: ListModelRevisionsRequest): Promise<ListModelRevisionsResponse> {

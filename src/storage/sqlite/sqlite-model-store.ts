@@ -667,6 +667,12 @@ export class SqliteModelStore implements ModelStore {
     return (this.statement("SELECT value FROM settings WHERE name = ?").get(name) as { value: string }).value;
   }
 
+  async changeStamp(): Promise<string> {
+    // data_version moves with commits of other connections, total_changes with this connection's own rows.
+    const [own, others] = this.statement("SELECT total_changes(), (SELECT data_version FROM pragma_data_version)").raw(true).get() as [number, number];
+    return `${own}:${others}`;
+  }
+
   async close(): Promise<void> {
     this.db.close();
   }
