@@ -9,7 +9,7 @@ import { HealthCheckResponse_ServingStatus } from "../gen/health/v1/health_pb.js
 import { file_grpc_reflection_v1_reflection } from "../gen/grpc/reflection/v1/reflection_pb.js";
 import { file_grpc_reflection_v1alpha_reflection } from "../gen/grpc/reflection/v1alpha/reflection_pb.js";
 import { file_modelservice_v1_model_service, ModelService } from "../gen/modelservice/v1/model_service_pb.js";
-import type { Config } from "./config.js";
+import { devWorkspace, type Config } from "./config.js";
 import { TokenVerifier } from "./domain/auth/token-verifier.js";
 import { loadPlatformCatalog } from "./domain/catalog/platform-catalog.js";
 import { errorDetailTypes } from "./domain/errors/rpc-status.js";
@@ -21,6 +21,8 @@ import type { ModelStore } from "./storage/model-store.js";
 import { SqliteDraftStore } from "./storage/sqlite/sqlite-draft-store.js";
 import { SqliteModelStore } from "./storage/sqlite/sqlite-model-store.js";
 import { connectRoutes } from "./wire/connect-routes.js";
+import { consoleFiles, defaultConsoleDir } from "./wire/console/console-files.js";
+import { devTokenEndpoint } from "./wire/console/dev-token.js";
 import { corsMiddleware } from "./wire/cors.js";
 import { HealthStatus } from "./wire/health/health-service.js";
 import { httpHandler } from "./wire/http-handler.js";
@@ -109,7 +111,13 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
       metrics: metricsEndpoint(metrics.registry),
       openApi: JSON.stringify(openApiDocument(bindings, { title: "ModelService", version: "v1" })),
       docs: docsPage(),
+      console: consoleFiles(config.consoleDir ?? defaultConsoleDir()),
+      devToken:
+        config.devMode && config.tokenKeys.kind === "secret"
+          ? devTokenEndpoint({ ...devWorkspace, secret: config.tokenKeys.secret, issuer: config.jwtIssuer, audience: config.jwtAudience })
+          : undefined,
       rest: restHandler({ bindings, handlers, maxBodyBytes: config.maxBodyBytes }),
+      rpcPaths: new Set([...handlers.values()].map((h) => h.requestPath)),
       rpc,
     }),
     {

@@ -41,6 +41,8 @@ export interface Config {
   maxConcurrentStreams: number;
   /** HTTP/2: a connection without open streams for this long is closed (GOAWAY); 0 = never. */
   idleTimeoutMs: number;
+  /** The web console's built files; undefined = dist/console of this package. */
+  consoleDir?: string;
 }
 
 export class ConfigError extends Error {}
@@ -86,6 +88,9 @@ function serverLimits(env: NodeJS.ProcessEnv) {
     idleTimeoutMs: integer(env, "MODELSERVICE_IDLE_TIMEOUT_MS", 300_000, 0, 86_400_000),
   };
 }
+
+/** The workspace of dev mode: its token is printed at start and offered by the console (GET /console/dev-token). */
+export const devWorkspace = { workspaceId: "ws_dev", accountId: "acct_dev", profileId: "profile_dev" } as const;
 
 /** The dev-mode signing secret: created once under the data directory, readable only by its owner. */
 export function devSecret(dataDir: string): Uint8Array {
@@ -144,5 +149,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: env.LOG_LEVEL || "info",
     ...rateLimit(env),
     ...serverLimits(env),
+    consoleDir: env.MODELSERVICE_CONSOLE_DIR || undefined,
   };
 }

@@ -1,11 +1,8 @@
 import { pino } from "pino";
-import { ConfigError, loadConfig } from "./config.js";
+import { ConfigError, devWorkspace, loadConfig } from "./config.js";
 import { mintToken } from "./domain/auth/token-minter.js";
 import { scopes } from "./domain/auth/principal.js";
 import { startService } from "./app.js";
-
-/** The dev workspace whose token dev mode prints at start. */
-const devWorkspace = { workspaceId: "ws_dev", accountId: "acct_dev", profileId: "profile_dev" };
 
 async function main(): Promise<void> {
   const config = loadConfig();

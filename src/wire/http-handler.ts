@@ -12,8 +12,14 @@ export interface HttpHandlerParts {
   openApi: string;
   /** The API reference page and its assets; false for other paths. */
   docs: (path: string, res: ServerResponse) => boolean;
+  /** The web console's files under /console; false for other paths. */
+  console: (path: string, res: ServerResponse) => boolean;
+  /** GET /console/dev-token, in dev mode only: without it the path is an unknown route (404). */
+  devToken?: (req: Parameters<RequestHandler>[0], res: ServerResponse) => void;
   /** REST transcoding; false when the path is no REST route. */
   rest: (req: Parameters<RequestHandler>[0], res: Parameters<RequestHandler>[1]) => boolean;
+  /** The paths connect serves ("/package.Service/Method"): they skip every other route. */
+  rpcPaths: ReadonlySet<string>;
   /** connect-node's adapter: gRPC, gRPC-Web and Connect. */
   rpc: RequestHandler;
 }
@@ -29,7 +35,9 @@ export function httpHandler(parts: HttpHandlerParts): RequestHandler {
   return (req, res) => {
     // connect's adapter and cors take both http1 and http2 compat objects; cors is typed for http1 only.
     parts.cors(req as IncomingMessage, res as ServerResponse, () => {
-      const path = (req.url ?? "/").split("?", 1)[0];
+      const path = (req.url ?? "/").split("?", 1)[0]!;
+      // The hot path: calls go straight to connect, past the plain endpoints and the REST routes.
+      if (parts.rpcPaths.has(path)) return parts.rpc(req, res);
       // HEAD is answered as GET; node sends the headers without the body.
       const isRead = req.method === "GET" || req.method === "HEAD";
       if (isRead && path === "/healthz") return sendJson(res as ServerResponse, 200, { status: "ok" });
@@ -40,6 +48,9 @@ export function httpHandler(parts: HttpHandlerParts): RequestHandler {
       if (isRead && path === "/metrics" && parts.metrics) return parts.metrics(res);
       if (isRead && path === "/openapi.json") return sendJson(res as ServerResponse, 200, parts.openApi);
       if (isRead && parts.docs(path, res as ServerResponse)) return;
+      if (isRead && path === "/console/dev-token") {
+        if (parts.devToken) return parts.devToken(req, res as ServerResponse);
+      } else if (isRead && parts.console(path, res as ServerResponse)) return;
       if (parts.rest(req, res)) return;
       parts.rpc(req, res);
     });
