@@ -90,6 +90,18 @@ describe("CORS", () => {
     const res = await fetch(`${service.url}/healthz`, { headers: { origin: "https://evil.example" } });
     expect(res.headers.get("access-control-allow-origin")).toBeNull();
   });
+
+  it("an allowed origin's call gets CORS headers; a call without Origin (no browser) gets none, but Vary: Origin", async () => {
+    const call = (headers: Record<string, string>) => fetch(`${service.url}/healthz`, { headers });
+    const browser = await call({ origin: "https://console.example" });
+    expect(browser.headers.get("access-control-allow-origin")).toBe("https://console.example");
+    expect(browser.headers.get("access-control-expose-headers")!.toLowerCase()).toContain("x-request-id");
+    const plain = await call({});
+    expect(plain.status).toBe(200);
+    expect(plain.headers.get("access-control-allow-origin")).toBeNull();
+    expect(plain.headers.get("access-control-expose-headers")).toBeNull();
+    expect(plain.headers.get("vary")).toBe("Origin");
+  });
 });
 
 describe("graceful shutdown", () => {

@@ -13,11 +13,20 @@ export type CorsMiddleware = (req: IncomingMessage, res: ServerResponse, next: (
  * are "*" (no credentials) or an allow-list.
  */
 export function corsMiddleware(origins: "*" | string[]): CorsMiddleware {
-  return cors({
+  const middleware = cors({
     origin: origins === "*" ? "*" : origins,
     methods: [...connectCors.allowedMethods, ...restMethods],
     allowedHeaders: [...connectCors.allowedHeaders, "Authorization", "X-Request-Id"],
     exposedHeaders: [...connectCors.exposedHeaders, "X-Request-Id", "ETag", "X-Should-Retry", "Retry-After", "Retry-After-Ms"],
     maxAge: 7200,
   });
+  return (req, res, next) => {
+    // Only browsers read CORS headers, and a browser always sends Origin when it does:
+    // the services and CLIs on the hot path skip the work. Vary still tells caches the answer depends on it.
+    if (req.headers.origin === undefined) {
+      if (origins !== "*") res.setHeader("vary", "Origin");
+      return next();
+    }
+    middleware(req, res, next);
+  };
 }

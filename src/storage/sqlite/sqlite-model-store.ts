@@ -313,6 +313,8 @@ export class SqliteModelStore implements ModelStore {
   readonly db: Database.Database;
   private readonly statements = new Map<string, Database.Statement>();
   private readonly readers = new Map<string, RowReader<unknown>>();
+  private readonly ownChanges: Database.Statement;
+  private readonly otherCommits: Database.Statement;
 
   constructor(private readonly options: SqliteOptions) {
     if (options.path !== ":memory:") mkdirSync(dirname(options.path), { recursive: true });
@@ -325,6 +327,8 @@ export class SqliteModelStore implements ModelStore {
     this.db.pragma("synchronous = NORMAL");
     this.db.pragma("foreign_keys = ON");
     migrate(this.db);
+    this.ownChanges = this.db.prepare("SELECT total_changes()").pluck();
+    this.otherCommits = this.db.prepare("PRAGMA data_version").pluck();
   }
 
   private statement(sql: string): Database.Statement {
@@ -668,9 +672,8 @@ export class SqliteModelStore implements ModelStore {
   }
 
   async changeStamp(): Promise<string> {
-    // data_version moves with commits of other connections, total_changes with this connection's own rows.
-    const [own, others] = this.statement("SELECT total_changes(), (SELECT data_version FROM pragma_data_version)").raw(true).get() as [number, number];
-    return `${own}:${others}`;
+    // total_changes moves with this connection's own rows, data_version with commits of other connections.
+    return `${this.ownChanges.get() as number}:${this.otherCommits.get() as number}`;
   }
 
   async close(): Promise<void> {

@@ -1,14 +1,11 @@
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
+import { codeToString } from "@connectrpc/connect/protocol-connect";
 import type { Logger } from "pino";
 import { requestIdKey } from "../principal-context.js";
 import { randomUUID } from "node:crypto";
 
 export const requestIdHeader = "x-request-id";
 const requestIdPattern = /^[A-Za-z0-9._:-]{1,128}$/;
-
-function codeName(code: Code): string {
-  return Code[code].replace(/[A-Z]/g, (c, i: number) => (i === 0 ? c : "_" + c)).toLowerCase();
-}
 
 /**
  * One log line per call (method, code, duration, request id) and the request
@@ -32,7 +29,7 @@ export function loggingInterceptor(logger: Logger): Interceptor {
       const error = ConnectError.from(e);
       error.metadata.set(requestIdHeader, requestId);
       const level = error.code === Code.Internal || error.code === Code.Unknown ? "error" : "info";
-      logger[level]({ method, code: codeName(error.code), durationMs: elapsed(started), requestId, error: error.rawMessage }, "call");
+      logger[level]({ method, code: codeToString(error.code), durationMs: elapsed(started), requestId, error: error.rawMessage }, "call");
       throw error;
     }
   };

@@ -1,10 +1,6 @@
-import { Code, ConnectError, type Interceptor, type StreamResponse } from "@connectrpc/connect";
+import { ConnectError, type Interceptor, type StreamResponse } from "@connectrpc/connect";
+import { codeToString } from "@connectrpc/connect/protocol-connect";
 import type { ServiceMetrics } from "../metrics.js";
-
-/** "ResourceExhausted" → "resource_exhausted", as the logging interceptor and REST errors spell codes. */
-export function codeLabel(code: Code): string {
-  return Code[code].replace(/[A-Z]/g, (c, i: number) => (i === 0 ? c : "_" + c)).toLowerCase();
-}
 
 /**
  * Counts every call: modelservice_requests_total{method,code}, the latency
@@ -15,19 +11,28 @@ export function codeLabel(code: Code): string {
  * client goes away: "canceled").
  */
 export function metricsInterceptor(metrics: ServiceMetrics): Interceptor {
+  const methodMetrics = (method: string) => ({ duration: metrics.duration.labels({ method }), inFlight: metrics.inFlight.labels({ method }) });
+  // Bound once per method: prom-client hashes the label set on every call that names it.
+  const byMethod = new Map<string, ReturnType<typeof methodMetrics>>();
+  const bound = (method: string) => {
+    let children = byMethod.get(method);
+    if (!children) byMethod.set(method, (children = methodMetrics(method)));
+    return children;
+  };
   return (next) => async (req) => {
     const method = `${req.service.typeName}/${req.method.name}`;
-    const stopTimer = metrics.duration.startTimer({ method });
-    metrics.inFlight.inc({ method });
+    const children = bound(method);
+    const stopTimer = children.duration.startTimer();
+    children.inFlight.inc();
     let finished = false;
     const finish = (code: string) => {
       if (finished) return;
       finished = true;
       stopTimer();
-      metrics.inFlight.dec({ method });
+      children.inFlight.dec();
       metrics.requests.inc({ method, code });
     };
-    const fail = (e: unknown) => finish(codeLabel(ConnectError.from(e).code));
+    const fail = (e: unknown) => finish(codeToString(ConnectError.from(e).code));
     try {
       const res = await next(req);
       if (!res.stream) {

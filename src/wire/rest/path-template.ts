@@ -75,19 +75,25 @@ export function parseTemplate(text: string): PathTemplate {
 
 export type PathBindings = Array<{ fieldPath: string[]; value: string }>;
 
+/** A request path (no query) as the segments matchTemplate takes: split once, matched against every template. */
+export function pathSegments(path: string): string[] | undefined {
+  return path.startsWith("/") ? path.slice(1).split("/") : undefined;
+}
+
 /**
- * Matches a request path (no query) against the template; returns the
- * percent-decoded values of its variables, or undefined when it does not match.
+ * Matches a request path, split by pathSegments, against the template;
+ * returns the percent-decoded values of its variables, or undefined when it
+ * does not match.
  */
-export function matchTemplate(template: PathTemplate, path: string): PathBindings | undefined {
-  if (!path.startsWith("/")) return undefined;
-  let rest = path.slice(1);
+export function matchTemplate(template: PathTemplate, pathSegments: readonly string[]): PathBindings | undefined {
+  let segments = pathSegments;
   if (template.verb !== undefined) {
+    // A verb never contains "/": it ends the last segment.
     const suffix = ":" + template.verb;
-    if (!rest.endsWith(suffix)) return undefined;
-    rest = rest.slice(0, -suffix.length);
+    const last = segments[segments.length - 1]!;
+    if (!last.endsWith(suffix)) return undefined;
+    segments = [...segments.slice(0, -1), last.slice(0, -suffix.length)];
   }
-  const segments = rest.split("/");
   const { parts } = template;
   const deep = parts.length > 0 && parts[parts.length - 1]!.kind === "**";
   if (deep ? segments.length < parts.length - 1 : segments.length !== parts.length) return undefined;

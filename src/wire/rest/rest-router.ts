@@ -1,5 +1,5 @@
 import type { HttpBinding } from "./http-rules.js";
-import { matchTemplate, type PathBindings } from "./path-template.js";
+import { matchTemplate, pathSegments, type PathBindings } from "./path-template.js";
 
 export type RouteMatch =
   | { kind: "found"; binding: HttpBinding; path: PathBindings }
@@ -11,10 +11,13 @@ export class RestRouter {
   constructor(private readonly bindings: readonly HttpBinding[]) {}
 
   match(httpMethod: string, path: string): RouteMatch {
-    const matches = this.bindings.flatMap((binding) => {
-      const vars = matchTemplate(binding.template, path);
-      return vars ? [{ binding, path: vars }] : [];
-    });
+    const segments = pathSegments(path);
+    if (!segments) return { kind: "none" };
+    const matches: Array<{ binding: HttpBinding; path: PathBindings }> = [];
+    for (const binding of this.bindings) {
+      const vars = matchTemplate(binding.template, segments);
+      if (vars) matches.push({ binding, path: vars });
+    }
     // "/v1/models/x:enable" also fits "/v1/models/{id}"; a custom verb that
     // matches wins, so a GET there is 405 rather than a lookup of "x:enable".
     const withVerb = matches.filter((m) => m.binding.template.verb !== undefined);
