@@ -2,6 +2,7 @@ import { execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { cpuMs } from "./processes.js";
 
 /** One load of one request shape against one server. */
 export interface LoadSpec {
@@ -27,11 +28,6 @@ export interface LoadResult {
   cpuMsPerCall?: number;
 }
 
-/** CPU time a process has used, in ms (Linux /proc; utime and stime are in clock ticks of 10 ms). */
-function cpuMs(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-  return (Number(fields[11]) + Number(fields[12])) * 10;
-}
 
 /** Debian's h2load (nghttp2-client): installed on first use when missing and we may (root), else a clear error. */
 export function ensureH2load(): void {

@@ -4,7 +4,8 @@ import { load, type LoadResult } from "./h2load.js";
 import { peakRss, rssMiB, type ServerProcess } from "./processes.js";
 import { seedCustomModels, seedWorkspaces, type Minter } from "./seed.js";
 import { fixed, median } from "./stats.js";
-import { calls, loadSpec, type Call, type Protocol } from "./surfaces.js";
+import { calls, loadSpec, type Protocol } from "./surfaces.js";
+import { cyclingLoad } from "./cycling-load.js";
 
 export interface ScaleOptions {
   /** The service on a database of one workspace. */
@@ -20,6 +21,23 @@ export interface ScaleOptions {
 }
 
 const scaleProtocols: Protocol[] = ["gRPC (h2c)", "Connect JSON (HTTP/1.1)"];
+/** More ids than the read cache holds (5,000 models), so that cycling through them misses it on every call. */
+const missIds = 20_000;
+
+/** The first `count` model ids of the token's workspace, a page of 1000 at a time. */
+async function modelIds(server: ServerProcess, token: string, count: number): Promise<string[]> {
+  const ids: string[] = [];
+  let cursor = "";
+  while (ids.length < count) {
+    const res = await fetch(`${server.url}/v1/models?limit=1000&cursor=${encodeURIComponent(cursor)}`, { headers: { authorization: `Bearer ${token}` } });
+    const body = (await res.json()) as { items: Array<{ metadata: { id: string } }>; pagination: { nextCursor: string } };
+    ids.push(...body.items.map((m) => m.metadata.id));
+    cursor = body.pagination.nextCursor;
+    if (cursor === "") break;
+  }
+  if (ids.length < count) throw new Error(`${server.name}: only ${ids.length} models, not ${count}`);
+  return ids.slice(0, count);
+}
 
 async function firstModelId(server: ServerProcess, token: string): Promise<{ id: string; total: number }> {
   const res = await fetch(`${server.url}/v1/models?limit=1`, { headers: { authorization: `Bearer ${token}` } });
@@ -63,22 +81,58 @@ export async function scaleSection(o: ScaleOptions): Promise<string> {
   const rssAfterStart = rssMiB(large.pid);
   const small = await firstModelId(o.small, benchToken);
   const big = await firstModelId(large, benchToken);
+  // Calls that miss the read cache: the small service gets a workspace of as many models as the large one's ids cycled.
+  process.stderr.write(`seeding ${fixed(missIds)} models for cache misses…
+`);
+  const missToken = await o.mint.token("ws_misses", "models:read models:create");
+  await seedCustomModels(o.small.url, missToken, missIds);
+  const smallIds = await modelIds(o.small, missToken, missIds);
+  const largeIds = await modelIds(large, exportToken, missIds);
+  const filters = Array.from({ length: 400 }, (_, i) => `/v1/models?limit=50&filter=${encodeURIComponent(`name != "none-${i}"`)}`);
 
+  type Cell = { call: string; protocol: string; run: (server: ServerProcess, side: "small" | "large") => Promise<LoadResult> };
+  const cells: Cell[] = [
+    ...calls.flatMap((call) =>
+      scaleProtocols.map((protocol) => ({
+        call,
+        protocol,
+        run: (server: ServerProcess, side: "small" | "large") =>
+          load({ ...loadSpec(server.url, benchToken, side === "small" ? small.id : big.id, protocol, call, o.seconds), pid: server.pid }),
+      })),
+    ),
+    {
+      call: "GetModel",
+      protocol: `REST, ${fixed(missIds)} ids in turn (cache misses)`,
+      run: async (server, side) =>
+        cyclingLoad({
+          url: server.url,
+          paths: (side === "small" ? smallIds : largeIds).map((id) => `/v1/models/${id}`),
+          headers: { authorization: `Bearer ${side === "small" ? missToken : exportToken}` },
+          seconds: o.seconds,
+          connections: 16,
+          pid: server.pid,
+        }),
+    },
+    {
+      call: "ListModels(50)",
+      protocol: `REST, ${filters.length} filters in turn (cache misses)`,
+      run: (server) => cyclingLoad({ url: server.url, paths: filters, headers: { authorization: `Bearer ${benchToken}` }, seconds: o.seconds, connections: 16, pid: server.pid }),
+    },
+  ];
   const results = new Map<string, LoadResult[]>();
   const loading = await peakRss(large.pid, async () => {
     for (let round = 0; round < o.rounds; round++) {
       process.stderr.write(`scale round ${round + 1} of ${o.rounds}\n`);
-      for (const call of calls) {
-        for (const protocol of scaleProtocols) {
-          const pair: Array<[string, ServerProcess, string]> = [
-            [`${call} ${protocol} small`, o.small, small.id],
-            [`${call} ${protocol} large`, large, big.id],
-          ];
-          for (const [key, server, id] of round % 2 === 0 ? pair : pair.reverse()) {
-            const r = await load({ ...loadSpec(server.url, benchToken, id, protocol, call as Call, o.seconds), pid: server.pid });
-            results.set(key, [...(results.get(key) ?? []), r]);
-            process.stderr.write(`  ${key}: ${fixed(r.rps)} req/s\n`);
-          }
+      for (const cell of cells) {
+        const pair: Array<["small" | "large", ServerProcess]> = [
+          ["small", o.small],
+          ["large", large],
+        ];
+        for (const [side, server] of round % 2 === 0 ? pair : pair.reverse()) {
+          const key = `${cell.call} ${cell.protocol} ${side}`;
+          const r = await cell.run(server, side);
+          results.set(key, [...(results.get(key) ?? []), r]);
+          process.stderr.write(`  ${key}: ${fixed(r.rps)} req/s\n`);
         }
       }
     }
@@ -88,13 +142,11 @@ export async function scaleSection(o: ScaleOptions): Promise<string> {
   const rows = (o.workspaces + 2) * catalog + catalog + o.customModels;
   const dbBytes = fileBytes(o.largeDbPath) + fileBytes(`${o.largeDbPath}-wal`);
   const med = (key: string, f: (r: LoadResult) => number) => median(results.get(key)!.map(f));
-  const lines = calls.flatMap((call) =>
-    scaleProtocols.map((protocol) => {
-      const [s, l] = [med(`${call} ${protocol} small`, (r) => r.rps), med(`${call} ${protocol} large`, (r) => r.rps)];
-      const [sCpu, lCpu] = [med(`${call} ${protocol} small`, (r) => r.cpuMsPerCall!), med(`${call} ${protocol} large`, (r) => r.cpuMsPerCall!)];
-      return `| ${call} | ${protocol} | ${fixed(s)} | ${fixed(l)} | **${(l / s).toFixed(2)}×** | ${fixed(1000 * sCpu)} | ${fixed(1000 * lCpu)} |`;
-    }),
-  );
+  const lines = cells.map(({ call, protocol }) => {
+    const [s, l] = [med(`${call} ${protocol} small`, (r) => r.rps), med(`${call} ${protocol} large`, (r) => r.rps)];
+    const [sCpu, lCpu] = [med(`${call} ${protocol} small`, (r) => r.cpuMsPerCall!), med(`${call} ${protocol} large`, (r) => r.cpuMsPerCall!)];
+    return `| ${call} | ${protocol} | ${fixed(s)} | ${fixed(l)} | **${(l / s).toFixed(2)}×** | ${fixed(1000 * sCpu)} | ${fixed(1000 * lCpu)} |`;
+  });
   const peak = Math.max(seeding.peak, exported.peakMiB, loading.peak);
   return [
     `### Scale (target: within 15% of one workspace; peak RSS < 250 MB)`,
@@ -105,7 +157,9 @@ export async function scaleSection(o: ScaleOptions): Promise<string> {
       `Start on it (spawn → /readyz 200): **${fixed(large.startMs)} ms**; RSS after start ${rssAfterStart.toFixed(0)} MiB; ` +
       `**peak RSS ${peak.toFixed(0)} MiB** (seeding ${seeding.peak.toFixed(0)}, export ${exported.peakMiB.toFixed(0)}, load ${loading.peak.toFixed(0)}).`,
     ``,
-    `| call | protocol | 1 workspace req/s | ${fixed(rows)} rows req/s | large / small | 1 workspace µs CPU/call | large µs CPU/call |`,
+    `The small service holds one workspace of the catalog (and, for the cache-miss rows, one of ${fixed(missIds)} custom models); the first four rows repeat one request, so after the first call the read cache answers them. The last two cycle through more distinct requests than the cache holds: every call reads the database.`,
+    ``,
+    `| call | protocol | small req/s | ${fixed(rows)} rows req/s | large / small | small µs CPU/call | large µs CPU/call |`,
     `|---|---|---:|---:|---:|---:|---:|`,
     ...lines,
     ``,

@@ -151,9 +151,8 @@ export class ModelRegistry {
   /** Workspace id -> owning account, for workspaces known to exist. */
   private readonly workspaceAccounts = new Map<string, string>();
   private readonly clock: () => number;
-  /** Answers of GetModel and ListModels (a list page weighs about 50 models, hence fewer of them). */
-  private readonly gets = new ReadCache(10_000);
-  private readonly lists = new ReadCache(200);
+  /** Answers of GetModel and ListModels, up to 5,000 models' worth (about 5 KB of memory each). */
+  private readonly reads = new ReadCache(5_000);
 
   private constructor(
     private readonly store: ModelStore,
@@ -221,7 +220,7 @@ export class ModelRegistry {
   /** ListModels; answers are reused until the next commit (ReadCache). */
   async list(principal: Principal, req: ListModelsRequest): Promise<ListModelsResponse> {
     const key = `list\0${readerKey(principal)}\0${Buffer.from(toBinary(ListModelsRequestSchema, req)).toString("base64")}`;
-    return this.lists.through(key, await this.store.changeStamp(), () => this.listUncached(principal, req));
+    return this.reads.through(key, await this.store.changeStamp(), () => this.listUncached(principal, req), (page) => page.items.length);
   }
 
   private async listUncached(principal: Principal, req: ListModelsRequest): Promise<ListModelsResponse> {
@@ -262,7 +261,7 @@ export class ModelRegistry {
 
   /** GetModel, the call on every LLM request's path; answers are reused until the next commit (ReadCache). */
   async get(principal: Principal, id: string): Promise<Model> {
-    return this.gets.through(`get\0${readerKey(principal)}\0${id}`, await this.store.changeStamp(), async () =>
+    return this.reads.through(`get\0${readerKey(principal)}\0${id}`, await this.store.changeStamp(), async () =>
       toModelMessage(await this.load(principal.workspaceId, id), principal.scopes),
     );
   }

@@ -1,6 +1,7 @@
 interface Entry {
   stamp: string;
   value: unknown;
+  weight: number;
 }
 
 /**
@@ -11,26 +12,43 @@ interface Entry {
  * registry is read far more often than it is written, and every LLM call of
  * the platform resolves its model here.
  *
- * Least recently used entries go first once `maxEntries` is reached.
+ * Entries weigh what they hold (a model 1, a list page its models), and the
+ * least recently used go first once the weights pass `maxWeight`: memory
+ * stays bounded whatever mix of calls arrives.
  */
 export class ReadCache {
   private readonly entries = new Map<string, Entry>();
+  private weight = 0;
 
-  constructor(private readonly maxEntries: number) {}
+  constructor(private readonly maxWeight: number) {}
 
   /** The cached answer for `key` read at `stamp`, or `read()`'s, kept for the next caller. */
-  async through<T>(key: string, stamp: string, read: () => Promise<T>): Promise<T> {
+  async through<T>(key: string, stamp: string, read: () => Promise<T>, weigh: (value: T) => number = () => 1): Promise<T> {
     const hit = this.entries.get(key);
     if (hit !== undefined) {
-      this.entries.delete(key);
+      this.remove(key, hit);
       if (hit.stamp === stamp) {
-        this.entries.set(key, hit);
+        this.add(key, hit);
         return hit.value as T;
       }
     }
     const value = await read();
-    if (this.entries.size >= this.maxEntries) this.entries.delete(this.entries.keys().next().value!);
-    this.entries.set(key, { stamp, value });
+    const entry = { stamp, value, weight: Math.max(1, weigh(value)) };
+    while (this.entries.size > 0 && this.weight + entry.weight > this.maxWeight) {
+      const [oldestKey, oldest] = this.entries.entries().next().value!;
+      this.remove(oldestKey, oldest);
+    }
+    this.add(key, entry);
     return value;
+  }
+
+  private add(key: string, entry: Entry): void {
+    this.entries.set(key, entry);
+    this.weight += entry.weight;
+  }
+
+  private remove(key: string, entry: Entry): void {
+    this.entries.delete(key);
+    this.weight -= entry.weight;
   }
 }
