@@ -34,7 +34,8 @@ export async function seedWorkspaces(url: string, mint: Minter, count: number): 
 /** Creates custom models in one workspace through BatchCreateModels, 1000 per call. */
 export async function seedCustomModels(url: string, token: string, count: number): Promise<void> {
   const headers = { authorization: `Bearer ${token}`, "content-type": "application/json" };
-  await pool(Math.ceil(count / 1000), 2, async (batch) => {
+  // One batch at a time: the server writes them one after another anyway.
+  await pool(Math.ceil(count / 1000), 1, async (batch) => {
     const done = batch * 1000;
     const requests = Array.from({ length: Math.min(1000, count - done) }, (_, i) => ({
       model: {

@@ -151,8 +151,8 @@ export class ModelRegistry {
   /** Workspace id -> owning account, for workspaces known to exist. */
   private readonly workspaceAccounts = new Map<string, string>();
   private readonly clock: () => number;
-  /** Answers of GetModel and ListModels, up to 5,000 models' worth (about 5 KB of memory each). */
-  private readonly reads = new ReadCache(5_000);
+  /** Answers of GetModel and ListModels, up to 2,000 models' worth (about 5 KB of memory each). */
+  private readonly reads = new ReadCache(2_000);
 
   private constructor(
     private readonly store: ModelStore,
