@@ -5,7 +5,7 @@ import { ModelSchema } from "../gen/modelservice/v1/model_pb.js";
 import { ListModelsResponseSchema, ModelService } from "../gen/modelservice/v1/model_service_pb.js";
 import { load, type LoadResult } from "./h2load.js";
 import type { ServerProcess } from "./processes.js";
-import { fixed, median } from "./stats.js";
+import { alternating, fixed, Samples } from "./stats.js";
 import { calls, loadSpec, protocols, type Call, type Protocol } from "./surfaces.js";
 
 export interface LimitOptions {
@@ -47,27 +47,26 @@ type Key = `${Call} ${Protocol} ${"real" | "limit" | "peer"}`;
  * medians per cell. Returns the report's markdown.
  */
 export async function compareWithLimit(o: LimitOptions): Promise<{ markdown: string; ratios: Record<string, number> }> {
-  const results = new Map<Key, LoadResult[]>();
+  const results = new Samples<Key, LoadResult>();
   const run = async (key: Key, server: ServerProcess, call: Call, protocol: Protocol) => {
     const r = await load({ ...loadSpec(server.url, o.token, o.modelId, protocol, call, o.seconds), pid: server.pid });
-    results.set(key, [...(results.get(key) ?? []), r]);
+    results.add(key, r);
     process.stderr.write(`  ${key}: ${fixed(r.rps)} req/s, p99 ${r.p99Ms.toFixed(1)} ms, ${fixed(1000 * r.cpuMsPerCall!)} µs CPU per call\n`);
   };
   for (let round = 0; round < o.rounds; round++) {
     process.stderr.write(`round ${round + 1} of ${o.rounds}\n`);
     for (const call of calls) {
       for (const protocol of protocols) {
-        // Which server goes first alternates, so that drift of the machine favours neither.
         const pair: Array<[Key, ServerProcess]> = [
           [`${call} ${protocol} real`, o.real],
           [`${call} ${protocol} limit`, o.limit],
         ];
-        for (const [key, server] of round % 2 === 0 ? pair : pair.reverse()) await run(key, server, call, protocol);
+        for (const [key, server] of alternating(round, pair)) await run(key, server, call, protocol);
         if (call === "GetModel" && protocol === "gRPC (h2c)") await run(`${call} ${protocol} peer`, o.peer, call, protocol);
       }
     }
   }
-  const med = (key: Key, f: (r: LoadResult) => number) => median(results.get(key)!.map(f));
+  const med = (key: Key, f: (r: LoadResult) => number) => results.median(key, f);
   const rows: string[] = [];
   const ratios: Record<string, number> = {};
   for (const call of calls) {

@@ -3,7 +3,7 @@ import { benchExport } from "./export.js";
 import { load, type LoadResult } from "./h2load.js";
 import { peakRss, rssMiB, type ServerProcess } from "./processes.js";
 import { seedCustomModels, seedWorkspaces, type Minter } from "./seed.js";
-import { fixed, median } from "./stats.js";
+import { alternating, fixed, Samples } from "./stats.js";
 import { calls, loadSpec, type Protocol } from "./surfaces.js";
 import { cyclingLoad } from "./cycling-load.js";
 
@@ -119,7 +119,7 @@ export async function scaleSection(o: ScaleOptions): Promise<string> {
       run: (server) => cyclingLoad({ url: server.url, paths: filters, headers: { authorization: `Bearer ${benchToken}` }, seconds: o.seconds, connections: 16, pid: server.pid }),
     },
   ];
-  const results = new Map<string, LoadResult[]>();
+  const results = new Samples<string, LoadResult>();
   const loading = await peakRss(large.pid, async () => {
     for (let round = 0; round < o.rounds; round++) {
       process.stderr.write(`scale round ${round + 1} of ${o.rounds}\n`);
@@ -128,10 +128,10 @@ export async function scaleSection(o: ScaleOptions): Promise<string> {
           ["small", o.small],
           ["large", large],
         ];
-        for (const [side, server] of round % 2 === 0 ? pair : pair.reverse()) {
+        for (const [side, server] of alternating(round, pair)) {
           const key = `${cell.call} ${cell.protocol} ${side}`;
           const r = await cell.run(server, side);
-          results.set(key, [...(results.get(key) ?? []), r]);
+          results.add(key, r);
           process.stderr.write(`  ${key}: ${fixed(r.rps)} req/s\n`);
         }
       }
@@ -141,7 +141,7 @@ export async function scaleSection(o: ScaleOptions): Promise<string> {
 
   const rows = (o.workspaces + 2) * catalog + catalog + o.customModels;
   const dbBytes = fileBytes(o.largeDbPath) + fileBytes(`${o.largeDbPath}-wal`);
-  const med = (key: string, f: (r: LoadResult) => number) => median(results.get(key)!.map(f));
+  const med = (key: string, f: (r: LoadResult) => number) => results.median(key, f);
   const lines = cells.map(({ call, protocol }) => {
     const [s, l] = [med(`${call} ${protocol} small`, (r) => r.rps), med(`${call} ${protocol} large`, (r) => r.rps)];
     const [sCpu, lCpu] = [med(`${call} ${protocol} small`, (r) => r.cpuMsPerCall!), med(`${call} ${protocol} large`, (r) => r.cpuMsPerCall!)];

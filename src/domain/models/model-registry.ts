@@ -133,9 +133,20 @@ function indexedError(e: unknown, field: string): ConnectError {
   return new ConnectError(`${field}: ${error.rawMessage}`, error.code, error.metadata, details);
 }
 
-/** Who reads, as far as it shapes an answer: the workspace, and the scopes (they decide canEdit). */
+const readerKeys = new WeakMap<Principal, string>();
+
+/**
+ * Who reads, as far as it shapes an answer: the workspace, and the scopes
+ * (they decide canEdit). Built once per principal: the token verifier hands
+ * out the same principal for every call of a token.
+ */
 function readerKey(principal: Principal): string {
-  return `${principal.workspaceId}\0${[...principal.scopes].sort().join(" ")}`;
+  let key = readerKeys.get(principal);
+  if (key === undefined) {
+    key = `${principal.workspaceId}\0${[...principal.scopes].sort().join(" ")}`;
+    readerKeys.set(principal, key);
+  }
+  return key;
 }
 
 function pageSize(limit: number): number {
