@@ -17,6 +17,7 @@ import {
   type UpdateModelDraftRequest,
 } from "../../../gen/modelservice/v1/model_service_pb.js";
 import type { DraftRecord, DraftStore } from "../../storage/draft-store.js";
+import { requireChangeScopes } from "../auth/change-scopes.js";
 import type { Principal } from "../auth/principal.js";
 import { invalidArgument, type FieldViolation } from "../validation/field-violations.js";
 import { validateRequest } from "../validation/request-validation.js";
@@ -26,8 +27,6 @@ import { modelRuleViolations } from "./model-rules.js";
 
 const draftPrefix = "draft_";
 const nextUlid = monotonicFactory();
-/** The scope publishing needs on top of models:create when the draft updates an existing model. */
-const updateScope = "models:update";
 
 /** A price is given in cents or in exact dollars: changing one in a draft drops the other, so they never disagree. */
 const pricePairs = [
@@ -225,9 +224,11 @@ export class ModelDrafts {
     const { principal } = call;
     this.checkWorkspace(principal, req.workspaceId);
     const draft = await this.load(principal, req.id);
-    if (draft.baseModelId !== null && !principal.scopes.has(updateScope)) {
-      throw new ConnectError(`publishing a draft of model "${draft.baseModelId}" updates it: token lacks scope "${updateScope}"`, Code.PermissionDenied);
-    }
+    requireChangeScopes(
+      principal,
+      [draft.baseModelId === null ? "create" : "update"],
+      draft.baseModelId === null ? "publishing the draft creates a model" : `publishing the draft updates model "${draft.baseModelId}"`,
+    );
     if (req.expectedVersion !== 0 && req.expectedVersion !== draft.version) throw staleVersion(this.toMessage(draft), req.expectedVersion);
     const content = fromJsonString(ModelSchema, draft.model);
     content.metadata ??= create(ResourceMetadataSchema);
