@@ -15,7 +15,7 @@ import {
   type ImportRowError,
 } from "../../../gen/modelservice/v1/model_service_pb.js";
 import type { CheckedFilterNode } from "../../storage/model-filter.js";
-import type { ModelListQuery, ModelRecord, ModelStore } from "../../storage/model-store.js";
+import { DeadlinePassedError, type ModelListQuery, type ModelRecord, type ModelStore } from "../../storage/model-store.js";
 import { requireChangeScopes } from "../auth/change-scopes.js";
 import { isWorkspaceId, type Principal } from "../auth/principal.js";
 import { FilterSyntaxError, parseCheckedFilter } from "../search/filter-expression.js";
@@ -226,6 +226,8 @@ export class ModelTransfer {
     for (const [i, parsed] of file.rows.entries()) {
       // The store answers synchronously under its promises: let other requests and probes in now and then.
       if (i % 100 === 99) await nextTurn();
+      // The caller has been answered DeadlineExceeded: planning the rest would be wasted, nothing will be written.
+      if (call.deadline !== undefined && Date.now() >= call.deadline) throw new DeadlinePassedError();
       if (!parsed.ok) {
         result.errors.push(...parsed.errors.map((e) => create(ImportRowErrorSchema, e)));
         continue;
