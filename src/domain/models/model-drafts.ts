@@ -17,6 +17,7 @@ import {
   type UpdateModelDraftRequest,
 } from "../../../gen/modelservice/v1/model_service_pb.js";
 import type { DraftRecord, DraftStore } from "../../storage/draft-store.js";
+import { DeadlinePassedError } from "../../storage/model-store.js";
 import { requireChangeScopes } from "../auth/change-scopes.js";
 import type { Principal } from "../auth/principal.js";
 import { invalidArgument, type FieldViolation } from "../validation/field-violations.js";
@@ -47,6 +48,11 @@ function staleVersion(current: ModelDraft, expected: number): ConnectError {
     undefined,
     [{ desc: ModelDraftSchema, value: current }],
   );
+}
+
+/** A draft write is one statement: made only while the call is within its deadline, so DeadlineExceeded means it was not. */
+function requireWithinDeadline(call: Call): void {
+  if (call.deadline !== undefined && Date.now() >= call.deadline) throw new DeadlinePassedError();
 }
 
 const credentialsRefused: FieldViolation = {
@@ -169,6 +175,7 @@ export class ModelDrafts {
       createdAt: now,
       updatedAt: now,
     };
+    requireWithinDeadline(call);
     await this.store.insert(record);
     return this.toMessage(record);
   }
@@ -186,6 +193,7 @@ export class ModelDrafts {
     const draft = await this.load(principal, req.id);
     if (draft.version !== req.expectedVersion) throw staleVersion(this.toMessage(draft), req.expectedVersion);
     const next = applyPaths(fromJsonString(ModelSchema, draft.model), body, withPairedPrices(paths as string[]));
+    requireWithinDeadline(call);
     const outcome = await this.store.update({
       workspaceId: principal.workspaceId,
       profileId: principal.profileId,
@@ -256,6 +264,7 @@ export class ModelDrafts {
   async delete(call: Call, req: DeleteModelDraftRequest): Promise<Empty> {
     const { principal } = call;
     this.checkWorkspace(principal, req.workspaceId);
+    requireWithinDeadline(call);
     if (!(await this.store.delete(principal.workspaceId, principal.profileId, req.id))) throw notFound(req.id);
     return create(EmptySchema);
   }
