@@ -1,13 +1,17 @@
+import { getOption } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
+import { ModelService } from "../../../gen/modelservice/v1/model_service_pb.js";
+import { required_scope } from "../../../gen/modelservice/v1/options_pb.js";
 import type { Principal } from "./principal.js";
 
 /** What a write does to a model; each kind is allowed by its own scope. */
 export type ModelChange = "create" | "update" | "delete";
 
+/** Each change needs the scope of the method that makes just that change: its required_scope in the proto. */
 const scopeOfChange: Record<ModelChange, string> = {
-  create: "models:create",
-  update: "models:update",
-  delete: "models:delete",
+  create: getOption(ModelService.method.createModel, required_scope),
+  update: getOption(ModelService.method.updateModel, required_scope),
+  delete: getOption(ModelService.method.deleteModel, required_scope),
 };
 
 /**

@@ -314,7 +314,7 @@ export class ModelTransfer {
     return { outcome: "created", step: await this.registry.planWorkspaceCreate(call, req) };
   }
 
-  /** Updates the columns of the row whose values differ from the model's (none: unchanged). */
+  /** Plans the update of the columns of the row whose values differ from the model's (none: unchanged). */
   private async update(call: Call, record: ModelRecord, model: Model, columns: readonly ModelCsvColumn[], dryRun: boolean): Promise<PlannedRow> {
     const current = modelCsvRecord(toModelMessage(record, call.principal.scopes));
     const wanted = modelCsvRecord(model);
