@@ -182,7 +182,7 @@ describe("a deadline leaves a multi-row write all written or not at all", () => 
   }, 90_000);
 });
 
-describe("BatchDeleteModels with a repeated id", () => {
+describe("batches naming a model twice", () => {
   it("is InvalidArgument naming the repeated index, over Connect and REST, with or without allowPartial; nothing is deleted", async () => {
     const made = await c.batchCreateModels({ requests: creates(tagOf("dup")).slice(0, 3) });
     const ids = made.models.map((m) => m.metadata!.id);
@@ -205,6 +205,19 @@ describe("BatchDeleteModels with a repeated id", () => {
       expect(status.details?.[0]?.fieldViolations?.map((v) => v.field)).toEqual(["ids[3]"]);
     }
     for (const id of ids) expect((await c.getModel({ id })).metadata!.deleteTime).toBeUndefined();
+    // BatchUpdateModels: a second write of the same model in the batch's one transaction is named, not Aborted.
+    const update = (description: string) => ({ id: ids[0]!, model: { spec: { description } }, updateMask: { paths: ["spec.description"] } });
+    const atomic = await c.batchUpdateModels({ requests: [update("first"), update("second")] }).then(
+      () => undefined,
+      (e: unknown) => ConnectError.from(e),
+    );
+    expect(atomic?.code).toBe(Code.InvalidArgument);
+    expect(atomic!.findDetails(BadRequestSchema).flatMap((d) => d.fieldViolations.map((v) => v.field))).toEqual(["requests[1].id"]);
+    expect((await c.getModel({ id: ids[0]! })).spec!.description).toBeUndefined();
+    const partial = await c.batchUpdateModels({ requests: [update("first"), update("second")], allowPartial: true });
+    expect(partial.results[0]!.result.case).toBe("model");
+    expect(partial.results[1]!.result.case === "status" && partial.results[1]!.result.value.code).toBe(Code.InvalidArgument);
+    expect((await c.getModel({ id: ids[0]! })).spec!.description).toBe("first");
     // Without the repeat, the same batch deletes them.
     const deleted = await c.batchDeleteModels({ ids });
     expect(deleted.models.every((m) => m.metadata!.deleteTime !== undefined)).toBe(true);

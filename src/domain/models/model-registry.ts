@@ -701,11 +701,21 @@ export class ModelRegistry {
   ): Promise<BatchModelsResponse> {
     const { scopes } = call.principal;
     if (items.length > 0) requireChangeScopes(call.principal, [change], `a batch that would ${change} models`);
+    // All the writes share one transaction, where a second write of a model would be stale: name the repeat instead.
+    const writers = new Map<string, number>();
+    const planOnce = async (item: T, i: number): Promise<Step> => {
+      const step = await plan(item);
+      if (!isWrite(step)) return step;
+      const first = writers.get(step.model.id);
+      if (first !== undefined) throw invalidArgument([{ field: "id", description: `repeats ${field(first)}: a batch writes each model once` }]);
+      writers.set(step.model.id, i);
+      return step;
+    };
     if (allowPartial) {
       const planned: Array<Step | ConnectError> = [];
-      for (const item of items) {
+      for (const [i, item] of items.entries()) {
         try {
-          planned.push(await plan(item));
+          planned.push(await planOnce(item, i));
         } catch (e) {
           planned.push(ConnectError.from(e));
         }
@@ -723,7 +733,7 @@ export class ModelRegistry {
     const steps: Step[] = [];
     for (const [i, item] of items.entries()) {
       try {
-        steps.push(await plan(item));
+        steps.push(await planOnce(item, i));
       } catch (e) {
         throw indexedError(e, field(i));
       }
