@@ -225,6 +225,13 @@ export interface ModelStore {
    * the writes, nothing commits: DeadlinePassedError.
    */
   writeModels(writes: ModelWrite[]): Promise<{ outcomes: WriteOutcome[]; failedIndex?: number }>;
+  /**
+   * The writes in one transaction, each standing alone: one that is stale,
+   * takes an external id or reuses a request id is undone by itself (its
+   * outcome says why) and the others still commit. Past the earliest deadline
+   * of the writes, nothing commits: DeadlinePassedError.
+   */
+  writeEach(writes: ModelWrite[]): Promise<WriteOutcome[]>;
   /** Inserts a model as it is, without an audit record (tests and imports of raw rows). */
   insertModel(model: ModelRecord): Promise<void>;
   findRequest(scope: string, requestId: string): Promise<IdempotencyRecord | undefined>;

@@ -17,6 +17,8 @@ import {
   type UpdateModelDraftRequest,
 } from "../../../gen/modelservice/v1/model_service_pb.js";
 import type { DraftRecord, DraftStore } from "../../storage/draft-store.js";
+import { DeadlinePassedError } from "../../storage/model-store.js";
+import { requireChangeScopes } from "../auth/change-scopes.js";
 import type { Principal } from "../auth/principal.js";
 import { invalidArgument, type FieldViolation } from "../validation/field-violations.js";
 import { validateRequest } from "../validation/request-validation.js";
@@ -26,8 +28,6 @@ import { modelRuleViolations } from "./model-rules.js";
 
 const draftPrefix = "draft_";
 const nextUlid = monotonicFactory();
-/** The scope publishing needs on top of models:create when the draft updates an existing model. */
-const updateScope = "models:update";
 
 /** A price is given in cents or in exact dollars: changing one in a draft drops the other, so they never disagree. */
 const pricePairs = [
@@ -48,6 +48,11 @@ function staleVersion(current: ModelDraft, expected: number): ConnectError {
     undefined,
     [{ desc: ModelDraftSchema, value: current }],
   );
+}
+
+/** A draft write is one statement: made only while the call is within its deadline, so DeadlineExceeded means it was not. */
+function requireWithinDeadline(call: Call): void {
+  if (call.deadline !== undefined && Date.now() >= call.deadline) throw new DeadlinePassedError();
 }
 
 const credentialsRefused: FieldViolation = {
@@ -170,6 +175,7 @@ export class ModelDrafts {
       createdAt: now,
       updatedAt: now,
     };
+    requireWithinDeadline(call);
     await this.store.insert(record);
     return this.toMessage(record);
   }
@@ -187,6 +193,7 @@ export class ModelDrafts {
     const draft = await this.load(principal, req.id);
     if (draft.version !== req.expectedVersion) throw staleVersion(this.toMessage(draft), req.expectedVersion);
     const next = applyPaths(fromJsonString(ModelSchema, draft.model), body, withPairedPrices(paths as string[]));
+    requireWithinDeadline(call);
     const outcome = await this.store.update({
       workspaceId: principal.workspaceId,
       profileId: principal.profileId,
@@ -225,9 +232,11 @@ export class ModelDrafts {
     const { principal } = call;
     this.checkWorkspace(principal, req.workspaceId);
     const draft = await this.load(principal, req.id);
-    if (draft.baseModelId !== null && !principal.scopes.has(updateScope)) {
-      throw new ConnectError(`publishing a draft of model "${draft.baseModelId}" updates it: token lacks scope "${updateScope}"`, Code.PermissionDenied);
-    }
+    requireChangeScopes(
+      principal,
+      [draft.baseModelId === null ? "create" : "update"],
+      draft.baseModelId === null ? "publishing the draft creates a model" : `publishing the draft updates model "${draft.baseModelId}"`,
+    );
     if (req.expectedVersion !== 0 && req.expectedVersion !== draft.version) throw staleVersion(this.toMessage(draft), req.expectedVersion);
     const content = fromJsonString(ModelSchema, draft.model);
     content.metadata ??= create(ResourceMetadataSchema);
@@ -255,6 +264,7 @@ export class ModelDrafts {
   async delete(call: Call, req: DeleteModelDraftRequest): Promise<Empty> {
     const { principal } = call;
     this.checkWorkspace(principal, req.workspaceId);
+    requireWithinDeadline(call);
     if (!(await this.store.delete(principal.workspaceId, principal.profileId, req.id))) throw notFound(req.id);
     return create(EmptySchema);
   }

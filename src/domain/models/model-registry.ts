@@ -60,6 +60,7 @@ import {
   type ModelWrite,
   type WriteOutcome,
 } from "../../storage/model-store.js";
+import { requireChangeScopes, type ModelChange } from "../auth/change-scopes.js";
 import type { Principal } from "../auth/principal.js";
 import { CredentialOpenError, fingerprint, type CredentialSealer, type Credentials } from "../credentials/credential-sealer.js";
 import { loadPlatformCatalog } from "../catalog/platform-catalog.js";
@@ -118,7 +119,7 @@ function searchTerms(query: string): string[] | undefined {
 }
 
 /** A planned write, or the model the request already is (a replay, a preview, no change). */
-type Step = ModelWrite | ModelRecord;
+export type Step = ModelWrite | ModelRecord;
 
 function isWrite(step: Step): step is ModelWrite {
   return "revision" in step;
@@ -131,6 +132,16 @@ function indexedError(e: unknown, field: string): ConnectError {
   const prefixed = violations.map((v) => ({ field: `${field}.${v.field}`, description: v.description }));
   const details = prefixed.length > 0 ? [{ desc: BadRequestSchema, value: create(BadRequestSchema, { fieldViolations: prefixed }) }] : [];
   return new ConnectError(`${field}: ${error.rawMessage}`, error.code, error.metadata, details);
+}
+
+/** InvalidArgument naming the first id that repeats an earlier one: a batch deletes each model once. */
+function checkDistinct(ids: readonly string[], field: (i: number) => string): void {
+  const first = new Map<string, number>();
+  for (const [i, id] of ids.entries()) {
+    const seen = first.get(id);
+    if (seen !== undefined) throw invalidArgument([{ field: field(i), description: `repeats ${field(seen)}: a batch deletes each model once` }]);
+    if (id !== "") first.set(id, i);
+  }
 }
 
 const readerKeys = new WeakMap<Principal, string>();
@@ -474,6 +485,11 @@ export class ModelRegistry {
     return this.createIn(call, false, req, CreateModelRequestSchema);
   }
 
+  /** CreateModel as a step, to write together with others (writeEach). */
+  planWorkspaceCreate(call: Call, req: CreateModelRequest): Promise<Step> {
+    return this.planCreate(call, false, req, CreateModelRequestSchema);
+  }
+
   createSystem(call: Call, req: CreateSystemModelRequest): Promise<Model> {
     return this.createIn(call, true, req, CreateSystemModelRequestSchema);
   }
@@ -530,6 +546,11 @@ export class ModelRegistry {
 
   update(call: Call, req: UpdateModelRequest): Promise<Model> {
     return this.updateIn(call, call.principal.workspaceId, req, UpdateModelRequestSchema);
+  }
+
+  /** UpdateModel as a step, to write together with others (writeEach). */
+  planWorkspaceUpdate(call: Call, req: UpdateModelRequest): Promise<Step> {
+    return this.planUpdate(call, call.principal.workspaceId, req, UpdateModelRequestSchema);
   }
 
   updateSystem(call: Call, req: UpdateSystemModelRequest): Promise<Model> {
@@ -644,32 +665,75 @@ export class ModelRegistry {
   // ---- batches (AIP-233/234/235)
 
   /**
-   * Runs a batch: all or nothing in one transaction (the error names the
-   * failing item), or with allowPartial each item on its own with its result.
+   * Writes planned steps in one transaction, each standing alone: a step
+   * whose write conflicts (stale, external id taken, request id reused) gets
+   * its error and the others still commit. Past the call's deadline nothing
+   * commits, so DeadlineExceeded means none of them was written.
+   */
+  async writeEach(steps: readonly Step[]): Promise<Array<ModelRecord | ConnectError>> {
+    const writes = steps.filter(isWrite);
+    const outcomes = writes.length === 0 ? [] : await this.store.writeEach(writes);
+    let w = 0;
+    const results: Array<ModelRecord | ConnectError> = [];
+    for (const step of steps) {
+      try {
+        results.push(isWrite(step) ? await this.outcomeModel(step, outcomes[w++]!) : step);
+      } catch (e) {
+        results.push(ConnectError.from(e));
+      }
+    }
+    return results;
+  }
+
+  /**
+   * Runs a batch, whose items need the scope of `change`: all or nothing in
+   * one transaction (the error names the failing item), or with allowPartial
+   * each item with its own result — still in one transaction, so that a
+   * deadline leaves nothing written either way.
    */
   private async batch<T>(
     call: Call,
+    change: ModelChange,
     items: readonly T[],
     field: (i: number) => string,
     allowPartial: boolean,
     plan: (item: T) => Promise<Step>,
   ): Promise<BatchModelsResponse> {
     const { scopes } = call.principal;
+    if (items.length > 0) requireChangeScopes(call.principal, [change], `a batch that would ${change} models`);
+    // All the writes share one transaction, where a second write of a model would be stale: name the repeat instead.
+    const writers = new Map<string, number>();
+    const planOnce = async (item: T, i: number): Promise<Step> => {
+      const step = await plan(item);
+      if (!isWrite(step)) return step;
+      const first = writers.get(step.model.id);
+      if (first !== undefined) throw invalidArgument([{ field: "id", description: `repeats ${field(first)}: a batch writes each model once` }]);
+      writers.set(step.model.id, i);
+      return step;
+    };
     if (allowPartial) {
-      const results = [];
-      for (const item of items) {
+      const planned: Array<Step | ConnectError> = [];
+      for (const [i, item] of items.entries()) {
         try {
-          results.push({ result: { case: "model" as const, value: toModelMessage(await this.execute(await plan(item)), scopes) } });
+          planned.push(await planOnce(item, i));
         } catch (e) {
-          results.push({ result: { case: "status" as const, value: rpcStatus(ConnectError.from(e)) } });
+          planned.push(ConnectError.from(e));
         }
       }
+      const written = await this.writeEach(planned.filter((p): p is Step => !(p instanceof ConnectError)));
+      let s = 0;
+      const results = planned.map((p) => {
+        const r = p instanceof ConnectError ? p : written[s++]!;
+        return r instanceof ConnectError
+          ? { result: { case: "status" as const, value: rpcStatus(r) } }
+          : { result: { case: "model" as const, value: toModelMessage(r, scopes) } };
+      });
       return create(BatchModelsResponseSchema, { results });
     }
     const steps: Step[] = [];
     for (const [i, item] of items.entries()) {
       try {
-        steps.push(await plan(item));
+        steps.push(await planOnce(item, i));
       } catch (e) {
         throw indexedError(e, field(i));
       }
@@ -705,22 +769,23 @@ export class ModelRegistry {
   }
 
   batchCreate(call: Call, req: BatchCreateModelsRequest): Promise<BatchModelsResponse> {
-    return this.batch(call, req.requests, (i) => `requests[${i}]`, req.allowPartial, async (item) => {
+    return this.batch(call, "create", req.requests, (i) => `requests[${i}]`, req.allowPartial, async (item) => {
       this.checkItem(call, CreateModelRequestSchema, item);
       return this.planCreate(call, false, item, CreateModelRequestSchema);
     });
   }
 
   batchUpdate(call: Call, req: BatchUpdateModelsRequest): Promise<BatchModelsResponse> {
-    return this.batch(call, req.requests, (i) => `requests[${i}]`, req.allowPartial, async (item) => {
+    return this.batch(call, "update", req.requests, (i) => `requests[${i}]`, req.allowPartial, async (item) => {
       this.checkItem(call, UpdateModelRequestSchema, item);
       return this.planUpdate(call, call.principal.workspaceId, item, UpdateModelRequestSchema);
     });
   }
 
   batchDelete(call: Call, req: BatchDeleteModelsRequest): Promise<BatchModelsResponse> {
+    checkDistinct(req.ids, (i) => `ids[${i}]`);
     const items = req.ids.map((id) => create(DeleteModelRequestSchema, { id }));
-    return this.batch(call, items, (i) => `ids[${i}]`, req.allowPartial, async (item) => {
+    return this.batch(call, "delete", items, (i) => `ids[${i}]`, req.allowPartial, async (item) => {
       validateRequest(DeleteModelRequestSchema, item);
       return this.planDelete(call, call.principal.workspaceId, item, DeleteModelRequestSchema);
     });
@@ -783,6 +848,8 @@ export class ModelRegistry {
         steps.push({ step: BundleAction.DELETE, before, after: { ...before, deleteTime: now, purgeTime: now + this.options.purgeAfterMs } });
       }
     }
+    const changeOf: Partial<Record<BundleAction, ModelChange>> = { [BundleAction.CREATE]: "create", [BundleAction.UPDATE]: "update", [BundleAction.DELETE]: "delete" };
+    requireChangeScopes(principal, steps.flatMap((s) => changeOf[s.step] ?? []), `applying bundle "${req.bundleKey}"`);
     const count = (a: BundleAction) => steps.filter((s) => s.step === a).length;
     const actionOf = { [BundleAction.CREATE]: RevisionAction.CREATE, [BundleAction.UPDATE]: RevisionAction.UPDATE, [BundleAction.DELETE]: RevisionAction.DELETE };
     let results = steps.map((s) => s.after);

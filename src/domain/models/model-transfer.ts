@@ -15,7 +15,8 @@ import {
   type ImportRowError,
 } from "../../../gen/modelservice/v1/model_service_pb.js";
 import type { CheckedFilterNode } from "../../storage/model-filter.js";
-import type { ModelListQuery, ModelRecord, ModelStore } from "../../storage/model-store.js";
+import { DeadlinePassedError, type ModelListQuery, type ModelRecord, type ModelStore } from "../../storage/model-store.js";
+import { requireChangeScopes } from "../auth/change-scopes.js";
 import { isWorkspaceId, type Principal } from "../auth/principal.js";
 import { FilterSyntaxError, parseCheckedFilter } from "../search/filter-expression.js";
 import { invalidArgument, type FieldViolation } from "../validation/field-violations.js";
@@ -34,7 +35,7 @@ import {
 } from "./model-csv.js";
 import { storedStatus, toModelMessage } from "./model-message.js";
 import { modelPages } from "./model-pages.js";
-import type { Call, ModelRegistry } from "./model-registry.js";
+import type { Call, ModelRegistry, Step } from "./model-registry.js";
 import { parseLabelSelector } from "./model-rules.js";
 
 export interface TransferOptions {
@@ -76,6 +77,12 @@ class RowFailure extends Error {
 }
 
 type RowOutcome = "created" | "updated" | "unchanged";
+
+/** What a row will do, and the write that does it (none when unchanged). */
+interface PlannedRow {
+  outcome: RowOutcome;
+  step?: Step;
+}
 
 /** Full-text search terms of a query, as ListModels reads them; undefined when nothing can match. */
 function searchTerms(query: string): string[] | undefined {
@@ -143,8 +150,9 @@ function rowErrors(row: number, e: unknown): Array<Pick<ImportRowError, "row" | 
  * CSV export and import of a workspace's models (ExportModels, ImportModels).
  * Export streams: it walks the workspace a page at a time and hands on whole
  * rows in chunks, so memory stays flat however many models there are. Import
- * goes row by row through the registry's create and update (the same rules,
- * audit records and revisions), each row on its own.
+ * plans row by row through the registry's create and update (the same rules,
+ * audit records and revisions), each row on its own, then writes every row in
+ * one transaction.
  */
 export class ModelTransfer {
   private readonly maxCsvBytes: number;
@@ -198,7 +206,8 @@ export class ModelTransfer {
    * a row whose externalId a live model of the workspace has updates the
    * columns that differ; any other row creates a workspace model. Rows that
    * cannot be imported are reported (row, column, reason) and the others
-   * still are. A dry run checks every row the same way and writes nothing.
+   * still are, all in one transaction: past the call's deadline no row is
+   * written. A dry run checks every row the same way and writes nothing.
    */
   async import(call: Call, req: ImportModelsRequest): Promise<ImportModelsResponse> {
     const csv = req.csv;
@@ -213,9 +222,12 @@ export class ModelTransfer {
     const result = create(ImportModelsResponseSchema, { dryRun: req.dryRun });
     /** "catalogId:x" / "externalId:y" -> the row that named it first. */
     const firstRow = new Map<string, number>();
+    const planned: Array<PlannedRow & { row: number }> = [];
     for (const [i, parsed] of file.rows.entries()) {
       // The store answers synchronously under its promises: let other requests and probes in now and then.
       if (i % 100 === 99) await nextTurn();
+      // The caller has been answered DeadlineExceeded: planning the rest would be wasted, nothing will be written.
+      if (call.deadline !== undefined && Date.now() >= call.deadline) throw new DeadlinePassedError();
       if (!parsed.ok) {
         result.errors.push(...parsed.errors.map((e) => create(ImportRowErrorSchema, e)));
         continue;
@@ -228,14 +240,22 @@ export class ModelTransfer {
           if (first !== undefined) throw new RowFailure(keyColumn as ModelCsvColumn, `"${key.slice(0, 128)}" is already the ${keyColumn} of row ${first}`);
           firstRow.set(`${keyColumn}:${key}`, row.row);
         }
-        const outcome = await this.importRow(call, row, file.columns, copies, req.dryRun);
-        if (outcome === "created") result.createdCount++;
-        else if (outcome === "updated") result.updatedCount++;
-        else result.unchangedCount++;
+        planned.push({ row: row.row, ...(await this.importRow(call, row, file.columns, copies, req.dryRun)) });
       } catch (e) {
         result.errors.push(...rowErrors(row.row, e).map((r) => create(ImportRowErrorSchema, r)));
       }
     }
+    // Every row's write in one transaction: at the deadline nothing is written, however many rows were ready.
+    const written = await this.registry.writeEach(planned.flatMap((p) => p.step ?? []));
+    let w = 0;
+    for (const { row, outcome, step } of planned) {
+      const model = step === undefined ? undefined : written[w++];
+      if (model instanceof ConnectError) result.errors.push(...rowErrors(row, model).map((r) => create(ImportRowErrorSchema, r)));
+      else if (outcome === "created") result.createdCount++;
+      else if (outcome === "updated") result.updatedCount++;
+      else result.unchangedCount++;
+    }
+    result.errors.sort((a, b) => a.row - b.row);
     return result;
   }
 
@@ -274,7 +294,7 @@ export class ModelTransfer {
     columns: readonly ModelCsvColumn[],
     copies: ReadonlyMap<string, ModelRecord>,
     dryRun: boolean,
-  ): Promise<RowOutcome> {
+  ): Promise<PlannedRow> {
     if (row.deleted) throw new RowFailure("deleteTime", "is set: deleted models are not imported (export without showDeleted)");
     if (row.catalogId !== undefined || row.origin === ModelOrigin.SYSTEM) {
       if (row.catalogId === undefined) throw new RowFailure("catalogId", "is required on MODEL_ORIGIN_SYSTEM rows: it names the catalog model the row is a copy of");
@@ -288,17 +308,14 @@ export class ModelTransfer {
     const externalId = row.model.metadata?.externalId;
     const existing = externalId === undefined ? undefined : await this.store.findByExternalId(call.principal.workspaceId, externalId);
     if (existing) return this.update(call, existing, row.model, columns, dryRun);
-    if (!call.principal.scopes.has("models:create")) {
-      throw new ConnectError('creating a model needs the scope "models:create"', Code.PermissionDenied);
-    }
+    requireChangeScopes(call.principal, ["create"], "the row creates a model");
     const req = create(CreateModelRequestSchema, { model: row.model, validateOnly: dryRun });
     validateRequest(CreateModelRequestSchema, req);
-    await this.registry.create(call, req);
-    return "created";
+    return { outcome: "created", step: await this.registry.planWorkspaceCreate(call, req) };
   }
 
-  /** Updates the columns of the row whose values differ from the model's (none: unchanged). */
-  private async update(call: Call, record: ModelRecord, model: Model, columns: readonly ModelCsvColumn[], dryRun: boolean): Promise<RowOutcome> {
+  /** Plans the update of the columns of the row whose values differ from the model's (none: unchanged). */
+  private async update(call: Call, record: ModelRecord, model: Model, columns: readonly ModelCsvColumn[], dryRun: boolean): Promise<PlannedRow> {
     const current = modelCsvRecord(toModelMessage(record, call.principal.scopes));
     const wanted = modelCsvRecord(model);
     const paths: string[] = [];
@@ -309,10 +326,10 @@ export class ModelTransfer {
       const i = modelCsvColumns.indexOf(column);
       if (current[i] !== wanted[i]) paths.push(path);
     }
-    if (paths.length === 0) return "unchanged";
+    if (paths.length === 0) return { outcome: "unchanged" };
+    requireChangeScopes(call.principal, ["update"], "the row updates a model");
     const req = create(UpdateModelRequestSchema, { id: record.id, model, updateMask: { paths }, validateOnly: dryRun });
     validateRequest(UpdateModelRequestSchema, req);
-    await this.registry.update(call, req);
-    return "updated";
+    return { outcome: "updated", step: await this.registry.planWorkspaceUpdate(call, req) };
   }
 }

@@ -296,6 +296,13 @@ class RolledBack extends Error {
   }
 }
 
+/** Thrown inside a savepoint to undo one write that did not happen, carrying its outcome. */
+class Refused extends Error {
+  constructor(readonly outcome: WriteOutcome) {
+    super(`write refused: ${outcome.kind}`);
+  }
+}
+
 export interface SqliteOptions {
   /** A file path, or ":memory:". */
   path: string;
@@ -563,6 +570,29 @@ export class SqliteModelStore implements ModelStore {
       if (e instanceof RolledBack) return { outcomes, failedIndex: e.index };
       throw e;
     }
+  }
+
+  async writeEach(writes: ModelWrite[]): Promise<WriteOutcome[]> {
+    const deadline = Math.min(...writes.map((w) => w.deadline ?? Infinity));
+    // Nested in the transaction below, each write runs in a savepoint of its own.
+    const one = this.db.transaction((write: ModelWrite): WriteOutcome => {
+      const outcome = this.writeOrConflict(write);
+      if (outcome.kind !== "written") throw new Refused(outcome);
+      return outcome;
+    });
+    const run = this.db.transaction((): WriteOutcome[] => {
+      const outcomes = writes.map((write) => {
+        try {
+          return one(write);
+        } catch (e) {
+          if (e instanceof Refused) return e.outcome;
+          throw e;
+        }
+      });
+      if (Date.now() >= deadline) throw new DeadlinePassedError();
+      return outcomes;
+    });
+    return run.immediate();
   }
 
   private writeOrConflict(write: ModelWrite): WriteOutcome {

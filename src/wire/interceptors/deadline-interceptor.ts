@@ -1,3 +1,4 @@
+import { MethodOptions_IdempotencyLevel } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type Interceptor, type StreamResponse, type UnaryResponse } from "@connectrpc/connect";
 import { parseTimeout as parseConnectTimeout } from "@connectrpc/connect/protocol-connect";
 import { parseTimeout as parseGrpcTimeout } from "@connectrpc/connect/protocol-grpc";
@@ -23,7 +24,9 @@ function mapped(e: unknown): unknown {
  * call past its deadline ends DeadlineExceeded: refused before any work,
  * answered as soon as the deadline passes, and never with a late result.
  * Writes carry the deadline to storage (via the context), which rolls back
- * rather than commit past it, so DeadlineExceeded means nothing was written.
+ * rather than commit past it, so DeadlineExceeded means nothing was written;
+ * and the answer of a write that did commit is its result, even when it is
+ * ready a moment after the deadline.
  */
 export const deadlineInterceptor: Interceptor = (next) => async (req) => {
   const deadline = deadlineOf(req.header);
@@ -32,7 +35,11 @@ export const deadlineInterceptor: Interceptor = (next) => async (req) => {
   const passed = () => Date.now() >= deadline;
   if (passed()) throw exceeded();
   let timer: NodeJS.Timeout | undefined;
-  const expiry = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(exceeded()), deadline - Date.now())));
+  const expiry = new Promise<never>((_, reject) => {
+    // Timers may fire a millisecond early by Date.now(): answer only once storage can no longer commit.
+    const arm = () => (timer = setTimeout(() => (passed() ? reject(exceeded()) : arm()), Math.max(1, deadline - Date.now())));
+    arm();
+  });
   let res: UnaryResponse | StreamResponse;
   try {
     res = await Promise.race([next(req), expiry]);
@@ -41,8 +48,11 @@ export const deadlineInterceptor: Interceptor = (next) => async (req) => {
   } finally {
     clearTimeout(timer);
   }
+  if (!res.stream) {
+    if (passed() && req.method.idempotency === MethodOptions_IdempotencyLevel.NO_SIDE_EFFECTS) throw exceeded();
+    return res;
+  }
   if (passed()) throw exceeded();
-  if (!res.stream) return res;
   const message = res.message;
   async function* beforeDeadline() {
     for await (const m of message) {
