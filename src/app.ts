@@ -94,7 +94,7 @@ export async function startService(config: Config, logger: Logger, tracer?: Trac
         file_grpc_reflection_v1_reflection,
         file_grpc_reflection_v1alpha_reflection,
       ],
-      interceptors: [tracingInterceptor(tracer), metricsInterceptor(metrics), loggingInterceptor(logger)],
+      interceptors: [...(tracer ? [tracingInterceptor(tracer)] : []), metricsInterceptor(metrics), loggingInterceptor(logger)],
       rateLimit,
   });
   const rpc = connectNodeAdapter({
@@ -102,7 +102,7 @@ export async function startService(config: Config, logger: Logger, tracer?: Trac
       routes(router);
       for (const handler of router.handlers) handlers.set(handler.method, handler);
     },
-    interceptors: [tracingInterceptor(tracer), metricsInterceptor(metrics), loggingInterceptor(logger)],
+    interceptors: [...(tracer ? [tracingInterceptor(tracer)] : []), metricsInterceptor(metrics), loggingInterceptor(logger)],
     fallback: (req, res) => notFound(req, res as ServerResponse),
     // Implicit-presence fields are written even at their defaults ("items": [],
     // "nextCursor": ""), as the seeds' SDKs expect; proto3 optional fields stay

@@ -1,4 +1,6 @@
 import { randomBytes } from "node:crypto";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { createClient } from "@connectrpc/connect";
 import { InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from "@opentelemetry/sdk-trace-base";
 import { pino } from "pino";
@@ -114,24 +116,66 @@ describe("tracing", () => {
   });
 });
 
-describe("without a tracer", () => {
+describe("without a tracer (no exporter configured)", () => {
   let untraced: TestService;
   beforeAll(async () => {
     untraced = await startTestService();
   });
   afterAll(() => untraced?.dispose());
 
-  it("records no spans but still puts the caller's trace id on the log line", async () => {
+  it("leaves trace context alone: no spans, no trace fields", async () => {
+    const off = await startTracing(pino({ level: "silent" }));
+    expect(off.tracer).toBeUndefined();
     const t = newTrace();
     const res = await fetch(`${untraced.url}/v1/models?limit=1`, {
       headers: { authorization: `Bearer ${await untraced.token("ws_untraced")}`, traceparent: t.traceparent },
     });
     expect(res.status).toBe(200);
     expect(inTrace(t.traceId)).toEqual([]);
-    const line = untraced.logs.find((l) => l.msg === "call" && l.trace_id === t.traceId);
-    expect(line?.span_id).toBe(t.parentSpanId);
-    const plain = await fetch(`${untraced.url}/v1/models?limit=1`, { headers: { authorization: `Bearer ${await untraced.token("ws_untraced")}` } });
-    expect(plain.status).toBe(200);
-    expect(untraced.logs.filter((l) => l.msg === "call").at(-1)?.trace_id).toBeUndefined();
+    const line = untraced.logs.filter((l) => l.msg === "call").at(-1);
+    expect(line?.method).toBe("modelservice.v1.ModelService/ListModels");
+    expect(line?.trace_id).toBeUndefined();
+  });
+});
+
+describe("OTLP export", () => {
+  it("sends the spans to OTEL_EXPORTER_OTLP_ENDPOINT as OTLP/HTTP protobuf", async () => {
+    const received: Array<{ path?: string; type?: string; body: Buffer }> = [];
+    const collector = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on("data", (chunk: Buffer) => chunks.push(chunk));
+      req.on("end", () => {
+        received.push({ path: req.url, type: req.headers["content-type"], body: Buffer.concat(chunks) });
+        res.writeHead(200, { "content-type": "application/x-protobuf" }).end();
+      });
+    });
+    await new Promise<void>((resolve) => collector.listen(0, "127.0.0.1", resolve));
+    process.env.OTEL_EXPORTER_OTLP_ENDPOINT = `http://127.0.0.1:${(collector.address() as AddressInfo).port}`;
+    const exporting = await startTracing(pino({ level: "silent" }));
+    delete process.env.OTEL_EXPORTER_OTLP_ENDPOINT;
+    const exported = await startTestService({}, { tracer: exporting.tracer });
+    try {
+      const t = newTrace();
+      const res = await fetch(`${exported.url}/v1/models?limit=1`, {
+        headers: { authorization: `Bearer ${await exported.token("ws_otlp")}`, traceparent: t.traceparent },
+      });
+      expect(res.status).toBe(200);
+      await exporting.shutdown();
+      expect(received.map((r) => [r.path, r.type])).toContainEqual(["/v1/traces", "application/x-protobuf"]);
+      // The protobuf carries trace ids as raw bytes.
+      expect(received.some((r) => r.body.includes(Buffer.from(t.traceId, "hex")))).toBe(true);
+    } finally {
+      await exported.dispose();
+      collector.close();
+    }
+  });
+
+  it("refuses an exporter it does not ship", async () => {
+    process.env.OTEL_TRACES_EXPORTER = "zipkin";
+    try {
+      await expect(startTracing(pino({ level: "silent" }))).rejects.toThrow(/OTEL_TRACES_EXPORTER/);
+    } finally {
+      delete process.env.OTEL_TRACES_EXPORTER;
+    }
   });
 });

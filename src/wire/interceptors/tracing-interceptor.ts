@@ -11,16 +11,15 @@ const headerGetter: TextMapGetter<Headers> = {
 const serverFaults = new Set([Code.Unknown, Code.DeadlineExceeded, Code.Unimplemented, Code.Internal, Code.Unavailable, Code.DataLoss]);
 
 /**
- * W3C trace context for every call, whatever its protocol (REST calls run the
- * same handlers with the same headers). With a tracer, each call gets a
- * server span, a child of the caller's `traceparent` when it sent one, and
- * runs inside it, so store spans and log lines join the trace. Without one,
- * only a caller's trace context is made current, for the log lines.
+ * A server span for every call, whatever its protocol (REST calls run the
+ * same handlers with the same headers): a child of the caller's W3C
+ * `traceparent` when it sent one. The call runs inside the span, so store
+ * spans and log lines join the trace; a streamed response is read inside it
+ * too, and the span ends with its last message.
  */
-export function tracingInterceptor(tracer: Tracer | undefined): Interceptor {
+export function tracingInterceptor(tracer: Tracer): Interceptor {
   return (next) => (req) => {
     const parent = propagation.extract(ROOT_CONTEXT, req.header, headerGetter);
-    if (!tracer) return parent === ROOT_CONTEXT ? next(req) : within(parent, next, req, undefined);
     const span = tracer.startSpan(
       `${req.service.typeName}/${req.method.name}`,
       {
@@ -35,11 +34,10 @@ export function tracingInterceptor(tracer: Tracer | undefined): Interceptor {
 
 type Next = Parameters<Interceptor>[0];
 
-/** Runs the call in ctx; a streamed response is read in ctx too, and the span ends with its last message. */
-async function within(ctx: Context, next: Next, req: UnaryRequest | StreamRequest, span: Span | undefined) {
+async function within(ctx: Context, next: Next, req: UnaryRequest | StreamRequest, span: Span) {
   let ended = false;
   const end = (error?: unknown) => {
-    if (!span || ended) return;
+    if (ended) return;
     ended = true;
     if (error !== undefined) {
       const { code, rawMessage } = ConnectError.from(error);
