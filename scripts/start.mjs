@@ -24,9 +24,14 @@ const builds = [
   },
 ];
 
-/** The newest modification time under path; a directory's own time counts, so deleted and renamed files do too. */
+/**
+ * The newest modification time under path; a directory's own time counts, so
+ * deleted and renamed files do too. A missing path (an image that ships only
+ * dist/) counts as never changed.
+ */
 function newestMtime(path, skip) {
-  const stat = statSync(path);
+  const stat = statSync(path, { throwIfNoEntry: false });
+  if (!stat) return -Infinity;
   if (!stat.isDirectory()) return stat.mtimeMs;
   let newest = stat.mtimeMs;
   for (const entry of readdirSync(path)) {
@@ -37,11 +42,7 @@ function newestMtime(path, skip) {
 }
 
 function builtAt(file) {
-  try {
-    return statSync(file).mtimeMs;
-  } catch {
-    return -1;
-  }
+  return statSync(file, { throwIfNoEntry: false })?.mtimeMs ?? -1;
 }
 
 for (const build of builds) {
