@@ -3,6 +3,7 @@ import type { UniversalHandler } from "@connectrpc/connect/protocol";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import type { Tracer } from "@opentelemetry/api";
 import type { Logger } from "pino";
 import { file_health_v1_health } from "../gen/health/v1/health_pb.js";
 import { HealthCheckResponse_ServingStatus } from "../gen/health/v1/health_pb.js";
@@ -17,9 +18,11 @@ import { CredentialSealer } from "./domain/credentials/credential-sealer.js";
 import { ModelDrafts } from "./domain/models/model-drafts.js";
 import { ModelRegistry, systemProfileId } from "./domain/models/model-registry.js";
 import { ModelTransfer } from "./domain/models/model-transfer.js";
+import type { DraftStore } from "./storage/draft-store.js";
 import type { ModelStore } from "./storage/model-store.js";
 import { SqliteDraftStore } from "./storage/sqlite/sqlite-draft-store.js";
 import { SqliteModelStore } from "./storage/sqlite/sqlite-model-store.js";
+import { draftStoreCalls, modelStoreCalls, tracedStore } from "./telemetry/traced-store.js";
 import { connectRoutes } from "./wire/connect-routes.js";
 import { consoleFiles, defaultConsoleDir } from "./wire/console/console-files.js";
 import { devTokenEndpoint } from "./wire/console/dev-token.js";
@@ -29,6 +32,7 @@ import { httpHandler } from "./wire/http-handler.js";
 import { loggingInterceptor } from "./wire/interceptors/logging-interceptor.js";
 import { metricsInterceptor } from "./wire/interceptors/metrics-interceptor.js";
 import { rateLimitInterceptor } from "./wire/interceptors/rate-limit-interceptor.js";
+import { tracingInterceptor } from "./wire/interceptors/tracing-interceptor.js";
 import { createMetrics, metricsEndpoint } from "./wire/metrics.js";
 import { docsPage } from "./wire/openapi/docs-page.js";
 import { openApiDocument } from "./wire/openapi/openapi-document.js";
@@ -43,9 +47,15 @@ export interface RunningService {
   close(): Promise<void>;
 }
 
-/** Wires storage, domain and wire layers together and starts listening. */
-export async function startService(config: Config, logger: Logger): Promise<RunningService> {
-  const store = new SqliteModelStore({ path: config.databasePath, systemProfileId });
+/**
+ * Wires storage, domain and wire layers together and starts listening.
+ * With a tracer (src/telemetry/tracing.ts), every RPC and store call is a span.
+ */
+export async function startService(config: Config, logger: Logger, tracer?: Tracer): Promise<RunningService> {
+  const sqlite = new SqliteModelStore({ path: config.databasePath, systemProfileId });
+  const storeSpans = { "db.system.name": "sqlite" };
+  const store = tracer ? tracedStore<ModelStore>(sqlite, "ModelStore", modelStoreCalls, tracer, storeSpans) : sqlite;
+  const draftStore = new SqliteDraftStore(sqlite.db);
   const registry = await ModelRegistry.open(store, {
     sealer: CredentialSealer.fromSettings(config.encryptionKey, config.encryptionKeysOld),
     purgeAfterMs: config.purgeAfterMs,
@@ -74,7 +84,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
         });
   const routes = connectRoutes({
       registry,
-      drafts: new ModelDrafts(new SqliteDraftStore(store.db), registry),
+      drafts: new ModelDrafts(tracer ? tracedStore<DraftStore>(draftStore, "DraftStore", draftStoreCalls, tracer, storeSpans) : draftStore, registry),
       transfer: new ModelTransfer(store, registry, { maxCsvBytes: config.maxBodyBytes }),
       verifier: new TokenVerifier({ keys: config.tokenKeys, issuer: config.jwtIssuer, audience: config.jwtAudience }),
       health,
@@ -84,7 +94,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
         file_grpc_reflection_v1_reflection,
         file_grpc_reflection_v1alpha_reflection,
       ],
-      interceptors: [metricsInterceptor(metrics), loggingInterceptor(logger)],
+      interceptors: [...(tracer ? [tracingInterceptor(tracer)] : []), metricsInterceptor(metrics), loggingInterceptor(logger)],
       rateLimit,
   });
   const rpc = connectNodeAdapter({
@@ -92,7 +102,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
       routes(router);
       for (const handler of router.handlers) handlers.set(handler.method, handler);
     },
-    interceptors: [metricsInterceptor(metrics), loggingInterceptor(logger)],
+    interceptors: [...(tracer ? [tracingInterceptor(tracer)] : []), metricsInterceptor(metrics), loggingInterceptor(logger)],
     fallback: (req, res) => notFound(req, res as ServerResponse),
     // Implicit-presence fields are written even at their defaults ("items": [],
     // "nextCursor": ""), as the seeds' SDKs expect; proto3 optional fields stay

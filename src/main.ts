@@ -3,11 +3,14 @@ import { ConfigError, devWorkspace, loadConfig } from "./config.js";
 import { mintToken } from "./domain/auth/token-minter.js";
 import { scopes } from "./domain/auth/principal.js";
 import { startService } from "./app.js";
+import { traceLogFields } from "./telemetry/trace-log-fields.js";
+import { startTracing } from "./telemetry/tracing.js";
 
 async function main(): Promise<void> {
   const config = loadConfig();
-  const logger = pino({ level: config.logLevel });
-  const service = await startService(config, logger);
+  const logger = pino({ level: config.logLevel, mixin: traceLogFields });
+  const tracing = await startTracing(logger);
+  const service = await startService(config, logger, tracing.tracer);
   if (config.devMode && config.tokenKeys.kind === "secret") {
     const token = await mintToken({
       ...devWorkspace,
@@ -28,13 +31,16 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, "shutting down");
-    service.close().then(
-      () => process.exit(0),
-      (e: unknown) => {
-        logger.error({ err: e }, "shutdown failed");
-        process.exit(1);
-      },
-    );
+    service
+      .close()
+      .then(() => tracing.shutdown())
+      .then(
+        () => process.exit(0),
+        (e: unknown) => {
+          logger.error({ err: e }, "shutdown failed");
+          process.exit(1);
+        },
+      );
   };
   process.on("SIGTERM", () => stop("SIGTERM"));
   process.on("SIGINT", () => stop("SIGINT"));

@@ -2,11 +2,13 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
+import type { Tracer } from "@opentelemetry/api";
 import { pino } from "pino";
 import { startService, type RunningService } from "../../src/app.js";
 import { loadConfig } from "../../src/config.js";
 import { scopes } from "../../src/domain/auth/principal.js";
 import { mintToken } from "../../src/domain/auth/token-minter.js";
+import { traceLogFields } from "../../src/telemetry/trace-log-fields.js";
 
 export const jwtSecret = "test-secret-test-secret-test-secret-0123456789";
 
@@ -27,8 +29,11 @@ export interface TestService {
   dispose(): Promise<void>;
 }
 
-/** Starts the real service on an ephemeral port with a fresh database under a temp directory. */
-export async function startTestService(env: Record<string, string> = {}): Promise<TestService> {
+/**
+ * Starts the real service on an ephemeral port with a fresh database under a temp directory.
+ * With a tracer (src/telemetry/tracing.ts), RPCs and store calls record spans.
+ */
+export async function startTestService(env: Record<string, string> = {}, options: { tracer?: Tracer } = {}): Promise<TestService> {
   const dir = mkdtempSync(join(tmpdir(), "modelservice-test-"));
   const logs: Array<Record<string, unknown>> = [];
   const sink = new Writable({
@@ -46,7 +51,7 @@ export async function startTestService(env: Record<string, string> = {}): Promis
     ...env,
   });
   const secret = new TextEncoder().encode(jwtSecret);
-  const start = () => startService({ ...config }, pino({ level: "info" }, sink));
+  const start = () => startService({ ...config }, pino({ level: "info", mixin: traceLogFields }, sink), options.tracer);
   let running = await start();
   const service: TestService = {
     url: `http://127.0.0.1:${running.address.port}`,
