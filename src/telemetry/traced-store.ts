@@ -13,6 +13,7 @@ export const modelStoreCalls = {
   findByExternalId: true,
   writeModel: true,
   writeModels: true,
+  writeEach: true,
   insertModel: true,
   findRequest: true,
   listRevisions: true,
