@@ -76,7 +76,13 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
       registry,
       drafts: new ModelDrafts(new SqliteDraftStore(store.db), registry),
       transfer: new ModelTransfer(store, registry, { maxCsvBytes: config.maxBodyBytes }),
-      verifier: new TokenVerifier({ keys: config.tokenKeys, issuer: config.jwtIssuer, audience: config.jwtAudience }),
+      verifier: new TokenVerifier({
+        keys: config.tokenKeys,
+        issuer: config.jwtIssuer,
+        audience: config.jwtAudience,
+        clockSkewSeconds: config.jwtClockSkewSeconds,
+        maxLifetimeSeconds: config.jwtMaxLifetimeSeconds,
+      }),
       health,
       files: [
         file_modelservice_v1_model_service,
