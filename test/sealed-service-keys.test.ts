@@ -85,6 +85,8 @@ describe("HMAC keys at rest", () => {
     const db = new Database(dbPath(dir));
     db.prepare("UPDATE settings SET value = ? WHERE name = ?").run(fingerprintKey.toString("base64"), "credential-fingerprint-key");
     db.prepare("UPDATE settings SET value = ? WHERE name = ?").run(cursorKey.toString("base64"), "list-cursor-key");
+    // A later row, so the keys' cells are not the last in their page: replacing them leaves their old bytes in free space.
+    db.prepare("INSERT INTO settings (name, value) VALUES (?, ?)").run("test-later-setting", "x".repeat(200));
     db.close();
 
     const upgraded = await startOn(dir, { MODELSERVICE_ENCRYPTION_KEY: keyA });
