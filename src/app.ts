@@ -120,7 +120,13 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
       console: consoleFiles(config.consoleDir ?? defaultConsoleDir()),
       devToken:
         config.devMode && config.tokenKeys.kind === "secret"
-          ? devTokenEndpoint({ ...devWorkspace, secret: config.tokenKeys.secret, issuer: config.jwtIssuer, audience: config.jwtAudience })
+          ? devTokenEndpoint({
+              ...devWorkspace,
+              secret: config.tokenKeys.secret,
+              issuer: config.jwtIssuer,
+              audience: config.jwtAudience,
+              maxLifetimeSeconds: config.jwtMaxLifetimeSeconds,
+            })
           : undefined,
       rest: restHandler({ bindings, handlers, maxBodyBytes: config.maxBodyBytes }),
       rpcPaths: new Set([...handlers.values()].map((h) => h.requestPath)),

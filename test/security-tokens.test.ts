@@ -91,6 +91,19 @@ describe("token lifetimes", () => {
   it("the test helper's tokens (token-minter, as `npm run token` uses it) pass the strict service", async () => {
     expect(await outcome(strict, await strict.token(ws, { ttl: "1h" }))).toMatchObject({ connect: "ok", rest: 200 });
   });
+
+  it("dev mode's console token lives no longer than MODELSERVICE_JWT_MAX_LIFETIME_SECONDS, so it is accepted", async () => {
+    const dev = await startTestService({ MODELSERVICE_JWT_SECRET: "", MODELSERVICE_JWT_MAX_LIFETIME_SECONDS: "1800" });
+    try {
+      const res = await fetch(`${dev.url}/console/dev-token`);
+      expect(res.status).toBe(200);
+      const { token, expiresAt } = (await res.json()) as { token: string; expiresAt: string };
+      expect(Date.parse(expiresAt) - Date.now()).toBeLessThanOrEqual(1800 * 1000);
+      expect(await outcome(dev, token)).toMatchObject({ connect: "ok", rest: 200 });
+    } finally {
+      await dev.dispose();
+    }
+  });
 });
 
 const base64url = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
