@@ -86,7 +86,13 @@ export async function startService(config: Config, logger: Logger, tracer?: Trac
       registry,
       drafts: new ModelDrafts(tracer ? tracedStore<DraftStore>(draftStore, "DraftStore", draftStoreCalls, tracer, storeSpans) : draftStore, registry),
       transfer: new ModelTransfer(store, registry, { maxCsvBytes: config.maxBodyBytes }),
-      verifier: new TokenVerifier({ keys: config.tokenKeys, issuer: config.jwtIssuer, audience: config.jwtAudience }),
+      verifier: new TokenVerifier({
+        keys: config.tokenKeys,
+        issuer: config.jwtIssuer,
+        audience: config.jwtAudience,
+        clockSkewSeconds: config.jwtClockSkewSeconds,
+        maxLifetimeSeconds: config.jwtMaxLifetimeSeconds,
+      }),
       health,
       files: [
         file_modelservice_v1_model_service,
@@ -124,7 +130,13 @@ export async function startService(config: Config, logger: Logger, tracer?: Trac
       console: consoleFiles(config.consoleDir ?? defaultConsoleDir()),
       devToken:
         config.devMode && config.tokenKeys.kind === "secret"
-          ? devTokenEndpoint({ ...devWorkspace, secret: config.tokenKeys.secret, issuer: config.jwtIssuer, audience: config.jwtAudience })
+          ? devTokenEndpoint({
+              ...devWorkspace,
+              secret: config.tokenKeys.secret,
+              issuer: config.jwtIssuer,
+              audience: config.jwtAudience,
+              maxLifetimeSeconds: config.jwtMaxLifetimeSeconds,
+            })
           : undefined,
       rest: restHandler({ bindings, handlers, maxBodyBytes: config.maxBodyBytes }),
       rpcPaths: new Set([...handlers.values()].map((h) => h.requestPath)),

@@ -16,6 +16,10 @@ export interface Config {
   devMode: boolean;
   jwtIssuer?: string;
   jwtAudience?: string;
+  /** Seconds of clock difference forgiven when checking a token's exp, nbf and iat. */
+  jwtClockSkewSeconds: number;
+  /** The longest token lifetime (exp - iat) accepted, in seconds; undefined = any. */
+  jwtMaxLifetimeSeconds?: number;
   /** "*" or the allowed origins. */
   corsOrigins: "*" | string[];
   maxBodyBytes: number;
@@ -140,6 +144,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     devMode,
     jwtIssuer: env.MODELSERVICE_JWT_ISSUER || undefined,
     jwtAudience: env.MODELSERVICE_JWT_AUDIENCE || undefined,
+    jwtClockSkewSeconds: integer(env, "MODELSERVICE_JWT_CLOCK_SKEW_SECONDS", 60, 0, 3600),
+    jwtMaxLifetimeSeconds: env.MODELSERVICE_JWT_MAX_LIFETIME_SECONDS
+      ? integer(env, "MODELSERVICE_JWT_MAX_LIFETIME_SECONDS", 0, 1, 10 * 366 * 24 * 60 * 60)
+      : undefined,
     corsOrigins: origins.length === 0 || origins.includes("*") ? "*" : origins,
     maxBodyBytes: integer(env, "MODELSERVICE_MAX_BODY_BYTES", 4 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
     encryptionKey: env.MODELSERVICE_ENCRYPTION_KEY || devEncryptionKey(dataDir),

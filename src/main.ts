@@ -12,17 +12,19 @@ async function main(): Promise<void> {
   const tracing = await startTracing(logger);
   const service = await startService(config, logger, tracing.tracer);
   if (config.devMode && config.tokenKeys.kind === "secret") {
+    // Thirty days, or less when MODELSERVICE_JWT_MAX_LIFETIME_SECONDS allows less.
+    const ttl = Math.min(30 * 24 * 60 * 60, config.jwtMaxLifetimeSeconds ?? Infinity);
     const token = await mintToken({
       ...devWorkspace,
       secret: config.tokenKeys.secret,
       scope: scopes.join(" "),
-      ttl: "30d",
+      ttl,
       issuer: config.jwtIssuer,
       audience: config.jwtAudience,
     });
     // Printed on purpose, once, in dev mode only: the README's first request uses it.
     process.stdout.write(
-      `\nDev mode (no MODELSERVICE_JWT_SECRET): token for workspace ${devWorkspace.workspaceId}, valid 30 days:\n\n` +
+      `\nDev mode (no MODELSERVICE_JWT_SECRET): token for workspace ${devWorkspace.workspaceId}, valid until ${new Date(Date.now() + ttl * 1000).toISOString()}:\n\n` +
         `export MODELSERVICE_TOKEN=${token}\n\n`,
     );
   }

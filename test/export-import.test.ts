@@ -510,7 +510,7 @@ describe("the CSV codec", () => {
       },
     } as unknown as ModelStore;
     const transfer = new ModelTransfer(store, undefined as never, { maxCsvBytes: 1 << 22 });
-    const principal = { profileId: "p", accountId: "acct", workspaceId: "ws_big", scopes: new Set(["models:read"]) };
+    const principal = { profileId: "p", accountId: "acct", workspaceId: "ws_big", scopes: new Set(["models:read"]), tokenId: "token" };
     // Retained memory, measured after a full collection every few chunks: what the export holds, not its garbage.
     v8.setFlagsFromString("--expose-gc");
     const gc = runInNewContext("gc") as () => void;

@@ -59,9 +59,10 @@ export function tokenCommand(name = "token"): Command {
 }
 
 /**
- * Re-seals every stored credential under MODELSERVICE_ENCRYPTION_KEY, opening
- * old ones with MODELSERVICE_ENCRYPTION_KEYS_OLD. Safe to run while the
- * service runs and to run again; exits 1 if any model could not be opened.
+ * Re-seals every stored credential, and the service's HMAC keys, under
+ * MODELSERVICE_ENCRYPTION_KEY, opening old ones with
+ * MODELSERVICE_ENCRYPTION_KEYS_OLD. Safe to run while the
+ * service runs and to run again; exits 1 if any model or key could not be opened.
  */
 async function rotateKeys(): Promise<number> {
   const config = loadConfig();
@@ -70,6 +71,7 @@ async function rotateKeys(): Promise<number> {
   let resealed = 0;
   let current = 0;
   const failed: string[] = [];
+  const keysFailed: string[] = [];
   try {
     for (const sealed of await store.sealedCredentials()) {
       try {
@@ -85,12 +87,22 @@ async function rotateKeys(): Promise<number> {
         failed.push(e.message);
       }
     }
+    // The service's own HMAC keys are sealed too: opening one re-seals it under the current key.
+    const { serviceKey, serviceKeyNames } = await import("../domain/credentials/service-keys.js");
+    for (const name of Object.values(serviceKeyNames)) {
+      try {
+        await serviceKey(store, sealer, name);
+      } catch (e) {
+        if (!(e instanceof CredentialOpenError)) throw e;
+        keysFailed.push(e.message);
+      }
+    }
   } finally {
     await store.close();
   }
   process.stdout.write(`re-sealed ${resealed}, already under key ${sealer.currentKeyId}: ${current}, failed: ${failed.length}\n`);
-  for (const message of failed) process.stderr.write(`error: ${message}\n`);
-  return failed.length > 0 ? 1 : 0;
+  for (const message of [...failed, ...keysFailed]) process.stderr.write(`error: ${message}\n`);
+  return failed.length + keysFailed.length > 0 ? 1 : 0;
 }
 
 export function rotateKeysCommand(name = "rotate-keys"): Command {

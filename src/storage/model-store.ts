@@ -245,6 +245,12 @@ export interface ModelStore {
   /** Returns the named secret, creating it once with `create` (shared by every process on the database). */
   secret(name: string, create: () => string): Promise<string>;
   /**
+   * Replaces the named secret if it still holds `expected` (another process
+   * may have replaced it first); the old value's bytes are overwritten in the
+   * file, not left in free space.
+   */
+  replaceSecret(name: string, expected: string, value: string): Promise<void>;
+  /**
    * A value that changes whenever a commit may have changed what reads
    * return, whether this process or another on the same database made it:
    * read before a read, it tells a cached answer from a stale one.

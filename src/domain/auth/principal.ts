@@ -5,6 +5,8 @@ export interface Principal {
   accountId: string;
   workspaceId: string;
   scopes: ReadonlySet<string>;
+  /** The token's identity (its `jti`, else a digest of its claims): equal for every encoding of one token. */
+  tokenId: string;
 }
 
 export const scopes = ["models:read", "models:create", "models:update", "models:delete", "models:admin"] as const;

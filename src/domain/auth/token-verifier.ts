@@ -1,4 +1,4 @@
-import { createSecretKey } from "node:crypto";
+import { createHash, createSecretKey } from "node:crypto";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { createLocalJWKSet, jwtVerify, type JSONWebKeySet, type JWTPayload, type JWTVerifyOptions, type JWTVerifyResult } from "jose";
 import { isWorkspaceId, type Principal } from "./principal.js";
@@ -11,6 +11,10 @@ export interface TokenVerifierOptions {
   keys: TokenKeys;
   issuer?: string;
   audience?: string;
+  /** Seconds of clock difference forgiven when checking `exp`, `nbf` and `iat`. */
+  clockSkewSeconds: number;
+  /** The longest lifetime (`exp` - `iat`, seconds) accepted; undefined = any. */
+  maxLifetimeSeconds?: number;
 }
 
 const asymmetricAlgorithms = ["RS256", "ES256", "EdDSA"];
@@ -34,9 +38,22 @@ function workspaceClaim(payload: JWTPayload): string {
 }
 
 /**
+ * What tells a token apart from others of the same caller: its `jti`, else a
+ * digest of its decoded claims — never of its text, which has several
+ * encodings (spare bits of base64url) for one signed token.
+ */
+function tokenIdOf(payload: JWTPayload): string {
+  if (typeof payload.jti === "string" && payload.jti !== "") return `jti:${payload.jti}`;
+  return "claims:" + createHash("sha256").update(JSON.stringify(payload)).digest("base64url");
+}
+
+/**
  * Verifies bearer JWTs with jose: HS256 with a shared secret, or RS256 /
  * ES256 / EdDSA with a JWKS. The algorithm list is fixed per key kind, so
- * `alg: none` and every unsigned or differently-signed token fail.
+ * `alg: none` and every unsigned or differently-signed token fail. Every
+ * token must expire (`exp`), must not be issued in the future (`iat`, beyond
+ * the clock skew) and, when a maximum lifetime is set, must carry `iat` and
+ * live no longer than it.
  */
 export class TokenVerifier {
   private readonly verifyJwt: (token: string) => Promise<JWTVerifyResult>;
@@ -47,8 +64,18 @@ export class TokenVerifier {
    */
   private readonly verified = new Map<string, { principal: Principal; until: number }>();
 
+  private readonly clockSkewSeconds: number;
+  private readonly maxLifetimeSeconds?: number;
+
   constructor(options: TokenVerifierOptions) {
-    const common: JWTVerifyOptions = { issuer: options.issuer, audience: options.audience };
+    this.clockSkewSeconds = options.clockSkewSeconds;
+    this.maxLifetimeSeconds = options.maxLifetimeSeconds;
+    const common: JWTVerifyOptions = {
+      issuer: options.issuer,
+      audience: options.audience,
+      requiredClaims: options.maxLifetimeSeconds === undefined ? ["exp"] : ["exp", "iat"],
+      clockTolerance: options.clockSkewSeconds,
+    };
     const keys = options.keys;
     if (keys.kind === "secret") {
       // A KeyObject lets jose verify with node:crypto directly instead of importing the key on every call.
@@ -67,19 +94,24 @@ export class TokenVerifier {
     this.verified.delete(token);
     const { principal, expiresAt } = await this.verifyUncached(token);
     if (this.verified.size >= maxCachedTokens) this.verified.delete(this.verified.keys().next().value!);
-    this.verified.set(token, { principal, until: Math.min(expiresAt ?? Infinity, now + maxCacheMs) });
+    this.verified.set(token, { principal, until: Math.min(expiresAt, now + maxCacheMs) });
     return principal;
   }
 
-  private async verifyUncached(token: string): Promise<{ principal: Principal; expiresAt?: number }> {
+  private async verifyUncached(token: string): Promise<{ principal: Principal; expiresAt: number }> {
     let payload: JWTPayload;
     try {
       payload = (await this.verifyJwt(token)).payload;
     } catch (e) {
+      // A missing claim says which; the claim's value is never echoed.
+      if ((e as { reason?: unknown }).reason === "missing") throw unauthenticated(`claim "${String((e as { claim?: unknown }).claim)}" is missing`);
       // jose's codes ("ERR_JWT_EXPIRED", "ERR_JWS_SIGNATURE_VERIFICATION_FAILED", …) say why without echoing the token.
       const code = (e as { code?: unknown }).code;
       throw unauthenticated(typeof code === "string" ? code.replace(/^ERR_/, "").toLowerCase() : "malformed");
     }
+    // jose has checked that exp is present and a number (requiredClaims).
+    const exp = payload.exp!;
+    this.checkTimes(payload.iat, exp);
     const scope = payload.scope;
     if (scope !== undefined && typeof scope !== "string") throw unauthenticated('claim "scope" is not a string');
     const principal: Principal = {
@@ -87,7 +119,17 @@ export class TokenVerifier {
       accountId: claim(payload, "account_id"),
       workspaceId: workspaceClaim(payload),
       scopes: new Set((scope ?? "").split(" ").filter((s) => s !== "")),
+      tokenId: tokenIdOf(payload),
     };
-    return { principal, expiresAt: payload.exp === undefined ? undefined : payload.exp * 1000 };
+    return { principal, expiresAt: exp * 1000 };
+  }
+
+  /** What jose leaves to the caller: `iat` in the future (it checks that only with maxTokenAge) and the lifetime. */
+  private checkTimes(iat: number | undefined, exp: number): void {
+    if (iat === undefined) return;
+    if (iat > Date.now() / 1000 + this.clockSkewSeconds) throw unauthenticated('claim "iat" is in the future');
+    if (this.maxLifetimeSeconds !== undefined && exp - iat > this.maxLifetimeSeconds) {
+      throw unauthenticated(`lifetime (exp - iat) is longer than ${this.maxLifetimeSeconds} seconds`);
+    }
   }
 }

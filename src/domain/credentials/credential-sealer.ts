@@ -16,7 +16,7 @@ export interface SealedCredentials {
 /** The encryption keys are badly configured; the message names the setting, never its value. */
 export class CredentialKeyError extends Error {}
 
-/** Sealed credentials cannot be opened; the message names the model, never secret material. */
+/** Sealed credentials (or a sealed service key) cannot be opened; the message names the model or key, never secret material. */
 export class CredentialOpenError extends Error {}
 
 const ALGORITHM = "aes-256-gcm";
@@ -57,6 +57,11 @@ function modelAad(modelId: string): Buffer {
   return Buffer.from(modelId, "utf8");
 }
 
+/** A service key's blob is bound to its setting's name, so it opens neither as another key nor as credentials. */
+function serviceKeyAad(name: string): Buffer {
+  return Buffer.from(`service-key:${name}`, "utf8");
+}
+
 /** Decodes a key setting; `undefined` when the text is not a 32-byte key in an accepted form. */
 function decodeKey(text: string): Uint8Array | undefined {
   // Hex first: 64 hex characters are also valid base64, of the wrong length.
@@ -94,17 +99,36 @@ export class CredentialSealer {
   }
 
   seal(modelId: string, credentials: Credentials): SealedCredentials {
-    const iv = randomBytes(IV_BYTES); // fresh per seal: GCM must never reuse an IV under one key
-    const cipher = createCipheriv(ALGORITHM, this.currentKey(), iv, { authTagLength: TAG_BYTES });
-    cipher.setAAD(modelAad(modelId));
-    const ciphertext = Buffer.concat([cipher.update(canonicalJson(credentials), "utf8"), cipher.final()]);
-    const blob = Buffer.concat([Buffer.of(FORMAT_VERSION), iv, cipher.getAuthTag(), ciphertext]);
-    return { keyId: this.currentKeyId, blob };
+    return this.sealBytes(modelAad(modelId), Buffer.from(canonicalJson(credentials), "utf8"));
   }
 
   /** Throws CredentialOpenError naming the model when no key opens the blob or it was tampered with. */
   open(modelId: string, sealed: SealedCredentials): Credentials {
-    const fail = (reason: string) => new CredentialOpenError(`credentials of model "${modelId}" cannot be opened: ${reason}`);
+    const plaintext = this.openBytes(modelAad(modelId), sealed, `credentials of model "${modelId}"`);
+    return credentialsFromJson(plaintext.toString("utf8"));
+  }
+
+  /** Seals one of the service's own keys (list cursors, fingerprints); its name is the additional data. */
+  sealServiceKey(name: string, key: Uint8Array): SealedCredentials {
+    return this.sealBytes(serviceKeyAad(name), key);
+  }
+
+  /** Throws CredentialOpenError naming the setting when no key opens the blob or it was tampered with. */
+  openServiceKey(name: string, sealed: SealedCredentials): Buffer {
+    return this.openBytes(serviceKeyAad(name), sealed, `the service key "${name}"`);
+  }
+
+  private sealBytes(aad: Buffer, plaintext: Uint8Array): SealedCredentials {
+    const iv = randomBytes(IV_BYTES); // fresh per seal: GCM must never reuse an IV under one key
+    const cipher = createCipheriv(ALGORITHM, this.currentKey(), iv, { authTagLength: TAG_BYTES });
+    cipher.setAAD(aad);
+    const ciphertext = Buffer.concat([cipher.update(plaintext), cipher.final()]);
+    const blob = Buffer.concat([Buffer.of(FORMAT_VERSION), iv, cipher.getAuthTag(), ciphertext]);
+    return { keyId: this.currentKeyId, blob };
+  }
+
+  private openBytes(aad: Buffer, sealed: SealedCredentials, what: string): Buffer {
+    const fail = (reason: string) => new CredentialOpenError(`${what} cannot be opened: ${reason}`);
     const key = this.keys.get(sealed.keyId);
     if (!key) throw fail(`key "${sealed.keyId}" is not configured`);
     const { blob } = sealed;
@@ -112,16 +136,14 @@ export class CredentialSealer {
     const iv = blob.subarray(1, 1 + IV_BYTES);
     const tag = blob.subarray(1 + IV_BYTES, HEADER_BYTES);
     const decipher = createDecipheriv(ALGORITHM, key, iv, { authTagLength: TAG_BYTES });
-    decipher.setAAD(modelAad(modelId));
+    decipher.setAAD(aad);
     decipher.setAuthTag(tag);
-    let plaintext: Buffer;
     try {
-      plaintext = Buffer.concat([decipher.update(blob.subarray(HEADER_BYTES)), decipher.final()]);
+      return Buffer.concat([decipher.update(blob.subarray(HEADER_BYTES)), decipher.final()]);
     } catch {
       // GCM only says the tag did not match: a wrong key, another model's blob and altered bytes look alike.
       throw fail("data was altered or the key is wrong");
     }
-    return credentialsFromJson(plaintext.toString("utf8"));
   }
 
   /** Re-seals under the current key; returns undefined when it already is. */

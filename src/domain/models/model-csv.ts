@@ -25,7 +25,8 @@ import { updatablePaths } from "./model-input.js";
  * their full names, prices as exact decimal dollars (cents are derived on
  * import), labels as one `k=v;k2=v2` column (`;`, `=` and `\` escaped by a
  * backslash), capabilities joined by `;`. Never any secret: only the
- * hasToken / hasClientKey flags.
+ * hasToken / hasClientKey flags. Cells a spreadsheet would run as a formula
+ * are neutralised with a leading `'` (neutraliseCell), which import strips.
  */
 export const modelCsvColumns = [
   "id",
@@ -139,6 +140,27 @@ function count(n: number | undefined): string {
   return n === undefined ? "" : String(n);
 }
 
+/**
+ * A cell a spreadsheet could take for a formula (it starts with `=`, `+`,
+ * `-`, `@`, tab or CR: OWASP's CSV injection list) gets a leading `'`, which
+ * spreadsheets show as text. So does one that already starts with `'`s
+ * before such a character: import strips exactly one `'` from every cell of
+ * that shape, so export -> import gives back every value byte for byte.
+ * Numeric cells are never negative, so never touched.
+ */
+const formulaLike = /^'*[=+\-@\t\r]/;
+
+export function neutraliseCell(text: string): string {
+  return formulaLike.test(text) ? "'" + text : text;
+}
+
+const neutralised = /^'+[=+\-@\t\r]/;
+
+/** The value of a cell written by neutraliseCell. */
+export function cellValue(text: string): string {
+  return neutralised.test(text) ? text.slice(1) : text;
+}
+
 /** The cells of a model, in the order of modelCsvColumns. Secrets are not in the message, so cannot be in the row. */
 export function modelCsvRecord(model: Model): string[] {
   const m = model.metadata ?? create(ResourceMetadataSchema);
@@ -172,7 +194,7 @@ export function modelCsvRecord(model: Model): string[] {
     updatedAt: time(m.updatedAt),
     deleteTime: time(m.deleteTime),
   };
-  return modelCsvColumns.map((c) => cells[c]);
+  return modelCsvColumns.map((c) => neutraliseCell(cells[c]));
 }
 
 // ---- reading
@@ -276,7 +298,7 @@ function readRow(row: number, record: readonly string[], header: readonly ModelC
     fail("", `has ${record.length} fields; the header has ${header.length}`);
     return { ok: false, row, errors };
   }
-  const cells = new Map<ModelCsvColumn, string>(header.map((c, i) => [c, record[i]!]));
+  const cells = new Map<ModelCsvColumn, string>(header.map((c, i) => [c, cellValue(record[i]!)]));
   /** The cell, undefined when the header lacks the column or the cell is empty. */
   const cell = (c: ModelCsvColumn) => {
     const v = cells.get(c);

@@ -63,6 +63,7 @@ import {
 import { requireChangeScopes, type ModelChange } from "../auth/change-scopes.js";
 import type { Principal } from "../auth/principal.js";
 import { CredentialOpenError, fingerprint, type CredentialSealer, type Credentials } from "../credentials/credential-sealer.js";
+import { serviceKey, serviceKeyNames } from "../credentials/service-keys.js";
 import { loadPlatformCatalog } from "../catalog/platform-catalog.js";
 import { rpcStatus } from "../errors/rpc-status.js";
 import { invalidArgument } from "../validation/field-violations.js";
@@ -179,17 +180,27 @@ export class ModelRegistry {
   private constructor(
     private readonly store: ModelStore,
     private readonly cursors: ListCursors,
-    private readonly fingerprintKey: Uint8Array,
+    /** The key of credential fingerprints, or why no configured encryption key opens it. */
+    private readonly fingerprintKey: Uint8Array | CredentialOpenError,
     private readonly options: RegistryOptions,
   ) {
     this.clock = options.clock ?? Date.now;
   }
 
   static async open(store: ModelStore, options: RegistryOptions): Promise<ModelRegistry> {
-    const newKey = () => randomBytes(32).toString("base64");
-    const cursorKey = await store.secret("list-cursor-key", newKey);
-    const fingerprintKey = await store.secret("credential-fingerprint-key", newKey);
-    return new ModelRegistry(store, new ListCursors(Buffer.from(cursorKey, "base64")), Buffer.from(fingerprintKey, "base64"), options);
+    const opened = async (name: string): Promise<Buffer | CredentialOpenError> => {
+      try {
+        return await serviceKey(store, options.sealer, name);
+      } catch (e) {
+        if (e instanceof CredentialOpenError) return e;
+        throw e;
+      }
+    };
+    // When no configured encryption key opens a stored key the service still serves, as it does with
+    // credentials it cannot open: cursors then hold only in this process, and new credentials are refused.
+    const cursorKey = await opened(serviceKeyNames.cursor);
+    const fingerprintKey = await opened(serviceKeyNames.fingerprint);
+    return new ModelRegistry(store, new ListCursors(cursorKey instanceof Buffer ? cursorKey : randomBytes(32)), fingerprintKey, options);
   }
 
   private copyContext(): CopyContext {
@@ -412,6 +423,7 @@ export class ModelRegistry {
     if (message?.clientKey) secrets.clientKey = message.clientKey;
     if (message?.secretKey) secrets.secretKey = message.secretKey;
     if (Object.keys(secrets).length === 0) return { ...noCredentials, updatedAt: this.clock() };
+    if (this.fingerprintKey instanceof CredentialOpenError) throw failedPrecondition(this.fingerprintKey.message);
     const sealed = this.options.sealer.seal(modelId, secrets);
     return {
       keyId: sealed.keyId,

@@ -701,6 +701,19 @@ export class SqliteModelStore implements ModelStore {
     return (this.statement("SELECT value FROM settings WHERE name = ?").get(name) as { value: string }).value;
   }
 
+  async replaceSecret(name: string, expected: string, value: string): Promise<void> {
+    // secure_delete zeroes the bytes the old value leaves behind, for this one statement.
+    const secureDelete = this.db.pragma("secure_delete", { simple: true }) as number;
+    this.db.pragma("secure_delete = ON");
+    try {
+      this.statement("UPDATE settings SET value = ? WHERE name = ? AND value = ?").run(value, name, expected);
+    } finally {
+      this.db.pragma(`secure_delete = ${secureDelete}`);
+    }
+    // And the main file, not only the WAL, gets the page without them now rather than at the next checkpoint.
+    this.db.pragma("wal_checkpoint(TRUNCATE)");
+  }
+
   async changeStamp(): Promise<string> {
     // total_changes moves with this connection's own rows, data_version with commits of other connections.
     return `${this.ownChanges.get() as number}:${this.otherCommits.get() as number}`;

@@ -22,6 +22,8 @@ export interface DevTokenOptions {
   profileId: string;
   issuer?: string;
   audience?: string;
+  /** MODELSERVICE_JWT_MAX_LIFETIME_SECONDS: the token lives no longer, or it would be refused. */
+  maxLifetimeSeconds?: number;
 }
 
 /** Long enough for a working day; once it expires the sign-in page offers a new one. */
@@ -72,14 +74,15 @@ export function devTokenEndpoint(o: DevTokenOptions): (req: IncomingMessage | Ht
     res.removeHeader("access-control-allow-origin");
     const reason = refusal(req);
     if (reason) return send(res, 403, reason + "\n", "text/plain; charset=utf-8");
-    const expiresAt = new Date((Math.floor(Date.now() / 1000) + ttlSeconds) * 1000).toISOString();
+    const ttl = Math.min(ttlSeconds, o.maxLifetimeSeconds ?? Infinity);
+    const expiresAt = new Date((Math.floor(Date.now() / 1000) + ttl) * 1000).toISOString();
     mintToken({
       secret: o.secret,
       workspaceId: o.workspaceId,
       accountId: o.accountId,
       profileId: o.profileId,
       scope: scopes.join(" "),
-      ttl: ttlSeconds,
+      ttl,
       issuer: o.issuer,
       audience: o.audience,
     }).then(

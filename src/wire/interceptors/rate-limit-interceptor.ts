@@ -1,8 +1,8 @@
 import { create } from "@bufbuild/protobuf";
-import { createHash } from "node:crypto";
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { RetryInfoSchema } from "../../../gen/google/rpc/error_details_pb.js";
 import { DurationSchema } from "@bufbuild/protobuf/wkt";
+import { principalKey } from "../principal-context.js";
 
 export interface TokenBucketOptions {
   /** Tokens added per second (sustained calls per second). */
@@ -67,8 +67,6 @@ export class TokenBuckets {
   }
 }
 
-const bearer = /^Bearer\s+(\S+)\s*$/i;
-
 export interface RateLimitOptions extends TokenBucketOptions {
   /** Called once per refused call (the rejection counter). */
   onLimited?: () => void;
@@ -87,19 +85,20 @@ export function rateLimitedError(retryMs: number): ConnectError {
 }
 
 /**
- * Per-token rate limit: a token bucket per bearer token, keyed by the
- * token's SHA-256 (the token itself is never kept). It runs after the auth
- * interceptor, so only verified tokens reach it — an invalid or missing
- * token is refused by auth and never creates a bucket — and the bucket map
- * is bounded besides (maxBuckets, least recently used evicted).
+ * Per-token rate limit: a token bucket per verified token, keyed by the
+ * identity auth verified (sub, workspace and the token's jti or claims
+ * digest), not by the token's text: re-encoding a token (base64url spare
+ * bits) gives no fresh bucket. It runs after the auth interceptor, so only
+ * verified tokens reach it — an invalid or missing token is refused by auth
+ * and never creates a bucket — and the bucket map is bounded besides
+ * (maxBuckets, least recently used evicted).
  */
 export function rateLimitInterceptor(options: RateLimitOptions): Interceptor {
   const buckets = new TokenBuckets(options);
   return (next) => async (req) => {
-    const match = bearer.exec(req.header.get("authorization") ?? "");
-    if (match) {
-      const key = createHash("sha256").update(match[1]!).digest("base64url");
-      const retryMs = buckets.take(key);
+    const principal = req.contextValues.get(principalKey);
+    if (principal) {
+      const retryMs = buckets.take(JSON.stringify([principal.profileId, principal.workspaceId, principal.tokenId]));
       if (retryMs > 0) {
         options.onLimited?.();
         throw rateLimitedError(retryMs);

@@ -16,6 +16,7 @@ import {
 } from "@connectrpc/connect/protocol-connect";
 import { findTrailerError, setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import { trailerFlag, trailerParse, trailerSerialize } from "@connectrpc/connect/protocol-grpc-web";
+import { withoutSecrets } from "./secret-redaction.js";
 
 /**
  * connect-node reports a request body that is not valid protobuf binary as
@@ -24,7 +25,9 @@ import { trailerFlag, trailerParse, trailerSerialize } from "@connectrpc/connect
  * ("decompression failed": a truncated gzip stream, bad brotli). It is the
  * client's bad input, so this wrapper turns exactly those errors into
  * InvalidArgument, in each protocol's own error format (the Connect streaming
- * end-stream message included), leaving every other response untouched.
+ * end-stream message included). It also takes out of every error message the
+ * values of credentials fields that the JSON decoder quotes (withoutSecrets).
+ * Every other response is left untouched.
  */
 export function invalidArgumentForParseErrors(handler: UniversalHandler): UniversalHandler {
   const wrapped = async (req: Parameters<UniversalHandler>[0]): Promise<UniversalServerResponse> => {
@@ -33,35 +36,39 @@ export function invalidArgumentForParseErrors(handler: UniversalHandler): Univer
     if (contentType.startsWith("application/grpc-web")) return { ...res, body: res.body && grpcWebBody(res.body) };
     if (contentType.startsWith("application/grpc")) return grpcResponse(res);
     if (contentType.startsWith("application/connect+")) return { ...res, body: res.body && connectStreamBody(res.body) };
-    if (res.status === 500 && contentType.startsWith("application/json")) return connectUnaryResponse(res);
+    if (res.status !== 200 && contentType.startsWith("application/json")) return connectUnaryResponse(res);
     return res;
   };
   return Object.assign(wrapped, handler);
 }
 
-function isBinaryParseError(error: ConnectError | undefined): error is ConnectError {
-  return error?.code === Code.Internal && (error.rawMessage.startsWith("parse binary:") || error.rawMessage === "decompression failed");
+function isBinaryParseError(error: ConnectError): boolean {
+  return error.code === Code.Internal && (error.rawMessage.startsWith("parse binary:") || error.rawMessage === "decompression failed");
 }
 
-function asInvalidArgument(error: ConnectError): ConnectError {
-  return new ConnectError(error.rawMessage, Code.InvalidArgument, error.metadata);
+/** The error the client gets instead, or undefined when it gets this one. */
+function replacement(error: ConnectError | undefined): ConnectError | undefined {
+  if (!error) return undefined;
+  if (isBinaryParseError(error)) return new ConnectError(error.rawMessage, Code.InvalidArgument, error.metadata);
+  const message = withoutSecrets(error.rawMessage);
+  return message === error.rawMessage ? undefined : new ConnectError(message, error.code, error.metadata);
 }
 
 async function connectUnaryResponse(res: UniversalServerResponse): Promise<UniversalServerResponse> {
   const bytes = res.body ? await readAllBytes(res.body, Number.MAX_SAFE_INTEGER) : new Uint8Array();
-  const error = errorFromJsonBytes(bytes, undefined, new ConnectError("", Code.Unknown));
-  if (!isBinaryParseError(error)) return { ...res, body: createAsyncIterable([bytes]) };
-  const body = errorToJsonBytes(asInvalidArgument(error), {});
+  const fixed = replacement(errorFromJsonBytes(bytes, undefined, new ConnectError("", Code.Unknown)));
+  if (!fixed) return { ...res, body: createAsyncIterable([bytes]) };
+  const body = errorToJsonBytes(fixed, {});
   const header = new Headers(res.header);
   header.set("content-length", String(body.byteLength));
-  return { ...res, status: codeToHttpStatus(Code.InvalidArgument), header, body: createAsyncIterable([body]) };
+  return { ...res, status: codeToHttpStatus(fixed.code), header, body: createAsyncIterable([body]) };
 }
 
 function fixGrpcTrailer(trailer: Headers): void {
-  const error = findTrailerError(trailer);
-  if (!isBinaryParseError(error)) return;
+  const fixed = replacement(findTrailerError(trailer));
+  if (!fixed) return;
   trailer.delete("grpc-status-details-bin");
-  setTrailerStatus(trailer, asInvalidArgument(error));
+  setTrailerStatus(trailer, fixed);
 }
 
 function grpcResponse(res: UniversalServerResponse): UniversalServerResponse {
@@ -92,12 +99,13 @@ async function* connectStreamBody(body: AsyncIterable<Uint8Array>): AsyncIterabl
       continue;
     }
     const end = endStreamFromJson(chunk.subarray(5));
-    if (!isBinaryParseError(end.error)) {
+    const fixed = replacement(end.error);
+    if (!fixed) {
       yield chunk;
       continue;
     }
     // The parsed error carries the end-stream metadata already; passing it twice would repeat every value.
-    const json = endStreamToJson(new Headers(), asInvalidArgument(end.error), undefined);
+    const json = endStreamToJson(new Headers(), fixed, undefined);
     yield encodeEnvelope(endStreamFlag, new TextEncoder().encode(JSON.stringify(json)));
   }
 }
@@ -113,8 +121,7 @@ async function* grpcWebBody(body: AsyncIterable<Uint8Array>): AsyncIterable<Uint
       continue;
     }
     const trailer = trailerParse(chunk.subarray(5));
-    const error = findTrailerError(trailer);
-    if (!isBinaryParseError(error)) {
+    if (!replacement(findTrailerError(trailer))) {
       yield chunk;
       continue;
     }

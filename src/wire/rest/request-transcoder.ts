@@ -1,5 +1,6 @@
 import { fromJson, ScalarType, type DescField, type DescMessage, type JsonObject, type JsonValue } from "@bufbuild/protobuf";
 import type { FieldViolation } from "../../domain/validation/field-violations.js";
+import { withoutSecrets } from "../protocols/secret-redaction.js";
 import type { HttpBinding } from "./http-rules.js";
 import type { PathBindings } from "./path-template.js";
 
@@ -164,12 +165,13 @@ export function transcodeRequest(
   return violations.length > 0 ? { ok: false, violations } : { ok: true, request };
 }
 
+/** Why the decoder refuses the JSON, never quoting a credentials value. */
 function decodes(schema: DescMessage, json: JsonObject): string | undefined {
   try {
     fromJson(schema, json);
     return undefined;
   } catch (e) {
-    return (e as Error).message;
+    return withoutSecrets((e as Error).message);
   }
 }
 

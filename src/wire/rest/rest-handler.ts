@@ -15,6 +15,7 @@ import { endStreamFlag, endStreamFromJson, errorFromJsonBytes } from "@connectrp
 import { universalRequestFromNodeRequest } from "@connectrpc/connect-node";
 import { HttpBodySchema } from "../../../gen/google/api/httpbody_pb.js";
 import { invalidArgument } from "../../domain/validation/field-violations.js";
+import { withoutSecrets } from "../protocols/secret-redaction.js";
 import type { HttpBinding } from "./http-rules.js";
 import { httpBodyField, httpBodyJson, jsonFieldProblem, transcodeRequest } from "./request-transcoder.js";
 import { RestRouter } from "./rest-router.js";
@@ -115,7 +116,7 @@ async function readJsonBody(req: NodeRequest, maxBytes: number): Promise<JsonVal
   try {
     return JSON.parse(text) as JsonValue;
   } catch (e) {
-    throw new RestFailure(new ConnectError(`request body is not valid JSON: ${(e as Error).message}`, Code.InvalidArgument));
+    throw new RestFailure(new ConnectError(`request body is not valid JSON: ${withoutSecrets((e as Error).message)}`, Code.InvalidArgument));
   }
 }
 
