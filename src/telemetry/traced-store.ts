@@ -14,6 +14,7 @@ export const modelStoreCalls = {
   writeModel: true,
   writeModels: true,
   writeEach: true,
+  replaceSecret: true,
   insertModel: true,
   findRequest: true,
   listRevisions: true,
