@@ -1,6 +1,7 @@
 import { createSecretKey } from "node:crypto";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { createLocalJWKSet, jwtVerify, type JSONWebKeySet, type JWTPayload, type JWTVerifyOptions, type JWTVerifyResult } from "jose";
+import { ByteBoundedLru } from "../../storage/byte-bounded-lru.js";
 import { isWorkspaceId, type Principal } from "./principal.js";
 
 export type TokenKeys =
@@ -14,7 +15,8 @@ export interface TokenVerifierOptions {
 }
 
 const asymmetricAlgorithms = ["RS256", "ES256", "EdDSA"];
-const maxCachedTokens = 10_000;
+/** Bytes the verified tokens may take: a token is as long as its issuer makes it, up to the header limit. */
+const maxCachedTokenBytes = 8 * 1024 * 1024;
 const maxCacheMs = 60_000;
 
 function unauthenticated(reason: string): ConnectError {
@@ -33,6 +35,12 @@ function workspaceClaim(payload: JWTPayload): string {
   return workspaceId;
 }
 
+/** About what a principal takes on the heap: its strings at two bytes a character, plus the objects around them. */
+function principalBytes(principal: Principal): number {
+  const strings = [principal.profileId, principal.accountId, principal.workspaceId, ...principal.scopes];
+  return 256 + strings.reduce((sum, s) => sum + 2 * s.length + 32, 0);
+}
+
 /**
  * Verifies bearer JWTs with jose: HS256 with a shared secret, or RS256 /
  * ES256 / EdDSA with a JWKS. The algorithm list is fixed per key kind, so
@@ -45,7 +53,7 @@ export class TokenVerifier {
    * reuse one token for many calls, and a signature check costs more than the
    * rest of a GetModel.
    */
-  private readonly verified = new Map<string, { principal: Principal; until: number }>();
+  private readonly verified = new ByteBoundedLru<{ principal: Principal; until: number }>(maxCachedTokenBytes);
 
   constructor(options: TokenVerifierOptions) {
     const common: JWTVerifyOptions = { issuer: options.issuer, audience: options.audience };
@@ -66,8 +74,7 @@ export class TokenVerifier {
     if (cached && now < cached.until) return cached.principal;
     this.verified.delete(token);
     const { principal, expiresAt } = await this.verifyUncached(token);
-    if (this.verified.size >= maxCachedTokens) this.verified.delete(this.verified.keys().next().value!);
-    this.verified.set(token, { principal, until: Math.min(expiresAt ?? Infinity, now + maxCacheMs) });
+    this.verified.set(token, { principal, until: Math.min(expiresAt ?? Infinity, now + maxCacheMs) }, principalBytes(principal));
     return principal;
   }
 

@@ -1,4 +1,4 @@
-import { ByteBoundedLru } from "../byte-bounded-lru.js";
+import { ByteBoundedLru } from "../../storage/byte-bounded-lru.js";
 
 interface Entry {
   stamp: string;
