@@ -13,8 +13,12 @@ export function isJsonDecodeError(error: ConnectError): boolean {
   return error.code === Code.InvalidArgument && error.details.length === 0 && error.rawMessage.startsWith("cannot decode ");
 }
 
-function decompress(encoding: string | null, bytes: Uint8Array): Uint8Array | undefined {
-  // The bytes decompressed once already, within the read limit, before decoding failed: the same happens again.
+/**
+ * Bytes in a Connect encoding, decompressed; undefined for an encoding it does
+ * not know. Only for bytes that decompressed once already, within the read
+ * limit, or that the service compressed itself.
+ */
+export function decompress(encoding: string | null, bytes: Uint8Array): Uint8Array | undefined {
   if (encoding === null || encoding === "" || encoding === "identity") return bytes;
   if (encoding === "gzip") return gunzipSync(bytes);
   if (encoding === "br") return brotliDecompressSync(bytes);

@@ -18,7 +18,7 @@ import { findTrailerError, setTrailerStatus } from "@connectrpc/connect/protocol
 import { trailerFlag, trailerParse, trailerSerialize } from "@connectrpc/connect/protocol-grpc-web";
 import { base64Decode } from "@bufbuild/protobuf/wire";
 import { invalidArgument } from "../../domain/validation/field-violations.js";
-import { isJsonDecodeError, recordJsonRequest } from "./json-request-errors.js";
+import { decompress, isJsonDecodeError, recordJsonRequest } from "./json-request-errors.js";
 
 /** The error a client should see instead of `error`; undefined to leave it as it is. */
 type ErrorFix = (error: ConnectError | undefined) => ConnectError | undefined;
@@ -80,10 +80,20 @@ function connectUnaryError(error: ConnectError): UniversalServerResponse {
 
 async function connectUnaryResponse(res: UniversalServerResponse, fix: ErrorFix): Promise<UniversalServerResponse> {
   const bytes = res.body ? await readAllBytes(res.body, Number.MAX_SAFE_INTEGER) : new Uint8Array();
-  const fixed = fix(errorFromJsonBytes(bytes, undefined, new ConnectError("", Code.Unknown)));
-  if (!fixed) return { ...res, body: createAsyncIterable([bytes]) };
+  const unchanged = { ...res, body: createAsyncIterable([bytes]) };
+  // connect compresses an error of 1 KiB or more when the client accepts it (fetch always does).
+  const plain = decompress(res.header?.get("content-encoding") ?? null, bytes);
+  if (!plain) return unchanged;
+  let fixed;
+  try {
+    fixed = fix(errorFromJsonBytes(plain, undefined, new ConnectError("", Code.Unknown)));
+  } catch {
+    return unchanged;
+  }
+  if (!fixed) return unchanged;
   const body = errorToJsonBytes(fixed, {});
   const header = new Headers(res.header);
+  header.delete("content-encoding");
   header.set("content-length", String(body.byteLength));
   return { ...res, status: codeToHttpStatus(fixed.code), header, body: createAsyncIterable([body]) };
 }
