@@ -228,6 +228,24 @@ describe("items 8 and 9: bad JSON fields and enum names are InvalidArgument nami
     expectInvalid(await connectJson("CreateModel", model({ credentials: { token: [secretValue] } }, "hygiene-creds")), "model.spec.credentials.token");
   });
 
+  it("a bad enum name inside a list is named with its index", async () => {
+    const requests = [model({}, "hygiene-batch-a"), model({ status: "MODEL_STATUS_DISABLD" }, "hygiene-batch-b")];
+    expectInvalid(await connectJson("BatchCreateModels", { requests }), "requests[1].model.spec.status");
+    expect(await countNamed("hygiene-batch")).toBe(0);
+  });
+
+  it("REST names a credentials field of the wrong type without quoting the value", async () => {
+    const res = await fetch(`${service.url}/v1/models`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${bearer}`, "content-type": "application/json" },
+      body: JSON.stringify(model({ credentials: secretValue }, "hygiene-rest").model),
+    });
+    const text = await res.text();
+    expect(res.status, text).toBe(400);
+    expect(text).toContain("model.spec.credentials");
+    expect(text).not.toContain(secretValue);
+  });
+
   it("Connect GET with JSON: unknown fields and enum names are refused", async () => {
     const get = async (message: string) => {
       const query = new URLSearchParams({ connect: "v1", encoding: "json", message });

@@ -1,10 +1,9 @@
 import { brotliDecompressSync, gunzipSync } from "node:zlib";
-import { ScalarType, type DescField, type DescMessage, type JsonValue } from "@bufbuild/protobuf";
+import { fromJson, ScalarType, type DescField, type DescMessage, type JsonObject, type JsonValue } from "@bufbuild/protobuf";
 import { base64Decode } from "@bufbuild/protobuf/wire";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { UniversalServerRequest } from "@connectrpc/connect/protocol";
-import { invalidArgument } from "../../domain/validation/field-violations.js";
-import { jsonFieldProblem } from "../rest/request-transcoder.js";
+import { invalidArgument, type FieldViolation } from "../../domain/validation/field-violations.js";
 
 const jsonContentType = /^application\/(?:json|connect\+json|grpc\+json|grpc-web\+json)\s*(?:;|$)/i;
 
@@ -25,10 +24,6 @@ export function decompress(encoding: string | null, bytes: Uint8Array): Uint8Arr
   return undefined;
 }
 
-function concat(chunks: readonly Uint8Array[]): Uint8Array {
-  return Buffer.concat(chunks);
-}
-
 /** The JSON of the request's one message: a unary body, the first envelope of a stream, or a Connect GET's query. */
 function requestJson(req: UniversalServerRequest, chunks: readonly Uint8Array[]): JsonValue | undefined {
   if (req.method === "GET") {
@@ -40,7 +35,7 @@ function requestJson(req: UniversalServerRequest, chunks: readonly Uint8Array[])
   }
   if (!(Symbol.asyncIterator in Object(req.body))) return req.body as JsonValue;
   const contentType = req.header.get("content-type") ?? "";
-  const bytes = concat(chunks);
+  const bytes = Buffer.concat(chunks);
   if (/^application\/json/i.test(contentType)) return parse(decompress(req.header.get("content-encoding"), bytes));
   if (bytes.byteLength < 5) return undefined;
   const length = new DataView(bytes.buffer, bytes.byteOffset).getUint32(1);
@@ -53,16 +48,51 @@ function parse(bytes: Uint8Array | undefined): JsonValue | undefined {
   return bytes && (JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("utf8")) as JsonValue);
 }
 
-/** The field a JSON path names, walking messages by JSON or proto name. */
-function fieldAt(schema: DescMessage, path: string): DescField | undefined {
-  let message: DescMessage | undefined = schema;
-  let field: DescField | undefined;
-  for (const name of path.split(".")) {
-    field = message?.fields.find((f) => f.jsonName === name || f.name === name);
-    if (!field) return undefined;
-    message = field.fieldKind === "message" || (field.fieldKind === "list" && field.listKind === "message") ? field.message : undefined;
+/** Well-known types whose JSON is a string or any value: nothing inside them to name. */
+const opaqueJsonMessages = new Set([
+  "google.protobuf.Timestamp",
+  "google.protobuf.Duration",
+  "google.protobuf.FieldMask",
+  "google.protobuf.Struct",
+  "google.protobuf.Value",
+  "google.protobuf.ListValue",
+  "google.protobuf.Any",
+]);
+
+function isObject(json: JsonValue): json is JsonObject {
+  return typeof json === "object" && json !== null && !Array.isArray(json);
+}
+
+function decodes(schema: DescMessage, json: JsonValue): boolean {
+  try {
+    fromJson(schema, json);
+    return true;
+  } catch {
+    return false;
   }
-  return field;
+}
+
+/**
+ * The first field of a JSON request that protobuf-es refuses, as a path with
+ * list indexes ("requests[2].model.spec.status") and what it must be. Only
+ * run once decoding failed, so the hot path pays nothing for it.
+ */
+function locate(schema: DescMessage, json: JsonValue, path: string): FieldViolation | undefined {
+  if (!isObject(json)) return { field: path || "body", description: `must be a JSON object of ${schema.typeName}` };
+  for (const [key, value] of Object.entries(json)) {
+    const field = schema.fields.find((f) => f.jsonName === key || f.name === key);
+    const at = `${path === "" ? "" : `${path}.`}${field?.jsonName ?? key}`.slice(0, 256);
+    if (!field) return { field: at, description: `is not a field of ${schema.typeName}` };
+    if (decodes(schema, { [key]: value })) continue;
+    const message = field.message && !opaqueJsonMessages.has(field.message.typeName) ? field.message : undefined;
+    if (message && field.fieldKind === "message") return locate(message, value, at) ?? { field: at, description: expected(field) };
+    if (message && field.fieldKind === "list" && Array.isArray(value)) {
+      const i = value.findIndex((item) => !decodes(message, item));
+      if (i >= 0) return locate(message, value[i]!, `${at}[${i}]`) ?? { field: `${at}[${i}]`, description: `is not a valid ${message.typeName}` };
+    }
+    return { field: at, description: expected(field) };
+  }
+  return undefined;
 }
 
 function scalarJson(scalar: ScalarType): string {
@@ -127,16 +157,14 @@ export function recordJsonRequest(req: UniversalServerRequest): {
   return {
     request: recorded,
     named(error, schema) {
-      let violation;
+      let violation: FieldViolation | undefined;
       try {
         const json = requestJson(req, chunks);
-        violation = json === undefined ? undefined : jsonFieldProblem(schema, json);
+        violation = json === undefined ? undefined : locate(schema, json, "");
       } catch {
         violation = undefined;
       }
-      const field = violation && fieldAt(schema, violation.field);
-      const description = violation?.description.startsWith("is not a field") ? violation.description : field && expected(field);
-      const named = invalidArgument([violation && description ? { field: violation.field, description } : { field: "body", description: "is not valid JSON for this request" }]);
+      const named = invalidArgument([violation ?? { field: "body", description: `is not valid JSON for ${schema.typeName}` }]);
       error.metadata.forEach((value, key) => named.metadata.set(key, value));
       return named;
     },
