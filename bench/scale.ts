@@ -21,7 +21,7 @@ export interface ScaleOptions {
 }
 
 const scaleProtocols: Protocol[] = ["gRPC (h2c)", "Connect JSON (HTTP/1.1)"];
-/** Many more ids than the read cache holds (2,000 models), so that cycling through them misses it on every call. */
+/** Many more ids than the read cache holds (some 2,000 to 3,000 models by default), so that cycling through them misses it on every call. */
 const missIds = 20_000;
 
 /** The first `count` model ids of the token's workspace, a page of 1000 at a time. */

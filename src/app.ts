@@ -59,6 +59,7 @@ export async function startService(config: Config, logger: Logger, tracer?: Trac
   const registry = await ModelRegistry.open(store, {
     sealer: CredentialSealer.fromSettings(config.encryptionKey, config.encryptionKeysOld),
     purgeAfterMs: config.purgeAfterMs,
+    readCacheBytes: config.readCacheBytes,
   });
   const sync = await registry.syncCatalog(loadPlatformCatalog());
   logger.info({ ...sync, database: config.databasePath }, "platform catalog synced");
@@ -73,7 +74,7 @@ export async function startService(config: Config, logger: Logger, tracer?: Trac
   const health = new HealthStatus();
   health.set(ModelService.typeName, HealthCheckResponse_ServingStatus.SERVING);
   const handlers = new Map<DescMethod, UniversalHandler>();
-  const metrics = createMetrics({ databasePath: config.databasePath });
+  const metrics = createMetrics({ databasePath: config.databasePath, readCache: () => registry.readCacheUsage() });
   const rateLimit =
     config.rateLimitRps === undefined
       ? undefined
@@ -114,7 +115,12 @@ export async function startService(config: Config, logger: Logger, tracer?: Trac
     // "nextCursor": ""), as the seeds' SDKs expect; proto3 optional fields stay
     // absent when unset.
     // Statuses inside batch results carry details as Any: the registry names their types.
-    jsonOptions: { alwaysEmitImplicit: true, registry: errorDetailTypes },
+    // Unknown JSON fields and enum names are refused (connect-es ignores them
+    // by default), as REST refuses them: a typo never fails open.
+    jsonOptions: { alwaysEmitImplicit: true, registry: errorDetailTypes, ignoreUnknownFields: false },
+    // Binary requests skip unknown fields, as protobuf requires, without
+    // keeping them: a request's size never outlives the request.
+    binaryOptions: { readUnknownFields: false },
     readMaxBytes: config.maxBodyBytes,
   });
   const bindings = httpBindings([ModelService]);

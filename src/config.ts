@@ -23,6 +23,8 @@ export interface Config {
   /** "*" or the allowed origins. */
   corsOrigins: "*" | string[];
   maxBodyBytes: number;
+  /** Heap bytes the read cache of GetModel and ListModels answers may hold, keys included. */
+  readCacheBytes: number;
   /** Key credentials are sealed with (base64 or hex, 32 bytes); dev mode keeps one under dataDir. */
   encryptionKey: string;
   /** Retired keys still accepted for opening, comma-separated. */
@@ -150,6 +152,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       : undefined,
     corsOrigins: origins.length === 0 || origins.includes("*") ? "*" : origins,
     maxBodyBytes: integer(env, "MODELSERVICE_MAX_BODY_BYTES", 4 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
+    readCacheBytes: integer(env, "MODELSERVICE_READ_CACHE_BYTES", 4 * 1024 * 1024, 0, 1024 * 1024 * 1024),
     encryptionKey: env.MODELSERVICE_ENCRYPTION_KEY || devEncryptionKey(dataDir),
     encryptionKeysOld: env.MODELSERVICE_ENCRYPTION_KEYS_OLD ?? "",
     purgeAfterMs: integer(env, "MODELSERVICE_PURGE_AFTER_DAYS", 30, 0, 3650) * 24 * 60 * 60 * 1000,

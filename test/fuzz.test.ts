@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { brotliCompressSync, gzipSync } from "node:zlib";
 import Database from "better-sqlite3";
 import { ScalarType, type DescField, type DescMessage, type DescMethod } from "@bufbuild/protobuf";
+import { BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { errorFromJsonBytes } from "@connectrpc/connect/protocol-connect";
 import fc from "fast-check";
@@ -723,6 +724,114 @@ describe("Connect JSON: every RPC", () => {
       ),
       runs(50),
     );
+  });
+});
+
+// ---------------------------------------------------------------------------
+// Connect GET parameters and binary bodies with unknown fields
+
+/** The service still answers: health, and a ListModels read. */
+async function expectStillAnswering(context: string): Promise<void> {
+  expect((await send("GET", "/healthz")).status, context).toBe(200);
+  const list = await send("POST", "/modelservice.v1.ModelService/ListModels", { body: '{"limit":1}', headers: { "content-type": "application/json" } });
+  expect(list.status, `${context} → ListModels ${list.text.slice(0, 200)}`).toBe(200);
+}
+
+const base64Texts = ["!!!", "====", "=", "a", "ab=", "abc", "a=b", "AAAA", "AAA=", "AA==", "-_-_", "+/+/", "%%%", " A A A A", "\u0000", "é", "😀"];
+
+/** A Connect GET message parameter: JSON, binary as base64 (standard, URL-safe, unpadded), compressed, or junk. */
+const getMessageArb: fc.Arbitrary<string> = fc.oneof(
+  fc.constantFrom(...base64Texts),
+  fc.constantFrom('{"limit":1}', "{}", "", '{"status":"MODEL_STATUS_DISABLD"}', '{"limitt":1}', ...rawTexts.filter((t) => t.length < 200)),
+  fc.uint8Array({ maxLength: 48 }).chain((b) =>
+    fc.constantFrom(
+      Buffer.from(b).toString("base64"),
+      Buffer.from(b).toString("base64url"),
+      Buffer.from(b).toString("base64").replace(/=+$/, ""),
+      Buffer.from(gzipSync(b)).toString("base64url"),
+      Buffer.from(b).toString("latin1"),
+    ),
+  ),
+  fc.string({ unit: "binary", maxLength: 60 }),
+);
+
+/** Protobuf binary fields the request messages do not declare: well-formed of every wire type, and broken ones. */
+const unknownFieldArb: fc.Arbitrary<Uint8Array> = fc
+  .tuple(fc.oneof(fc.constant(1000), fc.integer({ min: 64, max: 536_870_911 })), fc.integer({ min: 0, max: 7 }), fc.uint8Array({ maxLength: 64 }))
+  .map(([fieldNo, wireType, payload]) => {
+    const tag = new BinaryWriter().uint32(((fieldNo << 3) | wireType) >>> 0).finish();
+    switch (wireType) {
+      case WireType.Varint:
+        return Buffer.concat([tag, new BinaryWriter().uint64(BigInt(payload.length) * 1_000_003n).finish()]);
+      case WireType.Bit64:
+        return Buffer.concat([tag, Buffer.alloc(8, payload[0] ?? 0)]);
+      case WireType.LengthDelimited:
+        return Buffer.concat([tag, new BinaryWriter().bytes(payload).finish()]);
+      case WireType.Bit32:
+        return Buffer.concat([tag, Buffer.alloc(4, payload[0] ?? 0)]);
+      default:
+        // Groups without their end, ends without a start, wire types 6 and 7, truncated payloads.
+        return Buffer.concat([tag, payload]);
+    }
+  });
+
+describe("Connect GET parameters and binary bodies with unknown fields", () => {
+  it("Connect GET: any message, encoding, base64, compression and connect parameters never 5xx or Internal", async () => {
+    const getMethods = methods.filter((m) => readOnly(m) && m.methodKind === "unary");
+    const optional = (values: fc.Arbitrary<string>) => fc.option(values, { nil: undefined });
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom(...getMethods),
+        fc.record({
+          message: optional(getMessageArb),
+          encoding: optional(fc.oneof(fc.constantFrom("json", "proto", "xml", "", "JSON", "proto;x=1"), fc.string({ maxLength: 8 }))),
+          base64: optional(fc.oneof(fc.constantFrom("1", "0", "", "true", "2"), fc.string({ maxLength: 4 }))),
+          compression: optional(fc.oneof(fc.constantFrom("gzip", "br", "identity", "zstd", "", "gzip,br"), fc.string({ maxLength: 8 }))),
+          connect: optional(fc.oneof(fc.constantFrom("v1", "v2", "", "1"), fc.string({ maxLength: 4 }))),
+        }),
+        async (m, params) => {
+          const query = new URLSearchParams(Object.entries(params).filter((e): e is [string, string] => e[1] !== undefined)).toString();
+          const context = `GET ${m.name}?${query.slice(0, 300)}`;
+          const a = await refusedWritesNothing(() => send("GET", `/modelservice.v1.ModelService/${m.name}?${query}`));
+          if (a.status === 415) return; // an encoding Connect does not know: Unsupported Media Type, as the protocol says
+          if (a.status === 501) {
+            // A compression it does not know: Unimplemented naming the ones it does, as the protocol says.
+            expect(params.compression, context).not.toMatch(/^(gzip|br|identity)$/);
+            expect(a.text, context).toContain('"code":"unimplemented"');
+            return;
+          }
+          expectConnectUnary(a, context);
+        },
+      ),
+      runs(150),
+    );
+    await expectStillAnswering("after the Connect GET run");
+  });
+
+  it("binary bodies with unknown fields: ignored when well-formed, InvalidArgument when broken, never 5xx or Internal", async () => {
+    const unary = methods.filter((m) => m.methodKind === "unary");
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom(...unary), fc.array(unknownFieldArb, { minLength: 1, maxLength: 4 }), fc.boolean(), async (m, unknown, first) => {
+        const known = m.name === "ListModels" ? Uint8Array.from([0x18, 0x01]) : new Uint8Array(); // ListModels: limit = 1
+        const body = Buffer.concat(first ? [...unknown, known] : [known, ...unknown]);
+        const context = `${m.name} ${label(body)}`;
+        const a = await refusedWritesNothing(() =>
+          send("POST", `/modelservice.v1.ModelService/${m.name}`, { body, headers: { "content-type": "application/proto", "connect-protocol-version": "1" } }),
+        );
+        expect(a.status, `${context} → ${a.text.slice(0, 300)}`).toBeLessThan(500);
+        if (a.status !== 200) {
+          const error = errorFromJsonBytes(a.bytes, undefined, new ConnectError("not a Connect error", Code.Unknown));
+          expect(error.code, `${context} → ${a.text.slice(0, 300)}`).not.toBe(Code.Internal);
+          expect(error.code, `${context} → ${a.text.slice(0, 300)}`).not.toBe(Code.Unknown);
+        }
+      }),
+      runs(120),
+    );
+    // ListModels with well-formed unknown fields is the plain ListModels.
+    const withUnknown = Buffer.concat([Uint8Array.from([0x18, 0x01]), new BinaryWriter().tag(1000, WireType.LengthDelimited).bytes(Buffer.alloc(1024, 7)).finish()]);
+    const a = await send("POST", "/modelservice.v1.ModelService/ListModels", { body: withUnknown, headers: { "content-type": "application/proto" } });
+    expect(a.status, a.text.slice(0, 200)).toBe(200);
+    await expectStillAnswering("after the binary run");
   });
 });
 

@@ -24,6 +24,8 @@ export interface ServiceMetrics {
 export interface MetricsOptions {
   /** The SQLite database file; its size and its -wal file's are modelservice_database_bytes. ":memory:" counts 0. */
   databasePath: string;
+  /** What the read cache holds now; modelservice_read_cache_bytes and _entries. */
+  readCache?: () => { bytes: number; entries: number };
   /** Also collect prom-client's default process metrics (CPU, memory, event loop, GC). Default true. */
   processMetrics?: boolean;
 }
@@ -80,6 +82,25 @@ export function createMetrics(options: MetricsOptions): ServiceMetrics {
       this.set(await databaseBytes(databasePath));
     },
   });
+  const readCache = options.readCache;
+  if (readCache) {
+    new Gauge({
+      name: "modelservice_read_cache_bytes",
+      help: "Heap bytes the read cache of GetModel and ListModels answers holds (bounded by MODELSERVICE_READ_CACHE_BYTES).",
+      registers: [registry],
+      collect() {
+        this.set(readCache().bytes);
+      },
+    });
+    new Gauge({
+      name: "modelservice_read_cache_entries",
+      help: "Answers the read cache holds.",
+      registers: [registry],
+      collect() {
+        this.set(readCache().entries);
+      },
+    });
+  }
   return { registry, requests, duration, inFlight, rateLimited };
 }
 

@@ -1,6 +1,7 @@
 import { createHash, createSecretKey } from "node:crypto";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { createLocalJWKSet, jwtVerify, type JSONWebKeySet, type JWTPayload, type JWTVerifyOptions, type JWTVerifyResult } from "jose";
+import { ByteBoundedLru } from "../../storage/byte-bounded-lru.js";
 import { isWorkspaceId, type Principal } from "./principal.js";
 
 export type TokenKeys =
@@ -18,7 +19,8 @@ export interface TokenVerifierOptions {
 }
 
 const asymmetricAlgorithms = ["RS256", "ES256", "EdDSA"];
-const maxCachedTokens = 10_000;
+/** Bytes the verified tokens may take: a token is as long as its issuer makes it, up to the header limit. */
+const maxCachedTokenBytes = 8 * 1024 * 1024;
 const maxCacheMs = 60_000;
 
 function unauthenticated(reason: string): ConnectError {
@@ -35,6 +37,12 @@ function workspaceClaim(payload: JWTPayload): string {
   const workspaceId = claim(payload, "workspace_id");
   if (!isWorkspaceId(workspaceId)) throw unauthenticated('claim "workspace_id" is not a workspace id');
   return workspaceId;
+}
+
+/** About what a principal takes on the heap: its strings at two bytes a character, plus the objects around them. */
+function principalBytes(principal: Principal): number {
+  const strings = [principal.profileId, principal.accountId, principal.workspaceId, principal.tokenId, ...principal.scopes];
+  return 256 + strings.reduce((sum, s) => sum + 2 * s.length + 32, 0);
 }
 
 /**
@@ -62,7 +70,7 @@ export class TokenVerifier {
    * reuse one token for many calls, and a signature check costs more than the
    * rest of a GetModel.
    */
-  private readonly verified = new Map<string, { principal: Principal; until: number }>();
+  private readonly verified = new ByteBoundedLru<{ principal: Principal; until: number }>(maxCachedTokenBytes);
 
   private readonly clockSkewSeconds: number;
   private readonly maxLifetimeSeconds?: number;
@@ -93,8 +101,7 @@ export class TokenVerifier {
     if (cached && now < cached.until) return cached.principal;
     this.verified.delete(token);
     const { principal, expiresAt } = await this.verifyUncached(token);
-    if (this.verified.size >= maxCachedTokens) this.verified.delete(this.verified.keys().next().value!);
-    this.verified.set(token, { principal, until: Math.min(expiresAt, now + maxCacheMs) });
+    this.verified.set(token, { principal, until: Math.min(expiresAt, now + maxCacheMs) }, principalBytes(principal));
     return principal;
   }
 

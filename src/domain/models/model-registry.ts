@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { create, toBinary, type DescMessage, type Message } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { ulid } from "ulid";
-import { ModelStatus, type Credentials as CredentialsMessage, type Model } from "../../../gen/modelservice/v1/model_pb.js";
+import { ModelSchema, ModelStatus, type Credentials as CredentialsMessage, type Model } from "../../../gen/modelservice/v1/model_pb.js";
 import { BadRequestSchema } from "../../../gen/google/rpc/error_details_pb.js";
 import {
   ApplyBundleResponseSchema,
@@ -97,6 +97,8 @@ export interface RegistryOptions {
   sealer: CredentialSealer;
   /** How long a soft-deleted model stays restorable. */
   purgeAfterMs: number;
+  /** Heap bytes the read cache may hold, its keys and answers (MODELSERVICE_READ_CACHE_BYTES). */
+  readCacheBytes: number;
   clock?: () => number;
 }
 
@@ -161,6 +163,9 @@ function readerKey(principal: Principal): string {
   return key;
 }
 
+/** Heap bytes a cached answer takes per byte of its binary form: about six, measured on ListModels pages. */
+const heapBytesPerSerializedByte = 6;
+
 function pageSize(limit: number): number {
   return Math.min(limit === 0 ? defaultPageSize : limit, maxPageSize);
 }
@@ -174,8 +179,8 @@ export class ModelRegistry {
   /** Workspace id -> owning account, for workspaces known to exist. */
   private readonly workspaceAccounts = new Map<string, string>();
   private readonly clock: () => number;
-  /** Answers of GetModel and ListModels, up to 2,000 models' worth (about 5 KB of memory each). */
-  private readonly reads = new ReadCache(2_000);
+  /** Answers of GetModel and ListModels, bounded by bytes (RegistryOptions.readCacheBytes). */
+  private readonly reads: ReadCache;
 
   private constructor(
     private readonly store: ModelStore,
@@ -185,6 +190,12 @@ export class ModelRegistry {
     private readonly options: RegistryOptions,
   ) {
     this.clock = options.clock ?? Date.now;
+    this.reads = new ReadCache(options.readCacheBytes);
+  }
+
+  /** What the read cache holds now: its bytes and its answers (for /metrics). */
+  readCacheUsage(): { bytes: number; entries: number } {
+    return { bytes: this.reads.bytes, entries: this.reads.size };
   }
 
   static async open(store: ModelStore, options: RegistryOptions): Promise<ModelRegistry> {
@@ -252,8 +263,12 @@ export class ModelRegistry {
 
   /** ListModels; answers are reused until the next commit (ReadCache). */
   async list(principal: Principal, req: ListModelsRequest): Promise<ListModelsResponse> {
-    const key = `list\0${readerKey(principal)}\0${Buffer.from(toBinary(ListModelsRequestSchema, req)).toString("base64")}`;
-    return this.reads.through(key, await this.store.changeStamp(), () => this.listUncached(principal, req), (page) => page.items.length);
+    // Known fields only: a request's unknown fields never make a new entry.
+    const known = toBinary(ListModelsRequestSchema, req, { writeUnknownFields: false });
+    const key = `list\0${readerKey(principal)}\0${Buffer.from(known).toString("base64")}`;
+    return this.reads.through(key, await this.store.changeStamp(), () => this.listUncached(principal, req), (page) =>
+      toBinary(ListModelsResponseSchema, page).byteLength * heapBytesPerSerializedByte,
+    );
   }
 
   private async listUncached(principal: Principal, req: ListModelsRequest): Promise<ListModelsResponse> {
@@ -296,6 +311,7 @@ export class ModelRegistry {
   async get(principal: Principal, id: string): Promise<Model> {
     return this.reads.through(`get\0${readerKey(principal)}\0${id}`, await this.store.changeStamp(), async () =>
       toModelMessage(await this.load(principal.workspaceId, id), principal.scopes),
+      (model) => toBinary(ModelSchema, model).byteLength * heapBytesPerSerializedByte,
     );
   }
 

@@ -1,7 +1,8 @@
+import { ByteBoundedLru } from "../../storage/byte-bounded-lru.js";
+
 interface Entry {
   stamp: string;
   value: unknown;
-  weight: number;
 }
 
 /**
@@ -12,43 +13,36 @@ interface Entry {
  * registry is read far more often than it is written, and every LLM call of
  * the platform resolves its model here.
  *
- * Entries weigh what they hold (a model 1, a list page its models), and the
- * least recently used go first once the weights pass `maxWeight`: memory
- * stays bounded whatever mix of calls arrives.
+ * Entries weigh the bytes of their key and of their answer, and the least
+ * recently used go first once they pass `maxBytes`: memory stays bounded
+ * whatever mix and size of calls arrives.
  */
 export class ReadCache {
-  private readonly entries = new Map<string, Entry>();
-  private weight = 0;
+  private readonly entries: ByteBoundedLru<Entry>;
 
-  constructor(private readonly maxWeight: number) {}
+  constructor(maxBytes: number) {
+    this.entries = new ByteBoundedLru(maxBytes);
+  }
 
-  /** The cached answer for `key` read at `stamp`, or `read()`'s, kept for the next caller. */
-  async through<T>(key: string, stamp: string, read: () => Promise<T>, weigh: (value: T) => number = () => 1): Promise<T> {
+  /** The bytes the kept answers and their keys weigh together. */
+  get bytes(): number {
+    return this.entries.bytes;
+  }
+
+  /** How many answers are kept. */
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /** The cached answer for `key` read at `stamp`, or `read()`'s, kept for the next caller; `weigh` tells its bytes. */
+  async through<T>(key: string, stamp: string, read: () => Promise<T>, weigh: (value: T) => number): Promise<T> {
     const hit = this.entries.get(key);
     if (hit !== undefined) {
-      this.remove(key, hit);
-      if (hit.stamp === stamp) {
-        this.add(key, hit);
-        return hit.value as T;
-      }
+      if (hit.stamp === stamp) return hit.value as T;
+      this.entries.delete(key);
     }
     const value = await read();
-    const entry = { stamp, value, weight: Math.max(1, weigh(value)) };
-    while (this.entries.size > 0 && this.weight + entry.weight > this.maxWeight) {
-      const [oldestKey, oldest] = this.entries.entries().next().value!;
-      this.remove(oldestKey, oldest);
-    }
-    this.add(key, entry);
+    this.entries.set(key, { stamp, value }, weigh(value));
     return value;
-  }
-
-  private add(key: string, entry: Entry): void {
-    this.entries.set(key, entry);
-    this.weight += entry.weight;
-  }
-
-  private remove(key: string, entry: Entry): void {
-    this.entries.delete(key);
-    this.weight -= entry.weight;
   }
 }

@@ -2,6 +2,7 @@ import Database from "better-sqlite3";
 import { createHash } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
+import { ByteBoundedLru } from "../byte-bounded-lru.js";
 import type {
   CatalogEntryRecord,
   CatalogSyncResult,
@@ -311,6 +312,9 @@ export interface SqliteOptions {
   systemProfileId: string;
 }
 
+/** SQL text the prepared statements of each cache may take (two bytes a character); SQLite's own memory for them grows with it. */
+const maxStatementSqlBytes = 2 * 1024 * 1024;
+
 /**
  * ModelStore on better-sqlite3: WAL journal, busy timeout, versioned
  * migrations at open, and every statement prepared once and reused.
@@ -318,8 +322,9 @@ export interface SqliteOptions {
 export class SqliteModelStore implements ModelStore {
   /** The connection, shared with the other SQLite stores of the process (drafts). */
   readonly db: Database.Database;
-  private readonly statements = new Map<string, Database.Statement>();
-  private readonly readers = new Map<string, RowReader<unknown>>();
+  // Bounded: list filters and orderings make SQL of many shapes, chosen by the client.
+  private readonly statements = new ByteBoundedLru<Database.Statement>(maxStatementSqlBytes);
+  private readonly readers = new ByteBoundedLru<RowReader<unknown>>(maxStatementSqlBytes);
   private readonly ownChanges: Database.Statement;
   private readonly otherCommits: Database.Statement;
 
@@ -342,7 +347,7 @@ export class SqliteModelStore implements ModelStore {
     let stmt = this.statements.get(sql);
     if (!stmt) {
       stmt = this.db.prepare(sql);
-      this.statements.set(sql, stmt);
+      this.statements.set(sql, stmt, 0);
     }
     return stmt;
   }
@@ -352,7 +357,7 @@ export class SqliteModelStore implements ModelStore {
     let reader = this.readers.get(sql);
     if (!reader) {
       reader = new RowReader(this.db.prepare(sql));
-      this.readers.set(sql, reader);
+      this.readers.set(sql, reader, 0);
     }
     return reader as RowReader<Row>;
   }

@@ -16,73 +16,121 @@ import {
 } from "@connectrpc/connect/protocol-connect";
 import { findTrailerError, setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import { trailerFlag, trailerParse, trailerSerialize } from "@connectrpc/connect/protocol-grpc-web";
+import { base64Decode } from "@bufbuild/protobuf/wire";
+import { invalidArgument } from "../../domain/validation/field-violations.js";
+import { decompress, isJsonDecodeError, recordJsonRequest } from "./json-request-errors.js";
 import { withoutSecrets } from "./secret-redaction.js";
+
+/** The error a client should see instead of `error`; undefined to leave it as it is. */
+type ErrorFix = (error: ConnectError | undefined) => ConnectError | undefined;
 
 /**
  * connect-node reports a request body that is not valid protobuf binary as
  * Internal ("parse binary: premature EOF"), and so it does a compressed body
  * that fails to decompress for a reason zlib does not call corrupt input
- * ("decompression failed": a truncated gzip stream, bad brotli). It is the
- * client's bad input, so this wrapper turns exactly those errors into
- * InvalidArgument, in each protocol's own error format (the Connect streaming
+ * ("decompression failed": a truncated gzip stream, bad brotli), and a Connect
+ * GET whose message is not base64 ("internal error"). A JSON request it cannot
+ * decode is InvalidArgument already, but named after a type rather than the
+ * field, and quoting the value. All of it is the client's bad input, so this
+ * wrapper turns exactly those errors into InvalidArgument naming what is
+ * wrong, in each protocol's own error format (the Connect streaming
  * end-stream message included). It also takes out of every error message the
  * values of credentials fields that the JSON decoder quotes (withoutSecrets).
  * Every other response is left untouched.
  */
 export function invalidArgumentForParseErrors(handler: UniversalHandler): UniversalHandler {
   const wrapped = async (req: Parameters<UniversalHandler>[0]): Promise<UniversalServerResponse> => {
-    const res = await handler(req);
+    const badQuery = req.method === "GET" ? connectGetProblem(req.url) : undefined;
+    if (badQuery) return connectUnaryError(badQuery);
+    const json = recordJsonRequest(req);
+    const res = await handler(json.request);
+    const fix: ErrorFix = (error) => {
+      if (isBinaryParseError(error)) return new ConnectError(error.rawMessage, Code.InvalidArgument, error.metadata);
+      if (error && isJsonDecodeError(error)) return json.named(error, handler.method.input);
+      return error && redacted(error);
+    };
     const contentType = res.header?.get("content-type") ?? "";
-    if (contentType.startsWith("application/grpc-web")) return { ...res, body: res.body && grpcWebBody(res.body) };
-    if (contentType.startsWith("application/grpc")) return grpcResponse(res);
-    if (contentType.startsWith("application/connect+")) return { ...res, body: res.body && connectStreamBody(res.body) };
-    if (res.status !== 200 && contentType.startsWith("application/json")) return connectUnaryResponse(res);
+    if (contentType.startsWith("application/grpc-web")) return { ...res, body: res.body && grpcWebBody(res.body, fix) };
+    if (contentType.startsWith("application/grpc")) return grpcResponse(res, fix);
+    if (contentType.startsWith("application/connect+")) return { ...res, body: res.body && connectStreamBody(res.body, fix) };
+    if (res.status !== 200 && contentType.startsWith("application/json")) return connectUnaryResponse(res, fix);
     return res;
   };
   return Object.assign(wrapped, handler);
 }
 
-function isBinaryParseError(error: ConnectError): boolean {
-  return error.code === Code.Internal && (error.rawMessage.startsWith("parse binary:") || error.rawMessage === "decompression failed");
+function isBinaryParseError(error: ConnectError | undefined): error is ConnectError {
+  return error?.code === Code.Internal && (error.rawMessage.startsWith("parse binary:") || error.rawMessage === "decompression failed");
 }
 
-/** The error the client gets instead, or undefined when it gets this one. */
-function replacement(error: ConnectError | undefined): ConnectError | undefined {
-  if (!error) return undefined;
-  if (isBinaryParseError(error)) return new ConnectError(error.rawMessage, Code.InvalidArgument, error.metadata);
+/** The error with the values of credentials fields taken out of its message (withoutSecrets); undefined when it quotes none. */
+function redacted(error: ConnectError): ConnectError | undefined {
   const message = withoutSecrets(error.rawMessage);
   return message === error.rawMessage ? undefined : new ConnectError(message, error.code, error.metadata);
 }
 
-async function connectUnaryResponse(res: UniversalServerResponse): Promise<UniversalServerResponse> {
+/** What is wrong with a Connect GET's query that connect-node would answer as Internal: a message that is not base64. */
+function connectGetProblem(url: string): ConnectError | undefined {
+  const query = new URL(url, "http://get").searchParams;
+  if (query.get("base64") !== "1") return undefined;
+  try {
+    base64Decode(query.get("message") ?? "");
+    return undefined;
+  } catch {
+    return invalidArgument([{ field: "message", description: "is not base64 (the query says base64=1)" }]);
+  }
+}
+
+function connectUnaryError(error: ConnectError): UniversalServerResponse {
+  const body = errorToJsonBytes(error, {});
+  const header = new Headers({ "content-type": "application/json", "content-length": String(body.byteLength) });
+  return { status: codeToHttpStatus(error.code), header, body: createAsyncIterable([body]) };
+}
+
+async function connectUnaryResponse(res: UniversalServerResponse, fix: ErrorFix): Promise<UniversalServerResponse> {
   const bytes = res.body ? await readAllBytes(res.body, Number.MAX_SAFE_INTEGER) : new Uint8Array();
-  const fixed = replacement(errorFromJsonBytes(bytes, undefined, new ConnectError("", Code.Unknown)));
-  if (!fixed) return { ...res, body: createAsyncIterable([bytes]) };
+  const unchanged = { ...res, body: createAsyncIterable([bytes]) };
+  // connect compresses an error of 1 KiB or more when the client accepts it (fetch always does).
+  const plain = decompress(res.header?.get("content-encoding") ?? null, bytes);
+  if (!plain) return unchanged;
+  let fixed;
+  try {
+    fixed = fix(errorFromJsonBytes(plain, undefined, new ConnectError("", Code.Unknown)));
+  } catch {
+    return unchanged;
+  }
+  if (!fixed) return unchanged;
   const body = errorToJsonBytes(fixed, {});
   const header = new Headers(res.header);
+  header.delete("content-encoding");
   header.set("content-length", String(body.byteLength));
   return { ...res, status: codeToHttpStatus(fixed.code), header, body: createAsyncIterable([body]) };
 }
 
-function fixGrpcTrailer(trailer: Headers): void {
-  const fixed = replacement(findTrailerError(trailer));
-  if (!fixed) return;
+/** Fixes the status of a gRPC trailer in place; false when it needs no fix. */
+function fixGrpcTrailer(trailer: Headers, fix: ErrorFix): boolean {
+  const fixed = fix(findTrailerError(trailer));
+  if (!fixed) return false;
   trailer.delete("grpc-status-details-bin");
-  setTrailerStatus(trailer, fixed);
+  // Without metadata: the error found in the trailer carries the trailer itself, which would repeat every value.
+  const status = new ConnectError(fixed.rawMessage, fixed.code);
+  status.details = fixed.details;
+  setTrailerStatus(trailer, status);
+  return true;
 }
 
-function grpcResponse(res: UniversalServerResponse): UniversalServerResponse {
+function grpcResponse(res: UniversalServerResponse, fix: ErrorFix): UniversalServerResponse {
   const trailer = res.trailer;
   if (!trailer) return res;
   // The trailer is final either before the response is returned or once the body ends.
-  fixGrpcTrailer(trailer);
+  fixGrpcTrailer(trailer, fix);
   const body = res.body;
   if (!body) return res;
   return {
     ...res,
     body: (async function* () {
       yield* body;
-      fixGrpcTrailer(trailer);
+      fixGrpcTrailer(trailer, fix);
     })(),
   };
 }
@@ -92,14 +140,13 @@ function isWholeFrame(chunk: Uint8Array, flag: number): boolean {
 }
 
 /** A Connect streaming response: the error of its end-stream message. */
-async function* connectStreamBody(body: AsyncIterable<Uint8Array>): AsyncIterable<Uint8Array> {
+async function* connectStreamBody(body: AsyncIterable<Uint8Array>, fix: ErrorFix): AsyncIterable<Uint8Array> {
   for await (const chunk of body) {
     if (!isWholeFrame(chunk, endStreamFlag)) {
       yield chunk;
       continue;
     }
-    const end = endStreamFromJson(chunk.subarray(5));
-    const fixed = replacement(end.error);
+    const fixed = fix(endStreamFromJson(chunk.subarray(5)).error);
     if (!fixed) {
       yield chunk;
       continue;
@@ -110,7 +157,7 @@ async function* connectStreamBody(body: AsyncIterable<Uint8Array>): AsyncIterabl
   }
 }
 
-async function* grpcWebBody(body: AsyncIterable<Uint8Array>): AsyncIterable<Uint8Array> {
+async function* grpcWebBody(body: AsyncIterable<Uint8Array>, fix: ErrorFix): AsyncIterable<Uint8Array> {
   for await (const chunk of body) {
     const isWholeTrailerFrame =
       chunk.byteLength >= 5 &&
@@ -121,11 +168,10 @@ async function* grpcWebBody(body: AsyncIterable<Uint8Array>): AsyncIterable<Uint
       continue;
     }
     const trailer = trailerParse(chunk.subarray(5));
-    if (!replacement(findTrailerError(trailer))) {
+    if (!fixGrpcTrailer(trailer, fix)) {
       yield chunk;
       continue;
     }
-    fixGrpcTrailer(trailer);
     yield encodeEnvelope(trailerFlag, trailerSerialize(trailer));
   }
 }
