@@ -29,11 +29,12 @@ import { httpHandler } from "./wire/http-handler.js";
 import { loggingInterceptor } from "./wire/interceptors/logging-interceptor.js";
 import { metricsInterceptor } from "./wire/interceptors/metrics-interceptor.js";
 import { rateLimitInterceptor } from "./wire/interceptors/rate-limit-interceptor.js";
-import { createMetrics, metricsEndpoint } from "./wire/metrics.js";
+import { createMetrics, metricsEndpoint, serverObserver } from "./wire/metrics.js";
 import { docsPage } from "./wire/openapi/docs-page.js";
 import { openApiDocument } from "./wire/openapi/openapi-document.js";
 import { httpBindings } from "./wire/rest/http-rules.js";
 import { notFound, restHandler } from "./wire/rest/rest-handler.js";
+import { depthCheckingJsonOptions } from "./wire/protocols/json-depth.js";
 import { OnePortServer } from "./wire/server.js";
 
 export interface RunningService {
@@ -72,11 +73,12 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
           burst: config.rateLimitBurst ?? Math.max(1, Math.ceil(config.rateLimitRps)),
           onLimited: () => metrics.rateLimited.inc(),
         });
+  const verifier = new TokenVerifier({ keys: config.tokenKeys, issuer: config.jwtIssuer, audience: config.jwtAudience });
   const routes = connectRoutes({
       registry,
       drafts: new ModelDrafts(new SqliteDraftStore(store.db), registry),
       transfer: new ModelTransfer(store, registry, { maxCsvBytes: config.maxBodyBytes }),
-      verifier: new TokenVerifier({ keys: config.tokenKeys, issuer: config.jwtIssuer, audience: config.jwtAudience }),
+      verifier,
       health,
       files: [
         file_modelservice_v1_model_service,
@@ -98,7 +100,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
     // "nextCursor": ""), as the seeds' SDKs expect; proto3 optional fields stay
     // absent when unset.
     // Statuses inside batch results carry details as Any: the registry names their types.
-    jsonOptions: { alwaysEmitImplicit: true, registry: errorDetailTypes },
+    jsonOptions: { alwaysEmitImplicit: true, registry: errorDetailTypes, ...depthCheckingJsonOptions(config.maxJsonDepth) },
     readMaxBytes: config.maxBodyBytes,
   });
   const bindings = httpBindings([ModelService]);
@@ -116,7 +118,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
         config.devMode && config.tokenKeys.kind === "secret"
           ? devTokenEndpoint({ ...devWorkspace, secret: config.tokenKeys.secret, issuer: config.jwtIssuer, audience: config.jwtAudience })
           : undefined,
-      rest: restHandler({ bindings, handlers, maxBodyBytes: config.maxBodyBytes }),
+      rest: restHandler({ bindings, handlers, maxBodyBytes: config.maxBodyBytes, verifier, maxJsonDepth: config.maxJsonDepth }),
       rpcPaths: new Set([...handlers.values()].map((h) => h.requestPath)),
       rpc,
     }),
@@ -126,7 +128,11 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
       keepAliveTimeoutMs: config.keepAliveTimeoutMs,
       maxConcurrentStreams: config.maxConcurrentStreams,
       idleTimeoutMs: config.idleTimeoutMs,
+      maxConnections: config.maxConnections,
+      maxConnectionsPerClient: config.maxConnectionsPerClient,
+      maxConnectionBufferBytes: config.maxConnectionBufferBytes,
     },
+    serverObserver(metrics),
   );
   const address = await server.listen({ host: config.host, port: config.port });
   logger.info({ host: address.address, port: address.port }, "listening");
