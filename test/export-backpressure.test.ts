@@ -9,9 +9,10 @@ import { modelClient } from "./support/clients.js";
 import { startTestService, type TestService } from "./support/service.js";
 
 /**
- * A large export must not freeze the process: while several exports of tens
- * of thousands of rows stream (one to a client that reads slowly), the health
- * probe keeps answering quickly, over REST and over the RPC stream alike.
+ * A large export or import must not freeze the process: while exports of
+ * tens of thousands of rows stream (one to a client that reads slowly, one
+ * over the RPC stream) and an import of as many rows is checked, the health
+ * probe keeps answering quickly.
  */
 
 const ws = "ws_export_load";
@@ -111,6 +112,20 @@ function curlExport(kind: "rest" | "rest-slow" | "connect-h2c"): Promise<number>
   });
 }
 
+/** A dry-run REST import of `count` new models by curl; resolves with how many it would create. */
+function curlImport(count: number): Promise<number> {
+  const csv = join(service.dir, "import.csv");
+  const rowsText = Array.from({ length: count }, (_, i) => `import-${i},Import Row ${i},acme,import-row-${i},a row of the import load test`);
+  writeFileSync(csv, ["externalId,name,provider,family,description", ...rowsText].join("\n") + "\n");
+  const args = ["-sS", "--fail", "-H", `authorization: Bearer ${token}`, "-H", "content-type: text/csv", "--data-binary", "@" + csv];
+  return new Promise((resolve, reject) => {
+    execFile("curl", [...args, `${service.url}/v1/models:import?dryRun=true`], (error, stdout) => {
+      if (error) return reject(error);
+      resolve((JSON.parse(stdout) as { createdCount: number }).createdCount);
+    });
+  });
+}
+
 function lineCount(bytes: Uint8Array): number {
   let lines = 0;
   for (const b of bytes) if (b === 10) lines++;
@@ -138,8 +153,8 @@ function envelopeFile(): string {
   return path;
 }
 
-describe("exports under load", () => {
-  it("keep /healthz answering within 100 ms (p99) while two large exports stream, one to a slow reader", async () => {
+describe("exports and imports under load", () => {
+  it("keep /healthz answering within 100 ms (p99) while two large exports stream, one to a slow reader, and a large import is checked", async () => {
     const agent = new Agent({ keepAlive: true, maxSockets: 1 });
     const probe = () =>
       new Promise<number>((resolve, reject) => {
@@ -151,10 +166,12 @@ describe("exports under load", () => {
       });
     await probe();
 
-    let exporting = true;
-    const exports = Promise.all([curlExport("rest-slow"), curlExport("connect-h2c")]).finally(() => (exporting = false));
+    let running = true;
+    const exports = Promise.all([curlExport("rest-slow"), curlExport("connect-h2c")]);
+    const imported = curlImport(rows);
+    void Promise.allSettled([exports, imported]).then(() => (running = false));
     const latencies: number[] = [];
-    while (exporting) {
+    while (running) {
       latencies.push(await probe());
       await sleep(10);
     }
@@ -162,6 +179,7 @@ describe("exports under load", () => {
 
     // Every export got the header and every row: the probes ran during the whole of them.
     for (const lines of await exports) expect(lines).toBeGreaterThanOrEqual(rows + 1);
+    expect(await imported).toBe(rows);
     expect(latencies.length).toBeGreaterThanOrEqual(20);
     latencies.sort((a, b) => a - b);
     const p99 = latencies[Math.min(latencies.length - 1, Math.ceil(latencies.length * 0.99) - 1)]!;
@@ -169,3 +187,4 @@ describe("exports under load", () => {
     expect(p99, `health probe latencies (ms): median ${median.toFixed(0)}, p99 ${p99.toFixed(0)}, max ${latencies.at(-1)!.toFixed(0)}`).toBeLessThan(100);
   }, 120_000);
 });
+
