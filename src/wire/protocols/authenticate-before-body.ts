@@ -6,7 +6,7 @@ const enveloped = /^application\/(grpc|grpc-web|connect)(\+(\w+))?\s*(;|$)/i;
 const bodyHeaders = ["content-length", "content-encoding", "connect-content-encoding", "grpc-encoding"];
 
 /** The request with an empty message in place of its body (or GET query), in the request's own protocol and codec. */
-export function withEmptyMessage(req: UniversalServerRequest): UniversalServerRequest {
+function withEmptyMessage(req: UniversalServerRequest): UniversalServerRequest {
   const header = new Headers(req.header);
   for (const name of bodyHeaders) header.delete(name);
   if (req.method === "GET") {
