@@ -160,7 +160,7 @@ export class ModelTransfer {
     this.maxCsvBytes = options.maxCsvBytes;
     this.maxRows = options.maxRows ?? maxImportRows;
     this.pageSize = options.pageSize ?? 100;
-    this.chunkBytes = options.chunkBytes ?? 64 * 1024;
+    this.chunkBytes = options.chunkBytes ?? 16 * 1024;
   }
 
   /** Every page of a store query, in order, one page in memory at a time. */
