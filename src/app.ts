@@ -33,11 +33,12 @@ import { loggingInterceptor } from "./wire/interceptors/logging-interceptor.js";
 import { metricsInterceptor } from "./wire/interceptors/metrics-interceptor.js";
 import { rateLimitInterceptor } from "./wire/interceptors/rate-limit-interceptor.js";
 import { tracingInterceptor } from "./wire/interceptors/tracing-interceptor.js";
-import { createMetrics, metricsEndpoint } from "./wire/metrics.js";
+import { createMetrics, metricsEndpoint, serverObserver } from "./wire/metrics.js";
 import { docsPage } from "./wire/openapi/docs-page.js";
 import { openApiDocument } from "./wire/openapi/openapi-document.js";
 import { httpBindings } from "./wire/rest/http-rules.js";
 import { notFound, restHandler } from "./wire/rest/rest-handler.js";
+import { depthCheckingJsonOptions } from "./wire/protocols/json-depth.js";
 import { OnePortServer } from "./wire/server.js";
 
 export interface RunningService {
@@ -83,17 +84,18 @@ export async function startService(config: Config, logger: Logger, tracer?: Trac
           burst: config.rateLimitBurst ?? Math.max(1, Math.ceil(config.rateLimitRps)),
           onLimited: () => metrics.rateLimited.inc(),
         });
+  const verifier = new TokenVerifier({
+    keys: config.tokenKeys,
+    issuer: config.jwtIssuer,
+    audience: config.jwtAudience,
+    clockSkewSeconds: config.jwtClockSkewSeconds,
+    maxLifetimeSeconds: config.jwtMaxLifetimeSeconds,
+  });
   const routes = connectRoutes({
       registry,
       drafts: new ModelDrafts(tracer ? tracedStore<DraftStore>(draftStore, "DraftStore", draftStoreCalls, tracer, storeSpans) : draftStore, registry),
       transfer: new ModelTransfer(store, registry, { maxCsvBytes: config.maxBodyBytes }),
-      verifier: new TokenVerifier({
-        keys: config.tokenKeys,
-        issuer: config.jwtIssuer,
-        audience: config.jwtAudience,
-        clockSkewSeconds: config.jwtClockSkewSeconds,
-        maxLifetimeSeconds: config.jwtMaxLifetimeSeconds,
-      }),
+      verifier,
       health,
       files: [
         file_modelservice_v1_model_service,
@@ -117,7 +119,7 @@ export async function startService(config: Config, logger: Logger, tracer?: Trac
     // Statuses inside batch results carry details as Any: the registry names their types.
     // Unknown JSON fields and enum names are refused (connect-es ignores them
     // by default), as REST refuses them: a typo never fails open.
-    jsonOptions: { alwaysEmitImplicit: true, registry: errorDetailTypes, ignoreUnknownFields: false },
+    jsonOptions: { alwaysEmitImplicit: true, registry: errorDetailTypes, ignoreUnknownFields: false, ...depthCheckingJsonOptions(config.maxJsonDepth) },
     // Binary requests skip unknown fields, as protobuf requires, without
     // keeping them: a request's size never outlives the request.
     binaryOptions: { readUnknownFields: false },
@@ -144,7 +146,7 @@ export async function startService(config: Config, logger: Logger, tracer?: Trac
               maxLifetimeSeconds: config.jwtMaxLifetimeSeconds,
             })
           : undefined,
-      rest: restHandler({ bindings, handlers, maxBodyBytes: config.maxBodyBytes }),
+      rest: restHandler({ bindings, handlers, maxBodyBytes: config.maxBodyBytes, verifier, maxJsonDepth: config.maxJsonDepth }),
       rpcPaths: new Set([...handlers.values()].map((h) => h.requestPath)),
       rpc,
     }),
@@ -154,7 +156,11 @@ export async function startService(config: Config, logger: Logger, tracer?: Trac
       keepAliveTimeoutMs: config.keepAliveTimeoutMs,
       maxConcurrentStreams: config.maxConcurrentStreams,
       idleTimeoutMs: config.idleTimeoutMs,
+      maxConnections: config.maxConnections,
+      maxConnectionsPerClient: config.maxConnectionsPerClient,
+      maxConnectionBufferBytes: config.maxConnectionBufferBytes,
     },
+    serverObserver(metrics),
   );
   const address = await server.listen({ host: config.host, port: config.port });
   logger.info({ host: address.address, port: address.port }, "listening");

@@ -25,6 +25,8 @@ export interface Config {
   maxBodyBytes: number;
   /** Heap bytes the read cache of GetModel and ListModels answers may hold, keys included. */
   readCacheBytes: number;
+  /** Deepest nesting of objects and arrays a JSON request may have. */
+  maxJsonDepth: number;
   /** Key credentials are sealed with (base64 or hex, 32 bytes); dev mode keeps one under dataDir. */
   encryptionKey: string;
   /** Retired keys still accepted for opening, comma-separated. */
@@ -47,6 +49,12 @@ export interface Config {
   maxConcurrentStreams: number;
   /** HTTP/2: a connection without open streams for this long is closed (GOAWAY); 0 = never. */
   idleTimeoutMs: number;
+  /** Open connections at most; more are closed on arrival. */
+  maxConnections: number;
+  /** Open connections of one client address at most. */
+  maxConnectionsPerClient: number;
+  /** HTTP/2: request bytes a connection may have sent and not had read, over all its streams (sets each stream's flow-control window). */
+  maxConnectionBufferBytes: number;
   /** The web console's built files; undefined = dist/console of this package. */
   consoleDir?: string;
 }
@@ -79,19 +87,31 @@ function rateLimit(env: NodeJS.ProcessEnv): { rateLimitRps?: number; rateLimitBu
   return { rateLimitRps: rps, rateLimitBurst: burst };
 }
 
-/** HTTP server timeouts and limits; node requires the headers timeout to fit in the request timeout. */
+/**
+ * HTTP server timeouts and limits; node requires the headers timeout to fit
+ * in the request timeout, and each HTTP/2 stream gets at least 1 KiB of the
+ * connection's buffer as its flow-control window.
+ */
 function serverLimits(env: NodeJS.ProcessEnv) {
   const headersTimeoutMs = integer(env, "MODELSERVICE_HEADERS_TIMEOUT_MS", 10_000, 100, 600_000);
   const requestTimeoutMs = integer(env, "MODELSERVICE_REQUEST_TIMEOUT_MS", 60_000, 0, 3_600_000);
   if (requestTimeoutMs !== 0 && headersTimeoutMs > requestTimeoutMs) {
     throw new ConfigError("MODELSERVICE_HEADERS_TIMEOUT_MS must not exceed MODELSERVICE_REQUEST_TIMEOUT_MS");
   }
+  const maxConcurrentStreams = integer(env, "MODELSERVICE_MAX_CONCURRENT_STREAMS", 100, 1, 10_000);
+  const maxConnectionBufferBytes = integer(env, "MODELSERVICE_MAX_CONNECTION_BUFFER_BYTES", 8 * 1024 * 1024, 1024, 1024 * 1024 * 1024);
+  if (maxConnectionBufferBytes < 1024 * maxConcurrentStreams) {
+    throw new ConfigError("MODELSERVICE_MAX_CONNECTION_BUFFER_BYTES must be at least 1024 × MODELSERVICE_MAX_CONCURRENT_STREAMS");
+  }
   return {
     headersTimeoutMs,
     requestTimeoutMs,
     keepAliveTimeoutMs: integer(env, "MODELSERVICE_KEEP_ALIVE_TIMEOUT_MS", 5_000, 100, 600_000),
-    maxConcurrentStreams: integer(env, "MODELSERVICE_MAX_CONCURRENT_STREAMS", 100, 1, 10_000),
+    maxConcurrentStreams,
     idleTimeoutMs: integer(env, "MODELSERVICE_IDLE_TIMEOUT_MS", 300_000, 0, 86_400_000),
+    maxConnections: integer(env, "MODELSERVICE_MAX_CONNECTIONS", 1024, 1, 1_000_000),
+    maxConnectionsPerClient: integer(env, "MODELSERVICE_MAX_CONNECTIONS_PER_CLIENT", 128, 1, 1_000_000),
+    maxConnectionBufferBytes,
   };
 }
 
@@ -153,6 +173,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     corsOrigins: origins.length === 0 || origins.includes("*") ? "*" : origins,
     maxBodyBytes: integer(env, "MODELSERVICE_MAX_BODY_BYTES", 4 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
     readCacheBytes: integer(env, "MODELSERVICE_READ_CACHE_BYTES", 4 * 1024 * 1024, 0, 1024 * 1024 * 1024),
+    maxJsonDepth: integer(env, "MODELSERVICE_MAX_JSON_DEPTH", 64, 8, 1000),
     encryptionKey: env.MODELSERVICE_ENCRYPTION_KEY || devEncryptionKey(dataDir),
     encryptionKeysOld: env.MODELSERVICE_ENCRYPTION_KEYS_OLD ?? "",
     purgeAfterMs: integer(env, "MODELSERVICE_PURGE_AFTER_DAYS", 30, 0, 3650) * 24 * 60 * 60 * 1000,

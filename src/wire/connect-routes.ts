@@ -11,6 +11,7 @@ import { deadlineInterceptor } from "./interceptors/deadline-interceptor.js";
 import { sqliteBusyInterceptor } from "./interceptors/sqlite-busy-interceptor.js";
 import { validationInterceptor } from "./interceptors/validation-interceptor.js";
 import { modelServiceHandler } from "./model-service-handler.js";
+import { authenticateBeforeBody } from "./protocols/authenticate-before-body.js";
 import { invalidArgumentForParseErrors } from "./protocols/parse-error-status.js";
 import { registerServerReflection } from "./reflection/server-reflection.js";
 
@@ -51,6 +52,9 @@ export function connectRoutes(parts: RouteParts): (router: ConnectRouter) => voi
     registerHealthService(router, parts.health);
     registerServerReflection(router, parts.files);
     // connect-node's adapter serves router.handlers as they stand after this function.
-    router.handlers.forEach((handler, i) => (router.handlers[i] = invalidArgumentForParseErrors(handler)));
+    router.handlers.forEach((handler, i) => {
+      const authFirst = handler.service.typeName === ModelService.typeName ? authenticateBeforeBody(handler, parts.verifier) : handler;
+      router.handlers[i] = invalidArgumentForParseErrors(authFirst);
+    });
   };
 }

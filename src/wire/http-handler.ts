@@ -36,6 +36,10 @@ export function httpHandler(parts: HttpHandlerParts): RequestHandler {
     // connect's adapter and cors take both http1 and http2 compat objects; cors is typed for http1 only.
     parts.cors(req as IncomingMessage, res as ServerResponse, () => {
       const path = (req.url ?? "/").split("?", 1)[0]!;
+      // An answer to a token is that token's alone, and Connect GET and REST URLs are the same for every tenant: no cache may keep it.
+      if ((req.method === "GET" || req.method === "HEAD") && req.headers.authorization !== undefined) {
+        res.setHeader("cache-control", "private, no-store");
+      }
       // The hot path: calls go straight to connect, past the plain endpoints and the REST routes.
       if (parts.rpcPaths.has(path)) return parts.rpc(req, res);
       // HEAD is answered as GET; node sends the headers without the body.

@@ -1,6 +1,7 @@
 import { stat } from "node:fs/promises";
 import type { ServerResponse } from "node:http";
 import type { Http2ServerResponse } from "node:http2";
+import type { ServerObserver } from "./server.js";
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
 
 /**
@@ -19,6 +20,12 @@ export interface ServiceMetrics {
   readonly inFlight: Gauge<"method">;
   /** Calls refused by the per-token rate limit. */
   readonly rateLimited: Counter;
+  /** Open client connections, every protocol. */
+  readonly openConnections: Gauge;
+  /** Connections closed on arrival: over the total or the per-client cap. */
+  readonly rejectedConnections: Counter;
+  /** HTTP/2 streams reset because their request did not arrive within the request timeout. */
+  readonly streamTimeouts: Counter;
 }
 
 export interface MetricsOptions {
@@ -73,6 +80,21 @@ export function createMetrics(options: MetricsOptions): ServiceMetrics {
     help: "RPCs refused with RESOURCE_EXHAUSTED by the per-token rate limit.",
     registers: [registry],
   });
+  const openConnections = new Gauge({
+    name: "modelservice_open_connections",
+    help: "Client connections open now (HTTP/1.1 and HTTP/2).",
+    registers: [registry],
+  });
+  const rejectedConnections = new Counter({
+    name: "modelservice_rejected_connections_total",
+    help: "Connections closed on arrival because MODELSERVICE_MAX_CONNECTIONS or MODELSERVICE_MAX_CONNECTIONS_PER_CLIENT were reached.",
+    registers: [registry],
+  });
+  const streamTimeouts = new Counter({
+    name: "modelservice_stream_timeouts_total",
+    help: "HTTP/2 streams reset because their request was not complete within MODELSERVICE_REQUEST_TIMEOUT_MS.",
+    registers: [registry],
+  });
   const databasePath = options.databasePath;
   new Gauge({
     name: "modelservice_database_bytes",
@@ -101,7 +123,17 @@ export function createMetrics(options: MetricsOptions): ServiceMetrics {
       },
     });
   }
-  return { registry, requests, duration, inFlight, rateLimited };
+  return { registry, requests, duration, inFlight, rateLimited, openConnections, rejectedConnections, streamTimeouts };
+}
+
+/** The server's connection and stream events as metrics. */
+export function serverObserver(metrics: ServiceMetrics): ServerObserver {
+  return {
+    connectionOpened: () => metrics.openConnections.inc(),
+    connectionClosed: () => metrics.openConnections.dec(),
+    connectionRejected: () => metrics.rejectedConnections.inc(),
+    streamTimedOut: () => metrics.streamTimeouts.inc(),
+  };
 }
 
 /** Answers GET /metrics: the registry in the Prometheus text format. */

@@ -1,5 +1,12 @@
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from "node:http";
-import { createServer as createHttp2Server, type Http2ServerRequest, type Http2ServerResponse, type Http2Session } from "node:http2";
+import {
+  constants as http2Constants,
+  createServer as createHttp2Server,
+  type Http2ServerRequest,
+  type Http2ServerResponse,
+  type Http2Session,
+  type ServerHttp2Stream,
+} from "node:http2";
 import { createServer as createNetServer, type AddressInfo, type Socket } from "node:net";
 
 export type RequestHandler = (
@@ -26,6 +33,27 @@ export interface ServerLimits {
   maxConcurrentStreams?: number;
   /** An HTTP/2 connection without open streams for this long is closed with GOAWAY; 0 = never. Default 5 min. */
   idleTimeoutMs?: number;
+  /** Open connections at most; more are closed as they arrive. Default 1024. */
+  maxConnections?: number;
+  /** Open connections of one client address at most. Default 128. */
+  maxConnectionsPerClient?: number;
+  /**
+   * HTTP/2: request bytes one connection may have sent that its calls have not
+   * read yet, across all its streams. Each stream's flow-control window is
+   * this divided by maxConcurrentStreams, so a client can send no more before
+   * the service reads. Default 8 MiB.
+   */
+  maxConnectionBufferBytes?: number;
+}
+
+/** What the server refused or cut off, for metrics. */
+export interface ServerObserver {
+  connectionOpened(): void;
+  connectionClosed(): void;
+  /** A connection over maxConnections or maxConnectionsPerClient, closed on arrival. */
+  connectionRejected(): void;
+  /** An HTTP/2 stream whose request was not complete within the request timeout, reset. */
+  streamTimedOut(): void;
 }
 
 /**
@@ -43,10 +71,21 @@ export class OnePortServer {
   private drained?: () => void;
 
   private readonly headersTimeoutMs: number;
+  private readonly maxConnections: number;
+  private readonly maxConnectionsPerClient: number;
+  /** Open connections by client address. */
+  private readonly clients = new Map<string, number>();
 
-  constructor(handler: RequestHandler, limits: ServerLimits = {}) {
+  constructor(
+    handler: RequestHandler,
+    limits: ServerLimits = {},
+    private readonly observer?: ServerObserver,
+  ) {
     const headersTimeout = (this.headersTimeoutMs = limits.headersTimeoutMs ?? 10_000);
+    const requestTimeout = limits.requestTimeoutMs ?? 60_000;
     const idleTimeout = limits.idleTimeoutMs ?? 300_000;
+    this.maxConnections = limits.maxConnections ?? 1024;
+    this.maxConnectionsPerClient = limits.maxConnectionsPerClient ?? 128;
     const counted: RequestHandler = (req, res) => {
       this.inFlight++;
       res.once("close", () => {
@@ -58,7 +97,7 @@ export class OnePortServer {
     this.http1 = createHttpServer(
       {
         headersTimeout,
-        requestTimeout: limits.requestTimeoutMs ?? 60_000,
+        requestTimeout,
         keepAliveTimeout: limits.keepAliveTimeoutMs ?? 5_000,
         // Node checks the headers and request timeouts at this interval (default 30 s).
         connectionsCheckingInterval: Math.max(50, Math.min(1_000, Math.floor(headersTimeout / 4))),
@@ -68,10 +107,13 @@ export class OnePortServer {
     // The http server is handed sockets and never listens itself, and node
     // starts tracking connections (and so the timeouts above) on "listening".
     this.http1.emit("listening");
-    this.http2 = createHttp2Server({ settings: { maxConcurrentStreams: limits.maxConcurrentStreams ?? 100 } }, counted);
+    const maxConcurrentStreams = limits.maxConcurrentStreams ?? 100;
+    const initialWindowSize = Math.floor((limits.maxConnectionBufferBytes ?? 8 * 1024 * 1024) / maxConcurrentStreams);
+    this.http2 = createHttp2Server({ settings: { maxConcurrentStreams, initialWindowSize } }, counted);
     this.http2.on("session", (session) => {
       this.sessions.add(session);
       session.once("close", () => this.sessions.delete(session));
+      if (requestTimeout > 0) session.on("stream", (stream: ServerHttp2Stream) => this.timeRequest(stream, requestTimeout));
       if (idleTimeout > 0) {
         let open = 0;
         session.on("stream", (stream) => {
@@ -89,9 +131,46 @@ export class OnePortServer {
     this.tcp = createNetServer({ noDelay: true, keepAlive: true }, (socket) => this.route(socket));
   }
 
-  private route(socket: Socket): void {
+  /**
+   * HTTP/2's counterpart of HTTP/1.1's request timeout: a stream whose
+   * request has not fully arrived in time (a body that stalls) is reset. A
+   * stream whose request is complete (a watch, an export) is never timed out,
+   * however long its response takes.
+   */
+  private timeRequest(stream: ServerHttp2Stream, timeoutMs: number): void {
+    const timer = setTimeout(() => {
+      if (stream.closed || stream.state.remoteClose) return;
+      this.observer?.streamTimedOut();
+      stream.close(http2Constants.NGHTTP2_CANCEL);
+    }, timeoutMs);
+    timer.unref();
+    stream.once("close", () => clearTimeout(timer));
+  }
+
+  /** Closes a connection over the caps on arrival; otherwise counts it until it closes. */
+  private admit(socket: Socket): boolean {
+    const client = socket.remoteAddress ?? "";
+    const ofClient = this.clients.get(client) ?? 0;
+    if (this.sockets.size >= this.maxConnections || ofClient >= this.maxConnectionsPerClient) {
+      this.observer?.connectionRejected();
+      socket.destroy();
+      return false;
+    }
+    this.clients.set(client, ofClient + 1);
     this.sockets.add(socket);
-    socket.once("close", () => this.sockets.delete(socket));
+    this.observer?.connectionOpened();
+    socket.once("close", () => {
+      this.sockets.delete(socket);
+      const left = (this.clients.get(client) ?? 1) - 1;
+      if (left === 0) this.clients.delete(client);
+      else this.clients.set(client, left);
+      this.observer?.connectionClosed();
+    });
+    return true;
+  }
+
+  private route(socket: Socket): void {
+    if (!this.admit(socket)) return;
     socket.on("error", () => socket.destroy());
     // A connection that does not even send enough bytes to pick a protocol.
     const silent = () => socket.destroy();

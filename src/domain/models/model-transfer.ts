@@ -167,8 +167,8 @@ export class ModelTransfer {
   ) {
     this.maxCsvBytes = options.maxCsvBytes;
     this.maxRows = options.maxRows ?? maxImportRows;
-    this.pageSize = options.pageSize ?? 1000;
-    this.chunkBytes = options.chunkBytes ?? 64 * 1024;
+    this.pageSize = options.pageSize ?? 100;
+    this.chunkBytes = options.chunkBytes ?? 16 * 1024;
   }
 
   /** Every page of a store query, in order, one page in memory at a time. */
@@ -183,12 +183,14 @@ export class ModelTransfer {
     let pending = modelCsvHeader();
     if (query) {
       for await (const page of modelPages(this.store, query, this.pageSize)) {
-        for (const record of page) {
+        for (const [i, record] of page.entries()) {
           pending += csvText([modelCsvRecord(toModelMessage(record, principal.scopes))]);
           if (pending.length >= this.chunkBytes) {
             yield encoder.encode(pending);
             pending = "";
           }
+          // Pages come from the store synchronously and a fast client never pushes back: let other calls in now and then.
+          if (i % 25 === 24) await nextTurn();
         }
       }
     }

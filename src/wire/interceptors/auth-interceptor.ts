@@ -21,6 +21,13 @@ function requiredScope(method: DescMethod): string {
   return scope;
 }
 
+/** The caller of a bearer token in an Authorization header value, or Unauthenticated: what a call proves by its headers alone. */
+export async function bearerPrincipal(verifier: TokenVerifier, authorization: string | null | undefined): Promise<Principal> {
+  const match = bearer.exec(authorization ?? "");
+  if (!match) throw new ConnectError("missing bearer token", Code.Unauthenticated);
+  return verifier.verify(match[1]!);
+}
+
 /**
  * The one place where calls are authorized: a valid bearer token, the scope
  * the method's descriptor requires (option required_scope), and a workspace
@@ -30,9 +37,7 @@ export function authInterceptor(verifier: TokenVerifier, registry: ModelRegistry
   return (next) => async (req) => {
     const scope = requiredScope(req.method);
     if (scope === "") throw new ConnectError(`${req.method.name} is not open to any scope`, Code.PermissionDenied);
-    const match = bearer.exec(req.header.get("authorization") ?? "");
-    if (!match) throw new ConnectError("missing bearer token", Code.Unauthenticated);
-    const principal: Principal = await verifier.verify(match[1]!);
+    const principal = await bearerPrincipal(verifier, req.header.get("authorization"));
     if (!principal.scopes.has(scope)) {
       throw new ConnectError(`token lacks scope "${scope}"`, Code.PermissionDenied);
     }

@@ -14,8 +14,11 @@ import {
 import { endStreamFlag, endStreamFromJson, errorFromJsonBytes } from "@connectrpc/connect/protocol-connect";
 import { universalRequestFromNodeRequest } from "@connectrpc/connect-node";
 import { HttpBodySchema } from "../../../gen/google/api/httpbody_pb.js";
+import type { TokenVerifier } from "../../domain/auth/token-verifier.js";
 import { invalidArgument } from "../../domain/validation/field-violations.js";
 import { withoutSecrets } from "../protocols/secret-redaction.js";
+import { bearerPrincipal } from "../interceptors/auth-interceptor.js";
+import { assertJsonDepth } from "../protocols/json-depth.js";
 import type { HttpBinding } from "./http-rules.js";
 import { httpBodyField, httpBodyJson, jsonFieldProblem, transcodeRequest } from "./request-transcoder.js";
 import { RestRouter } from "./rest-router.js";
@@ -29,6 +32,10 @@ export interface RestOptions {
   /** The router's handler of each RPC: REST calls run the very same handlers, interceptors and error path. */
   handlers: ReadonlyMap<DescMethod, UniversalHandler>;
   maxBodyBytes: number;
+  /** When set, a call whose bearer token does not verify is neither read nor transcoded: it runs with an empty message, and auth refuses it. */
+  verifier?: TokenVerifier;
+  /** Deepest nesting a JSON body may have (InvalidArgument beyond); none when unset. */
+  maxJsonDepth?: number;
 }
 
 /** Request headers that describe the REST request's own transport, not the call. */
@@ -105,13 +112,15 @@ async function readBytes(req: NodeRequest, maxBytes: number): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-async function readJsonBody(req: NodeRequest, maxBytes: number): Promise<JsonValue | undefined> {
+async function readJsonBody(req: NodeRequest, maxBytes: number, maxDepth?: number): Promise<JsonValue | undefined> {
   if (!hasBody(req)) return undefined;
   const contentType = req.headers["content-type"] ?? "";
   if (!jsonContentType.test(contentType)) {
     throw new RestFailure(new ConnectError(`content type "${contentType.slice(0, 64)}" is not application/json`, Code.InvalidArgument), 415);
   }
-  const text = (await readBytes(req, maxBytes)).toString("utf8");
+  const bytes = await readBytes(req, maxBytes);
+  if (maxDepth !== undefined) assertJsonDepth(bytes, maxDepth);
+  const text = bytes.toString("utf8");
   if (text.trim() === "") return undefined;
   try {
     return JSON.parse(text) as JsonValue;
@@ -176,12 +185,38 @@ export function restHandler(options: RestOptions): (req: NodeRequest, res: NodeR
     }
     const handler = options.handlers.get(route.binding.method);
     if (!handler) return false;
-    serve(req, res, route.binding, route.path, url, handler, options.maxBodyBytes).catch((e: unknown) => {
+    serve(req, res, route.binding, route.path, url, handler, options).catch((e: unknown) => {
       if (e instanceof RestFailure) return sendError(res, e.error, e.status);
       sendError(res, ConnectError.from(e));
     });
     return true;
   };
+}
+
+/** Whether the call's bearer token verifies; true when there is no verifier to ask. */
+async function verifies(verifier: TokenVerifier | undefined, req: NodeRequest): Promise<boolean> {
+  if (!verifier) return true;
+  return bearerPrincipal(verifier, req.headers.authorization).then(
+    () => true,
+    () => false,
+  );
+}
+
+/** The request message of a REST call: its body, path and query parameters, or InvalidArgument naming each bad one. */
+async function transcodedRequest(
+  req: NodeRequest,
+  binding: HttpBinding,
+  path: Parameters<typeof transcodeRequest>[1],
+  url: URL,
+  options: RestOptions,
+): Promise<JsonObject> {
+  let body: JsonValue | undefined;
+  if (binding.body !== "") {
+    body = httpBodyField(binding) ? await readHttpBody(req, options.maxBodyBytes) : await readJsonBody(req, options.maxBodyBytes, options.maxJsonDepth);
+  }
+  const transcoded = transcodeRequest(binding, path, url.searchParams, body);
+  if (!transcoded.ok) throw new RestFailure(invalidArgument(transcoded.violations));
+  return transcoded.request;
 }
 
 async function serve(
@@ -191,15 +226,12 @@ async function serve(
   path: Parameters<typeof transcodeRequest>[1],
   url: URL,
   handler: UniversalHandler,
-  maxBodyBytes: number,
+  options: RestOptions,
 ): Promise<void> {
-  const readBody = httpBodyField(binding) ? readHttpBody : readJsonBody;
-  const body = binding.body === "" ? undefined : await readBody(req, maxBodyBytes);
-  const transcoded = transcodeRequest(binding, path, url.searchParams, body);
-  if (!transcoded.ok) throw new RestFailure(invalidArgument(transcoded.violations));
-  if (binding.method.methodKind === "server_streaming") return serveStream(req, res, binding, transcoded.request, handler);
+  const request = (await verifies(options.verifier, req)) ? await transcodedRequest(req, binding, path, url, options) : {};
+  if (binding.method.methodKind === "server_streaming") return serveStream(req, res, binding, request, handler);
   const uRes = await handler({
-    ...universalRequestFromNodeRequest(req, res, transcoded.request, undefined),
+    ...universalRequestFromNodeRequest(req, res, request, undefined),
     method: "POST",
     header: forwardedHeaders(req),
   });
@@ -209,7 +241,7 @@ async function serve(
   if (requestId) headers["x-request-id"] = requestId;
   if (uRes.status !== 200) {
     const error = errorFromJsonBytes(bytes, uRes.header, new ConnectError(`HTTP ${uRes.status}`, Code.Unknown));
-    return sendError(res, namedDecodeError(error, binding, transcoded.request), undefined, headers);
+    return sendError(res, namedDecodeError(error, binding, request), undefined, headers);
   }
   let out: Uint8Array = bytes;
   if (binding.responseBody !== "") {
