@@ -53,8 +53,9 @@ export function connectRoutes(parts: RouteParts): (router: ConnectRouter) => voi
     registerServerReflection(router, parts.files);
     // connect-node's adapter serves router.handlers as they stand after this function.
     router.handlers.forEach((handler, i) => {
-      const authFirst = handler.service.typeName === ModelService.typeName ? authenticateBeforeBody(handler, parts.verifier) : handler;
-      router.handlers[i] = invalidArgumentForParseErrors(authFirst);
+      // Authentication is outermost: a caller without a valid token learns nothing about its body.
+      const checked = invalidArgumentForParseErrors(handler);
+      router.handlers[i] = handler.service.typeName === ModelService.typeName ? authenticateBeforeBody(checked, parts.verifier) : checked;
     });
   };
 }
