@@ -24,7 +24,7 @@ export function ModelRow({ model: m, selected, onSelect, onChange, onDelete, onU
   const canEdit = m.metadata?.canEdit === true;
   return (
     <tr class={deleted ? "deleted" : undefined}>
-      <td class="select">
+      <td class="select" data-label="Select">
         <input type="checkbox" checked={selected} aria-label={`Select ${name}`} onChange={(e) => onSelect(e.currentTarget.checked)} />
       </td>
       <th scope="row" data-label="Name">
