@@ -283,21 +283,30 @@ describe("the console in Chromium", () => {
     await page.getByLabel("Name", { exact: true }).fill("Bad model");
     await page.getByLabel("Endpoint URL").fill("ftp://files.example");
     await page.getByRole("button", { name: "Create model" }).click();
-    await expect.poll(() => page.getByRole("alert").first().textContent()).toContain("The service refused the input");
+    await expect.poll(() => page.getByRole("alert").first().textContent()).toContain("Some fields need fixing");
     expect(await page.getByLabel("Endpoint URL").getAttribute("aria-invalid")).toBe("true");
     expect(await page.locator("#modelUrl-error").textContent()).toContain("https://");
     await context.close();
   });
 
-  it("an expired token sends the user back to sign in, saying why", async () => {
+  it("an expired token asks for a new one on top of the page, in words, and the page carries on", async () => {
     const { context, page } = await newPage();
     await signIn(page);
     const expired = await service.token(ws, { ttl: -60 });
     await page.evaluate(`sessionStorage.setItem("modelservice.token", ${JSON.stringify(expired)})`);
     await page.reload();
-    await page.getByLabel("Access token").waitFor();
-    await expect.poll(() => page.getByRole("alert").textContent()).toContain("refused the token");
+    const dialog = page.getByRole("dialog", { name: "Sign in again" });
+    await dialog.getByLabel("Access token").waitFor();
+    const said = (await dialog.getByRole("alert").textContent()) ?? "";
+    expect(said).toContain("Your access token has expired.");
+    expect(said).not.toMatch(/jwt_expired|invalid token/);
     expect(await page.evaluate('sessionStorage.getItem("modelservice.token")')).toBeNull();
+
+    await dialog.getByLabel("Access token").fill(token);
+    await dialog.getByRole("button", { name: "Sign in" }).click();
+    await page.locator("#model-count").waitFor();
+    expect(await page.getByRole("dialog").count()).toBe(0);
+    expect(await page.evaluate('sessionStorage.getItem("modelservice.token")')).toBe(token);
     await context.close();
   });
 

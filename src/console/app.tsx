@@ -35,8 +35,9 @@ export function App() {
         {route.page === "catalog" && (
           <>
             <h1 class="visually-hidden">Models of the workspace</h1>
-            <CatalogView onCatalogChange={changed} />
-            <PriceChart version={version} />
+            {/* Signing in again reloads the list (its state is in the URL); a model's page keeps its form instead. */}
+            <CatalogView key={token} onCatalogChange={changed} />
+            <PriceChart key={token} version={version} />
           </>
         )}
         {route.page === "new" && (

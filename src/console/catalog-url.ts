@@ -58,14 +58,23 @@ function format(l: CatalogLocation): string {
 
 const current = () => parse(location.search, history.state);
 
-/** The catalog's place as the URL says, and a way to move it: `replace` changes the URL without a history entry (typing in the search box). */
-export function useCatalogLocation(): [CatalogLocation, (next: CatalogLocation, replace?: boolean) => void] {
+type Move = (next: (now: CatalogLocation) => CatalogLocation, replace?: boolean) => void;
+
+/**
+ * The catalog's place as the URL says, and a way to move it from where the URL
+ * is at that moment (a search typed before a filter was picked must not undo
+ * the filter); `replace` changes the URL without a history entry (typing in the search box).
+ */
+export function useCatalogLocation(): [CatalogLocation, Move] {
   const [place, setPlace] = useState(current);
   useEffect(() => {
     const update = () => setPlace(current());
     addEventListener("popstate", update);
     return () => removeEventListener("popstate", update);
   }, []);
-  const go = (next: CatalogLocation, replace = false) => setQuery(format(next), { trail: next.trail }, replace);
+  const go: Move = (move, replace = false) => {
+    const next = move(current());
+    setQuery(format(next), { trail: next.trail }, replace);
+  };
   return [place, go];
 }

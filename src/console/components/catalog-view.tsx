@@ -41,7 +41,8 @@ export function CatalogView({ onCatalogChange }: { onCatalogChange: () => void }
   const [reloads, setReloads] = useState(0);
   const [selected, setSelected] = useState<ReadonlySet<string>>(new Set());
 
-  const applyFilters = (change: Partial<CatalogFilters>, typing = false) => go({ filters: { ...filters, ...change }, page: 1, cursor: "", trail: [] }, typing);
+  const applyFilters = (change: Partial<CatalogFilters>, typing = false) =>
+    go((now) => ({ filters: { ...now.filters, ...change }, page: 1, cursor: "", trail: [] }), typing);
 
   const listKey = JSON.stringify([filters, cursor]);
   useEffect(() => {
@@ -111,11 +112,8 @@ export function CatalogView({ onCatalogChange }: { onCatalogChange: () => void }
   const allSelected = items.length > 0 && items.every((m) => selected.has(m.metadata?.id ?? ""));
 
   const first = (pageNumber - 1) * pageSize;
-  const previous = () => {
-    const before = trail.slice(0, -1);
-    go({ filters, page: pageNumber - 1, cursor: trail[trail.length - 1] ?? "", trail: before });
-  };
-  const next = () => page && go({ filters, page: pageNumber + 1, cursor: page.nextCursor, trail: [...trail, cursor] });
+  const previous = () => go((now) => ({ ...now, page: now.page - 1, cursor: now.trail[now.trail.length - 1] ?? "", trail: now.trail.slice(0, -1) }));
+  const next = () => page && go((now) => ({ ...now, page: now.page + 1, cursor: page.nextCursor, trail: [...now.trail, now.cursor] }));
   // A shared link knows the page it shows but not the cursors before it: "Previous" can only start over.
   const trailKnown = trail.length === pageNumber - 1;
   return (

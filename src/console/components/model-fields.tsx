@@ -9,7 +9,7 @@ const textFields: ReadonlyArray<{ field: ModelField; label: string; hint?: strin
   { field: "modelUrl", label: "Endpoint URL", hint: "https://… or bedrock://<model-id>", inputMode: "url" },
   { field: "inputPrice", label: "Input price ($ per million tokens)", inputMode: "decimal" },
   { field: "outputPrice", label: "Output price ($ per million tokens)", inputMode: "decimal" },
-  { field: "cachedInputPrice", label: "Cached input price ($ per million tokens)", hint: "Cache reads, for models with prompt caching.", inputMode: "decimal" },
+  { field: "cachedInputPrice", label: "Cache-read price ($ per million tokens)", hint: "Cached input tokens, for models with prompt caching.", inputMode: "decimal" },
   { field: "maxInputTokens", label: "Context window (max input tokens)", inputMode: "numeric" },
   { field: "maxOutputTokens", label: "Max output tokens", inputMode: "numeric" },
   { field: "labels", label: "Labels", hint: "key=value pairs separated by commas: env=prod, team=ai" },
@@ -53,15 +53,15 @@ export function ModelFields({ values, set, errors, editable }: Props) {
         const described = [hint ? `${field}-hint` : "", errors[field] ? `${field}-error` : ""].filter((x) => x !== "").join(" ");
         return (
           <div class="field" key={field}>
-            <label for={field}>
-              {label}
+            <div class="label-row">
+              <label for={field}>{label}</label>
+              {/* Outside the label, so the input's name stays "Name"; the input itself says it is required. */}
               {field === "name" && editable("name") && (
                 <span class="required" aria-hidden="true">
-                  {" "}
-                  *
+                  required
                 </span>
               )}
-            </label>
+            </div>
             <input
               id={field}
               type="text"

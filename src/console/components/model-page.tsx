@@ -20,6 +20,8 @@ export function ModelPage({ id, onSaved }: { id: string; onSaved: () => void }) 
   const [stored, setStored] = useState<Model>();
   const [loadError, setLoadError] = useState<string>();
   const [loads, setLoads] = useState(0);
+  // Bumped by every model read: the form starts again from it (a save updates `stored`, not this).
+  const [reads, setReads] = useState(0);
   const { token } = useSession();
   // A load refused for an expired token is tried again once signed in; a loaded model is kept (the form holds edits).
   const retry = stored === undefined ? token : "";
@@ -30,6 +32,7 @@ export function ModelPage({ id, onSaved }: { id: string; onSaved: () => void }) 
       (model) => {
         if (!current) return;
         setStored(model);
+        setReads((n) => n + 1);
         setLoadError(undefined);
       },
       (e: unknown) => current && setLoadError(errorText(e).message),
@@ -82,7 +85,7 @@ export function ModelPage({ id, onSaved }: { id: string; onSaved: () => void }) 
           {deleted && <p class="alert">This model is deleted; undelete it from the list of models (with “Show deleted”) to use it again.</p>}
         </div>
         <ModelFacts model={stored} />
-        <ModelForm key={loads} stored={stored} onStored={setStored} onSaved={onSaved} onReload={() => setLoads((n) => n + 1)} />
+        <ModelForm key={reads} stored={stored} onStored={setStored} onSaved={onSaved} onReload={() => setLoads((n) => n + 1)} />
       </section>
       <section class="panel">
         <ModelRevisions id={id} version={stored.metadata?.etag ?? ""} />
