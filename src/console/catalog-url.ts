@@ -58,12 +58,12 @@ function format(l: CatalogLocation): string {
 
 const current = () => parse(location.search, history.state);
 
-type Move = (next: (now: CatalogLocation) => CatalogLocation, replace?: boolean) => void;
+type Move = (next: (now: CatalogLocation) => CatalogLocation, typing?: boolean) => void;
 
 /**
  * The catalog's place as the URL says, and a way to move it from where the URL
  * is at that moment (a search typed before a filter was picked must not undo
- * the filter); `replace` changes the URL without a history entry (typing in the search box).
+ * the filter); `typing` for the search box, whose pauses should not each make a history entry.
  */
 export function useCatalogLocation(): [CatalogLocation, Move] {
   const [place, setPlace] = useState(current);
@@ -72,9 +72,11 @@ export function useCatalogLocation(): [CatalogLocation, Move] {
     addEventListener("popstate", update);
     return () => removeEventListener("popstate", update);
   }, []);
-  const go: Move = (move, replace = false) => {
+  const go: Move = (move, typing = false) => {
     const next = move(current());
-    setQuery(format(next), { trail: next.trail }, replace);
+    // A search being typed makes one history entry, replaced while the typing goes on: Back returns to before it.
+    const typed = (history.state as { typed?: unknown } | null)?.typed === true;
+    setQuery(format(next), { trail: next.trail, typed: typing }, typing && typed);
   };
   return [place, go];
 }

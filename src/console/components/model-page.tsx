@@ -9,7 +9,7 @@ import { formModeOf, ModelForm } from "./model-form.js";
 import { ModelRevisions } from "./model-revisions.js";
 import { StatusSwitch } from "./status-switch.js";
 
-const titles = { edit: "Edit", labels: "Labels of", view: "View" } as const;
+const titles = { edit: "Edit", labels: "View", view: "View" } as const;
 
 /**
  * A model's page, for every model the workspace sees: its facts, its status

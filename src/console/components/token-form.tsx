@@ -16,13 +16,13 @@ export function TokenForm({ submitLabel }: { submitLabel: string }) {
 
   return (
     <form onSubmit={submit} noValidate>
-      <label for="token">Access token</label>
+      <label for="access-token">Access token</label>
       <p class="hint" id="token-hint">
         A bearer token (JWT) for your workspace. It is kept in this tab only and sent only to {serviceUrl()}.
       </p>
       <input
-        id="token"
-        name="token"
+        id="access-token"
+        name="access-token"
         type="password"
         autocomplete="off"
         spellcheck={false}
