@@ -352,6 +352,46 @@ describe("CORS for a console hosted on another origin", () => {
     await context.close();
   });
 
+  it("lets a Stainless SDK (the Cadenya SDKs) call REST from an allowed origin with its own headers", async () => {
+    const { context, page } = await newPage();
+    await page.goto(`${allowedSite.origin}/console`);
+    // The headers a Stainless-generated TypeScript SDK sends from a browser, on every request and on writes.
+    const sdkHeaders = {
+      authorization: `Bearer ${token}`,
+      accept: "application/json",
+      "content-type": "application/json",
+      "X-Stainless-Lang": "js",
+      "X-Stainless-Package-Version": "0.1.0-alpha.1",
+      "X-Stainless-OS": "Unknown",
+      "X-Stainless-Arch": "unknown",
+      "X-Stainless-Runtime": "browser:chrome",
+      "X-Stainless-Runtime-Version": "140.0.0",
+      "X-Stainless-Retry-Count": "0",
+      "X-Stainless-Timeout": "60",
+      "Idempotency-Key": `stainless-node-retry-${crypto.randomUUID()}`,
+    };
+    const calls = await page.evaluate(
+      async ({ url, headers }) => {
+        const list = await fetch(`${url}/v1/models?limit=1`, { headers });
+        const created = await fetch(`${url}/v1/models`, {
+          method: "POST",
+          headers,
+          body: JSON.stringify({ metadata: { name: "From a Stainless SDK" }, spec: { provider: "acme" } }),
+        });
+        // A header no SDK sends is still refused: the preflight fails and fetch never gets an answer.
+        const other = await fetch(`${url}/v1/models?limit=1`, { headers: { ...headers, "X-Not-Allowed": "1" } }).then(
+          (r) => `answered ${r.status}`,
+          (e: Error) => e.name,
+        );
+        return { list: list.status, listed: ((await list.json()) as { items: unknown[] }).items.length, created: created.status, other };
+      },
+      { url: service.url, headers: sdkHeaders },
+    );
+    expect(calls).toEqual({ list: 200, listed: 1, created: 200, other: "TypeError" });
+    expect((await rest<ListJson>("GET", `/v1/models?query=${encodeURIComponent("From a Stainless SDK")}`)).pagination.total).toBe(1);
+    await context.close();
+  });
+
   it("cannot call it from an origin the service does not allow", async () => {
     const { context, page } = await newPage();
     const messages: string[] = [];
