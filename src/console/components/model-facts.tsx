@@ -12,6 +12,10 @@ const capabilityNames: Record<ModelCapability, string> = {
 
 const when = (t: Timestamp | undefined) => (t === undefined ? undefined : dateTime(timestampDate(t)));
 
+const notSet = "Not set";
+const price = (usd: string | undefined, cents: bigint | undefined) => (usd === undefined && cents === undefined ? notSet : `${dollars(usd, cents)} per million tokens`);
+const tokens = (n: number | undefined) => (n === undefined ? notSet : `${tokenCount(n)} tokens`);
+
 function originText(m: Model): string {
   if (m.metadata?.origin === ModelOrigin.WORKSPACE) return "Custom: created by this workspace";
   return m.metadata?.workspaceId ? "Platform catalog: this workspace's copy of a system model" : "System model of the platform";
@@ -32,11 +36,11 @@ export function ModelFacts({ model: m }: { model: Model }) {
     ["External ID", md?.externalId],
     ["Bundle", md?.bundleKey],
     ["Capabilities", capabilities.length === 0 ? "None listed" : capabilities.join(", ")],
-    ["Input price", s && `${dollars(s.inputPricePerMillionTokensUsd, s.inputPricePerMillionTokens)} per million tokens`],
-    ["Cached input price", s && `${dollars(s.cachedInputPricePerMillionTokensUsd, s.cachedInputPricePerMillionTokens)} per million tokens`],
-    ["Output price", s && `${dollars(s.outputPricePerMillionTokensUsd, s.outputPricePerMillionTokens)} per million tokens`],
-    ["Context window", s && `${tokenCount(s.maxInputTokens)} tokens`],
-    ["Max output", s && `${tokenCount(s.maxOutputTokens)} tokens`],
+    ["Input price", price(s?.inputPricePerMillionTokensUsd, s?.inputPricePerMillionTokens)],
+    ["Cached input price", price(s?.cachedInputPricePerMillionTokensUsd, s?.cachedInputPricePerMillionTokens)],
+    ["Output price", price(s?.outputPricePerMillionTokensUsd, s?.outputPricePerMillionTokens)],
+    ["Context window", tokens(s?.maxInputTokens)],
+    ["Max output", tokens(s?.maxOutputTokens)],
     ["Not usable because", s?.disabledReason],
     ["Visible to workspaces", s?.visible === undefined ? undefined : s.visible ? "Yes" : "No (hidden)"],
     ["Workspace", md?.workspaceId || undefined],
