@@ -204,17 +204,35 @@ describe("bulk actions, duplicates, import and export", () => {
     expect(lines).toHaveLength(2);
     expect(lines[1]).toContain("Exported model");
 
-    const file = "name,provider,family,labels\nImported one,acme,acme-9,src=csv\n,acme,acme-9,\n";
+    for (const [name, externalId] of [
+      ["Kept as is", "kept"],
+      ["Changed by import", "changed"],
+    ]) {
+      await rest("POST", "/v1/models", { metadata: { name, externalId }, spec: { provider: "acme", family: "acme-1" } });
+    }
+    const file = [
+      "externalId,name,provider,family,labels",
+      "new-one,Imported one,acme,acme-9,src=csv",
+      ",,acme,acme-9,",
+      "changed,Changed by import,acme,acme-7,",
+      "kept,Kept as is,acme,acme-1,",
+    ].join("\n");
     await page.getByLabel("Import a CSV").setInputFiles({ name: "models.csv", mimeType: "text/csv", buffer: Buffer.from(file) });
     const plan = page.locator(".import-plan");
-    await expect.poll(() => plan.textContent()).toContain("This import would create 1 model, would update 0 models and would leave 0 models unchanged. 1 row is refused.");
-    expect(await plan.locator("tbody tr").first().textContent()).toContain("3");
+    await expect.poll(() => plan.textContent()).toContain(
+      "This import would create 1 model, would update 1 model and would leave 1 model unchanged. 1 row is refused.",
+    );
+    // The dry run's diff, row by row: the new model, and the one field that changes with its value before and after.
+    const diff = await plan.locator("table.import-diff tbody tr").allTextContents();
+    expect(diff).toEqual(["2Imported onenew model", "4Changed by importfamily: acme-1 → acme-7"]);
+    expect(await plan.locator("table", { hasText: "Rows refused" }).locator("tbody tr").first().textContent()).toContain("3");
     expect((await rest<ListJson>("GET", "/v1/models?query=Imported&limit=10")).pagination.total).toBe(0);
 
     await page.getByRole("button", { name: "Apply import" }).click();
     await expect.poll(() => page.getByRole("status").first().textContent()).toContain("The import created 1 model");
     const imported = await rest<ListJson>("GET", "/v1/models?query=Imported&limit=10");
     expect(imported.items.map((m) => [m.metadata.name, m.spec.family, m.metadata.labels])).toEqual([["Imported one", "acme-9", { src: "csv" }]]);
+    expect((await rest<ListJson>("GET", `/v1/models?query=${encodeURIComponent("Changed by import")}`)).items[0].spec.family).toBe("acme-7");
     await context.close();
   });
 });

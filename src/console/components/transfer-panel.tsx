@@ -2,7 +2,9 @@ import { useState } from "preact/hooks";
 import type { ImportModelsResponse } from "../../../gen/modelservice/v1/model_service_pb.js";
 import { listRequest, type CatalogFilters } from "../catalog-query.js";
 import { errorLine } from "../error-text.js";
+import type { RowPlan } from "../import-diff.js";
 import { modelService } from "../service-client.js";
+import { ImportPlan, importSummary } from "./import-plan.js";
 
 interface Props {
   filters: CatalogFilters;
@@ -14,15 +16,33 @@ interface Pending {
   file: File;
   csv: Uint8Array;
   plan: ImportModelsResponse;
+  diff: RowPlan[];
 }
 
-const rows = (n: number) => (n === 1 ? "1 model" : `${n} models`);
+/** The CSV of ExportModels, in the parts it streamed. */
+async function exported(request: Parameters<typeof modelService.exportModels>[0]): Promise<Uint8Array[]> {
+  const parts: Uint8Array[] = [];
+  for await (const body of modelService.exportModels(request)) parts.push(body.data);
+  return parts;
+}
 
-/** What an import did, or would do in a dry run, in a sentence. */
-export function importSummary(r: ImportModelsResponse): string {
-  const verbs = r.dryRun ? ["would create", "would update", "would leave"] : ["created", "updated", "left"];
-  const refused = r.errors.length === 0 ? "" : ` ${r.errors.length === 1 ? "1 row is" : `${r.errors.length} rows are`} refused.`;
-  return `${r.dryRun ? "This import" : "The import"} ${verbs[0]} ${rows(r.createdCount)}, ${verbs[1]} ${rows(r.updatedCount)} and ${verbs[2]} ${rows(r.unchangedCount)} unchanged.${refused}`;
+function text(parts: Uint8Array[]): string {
+  const decoder = new TextDecoder();
+  return parts.map((p) => decoder.decode(p, { stream: true })).join("") + decoder.decode();
+}
+
+/**
+ * The rows' changes; none shown when the page cannot read the file the service
+ * accepted (its dry run is the judge). The CSV parser loads only now, so the
+ * console's first load stays without it.
+ */
+async function diffOf(csv: Uint8Array, current: Uint8Array[]): Promise<RowPlan[]> {
+  try {
+    const { importDiff } = await import("../import-diff.js");
+    return importDiff(text([csv]), text(current));
+  } catch {
+    return [];
+  }
 }
 
 /** Hands the browser a file to save. */
@@ -49,9 +69,7 @@ export function TransferPanel({ filters, onImported }: Props) {
     setProblem(undefined);
     try {
       const { query, filter, status, showDeleted } = listRequest(filters, "");
-      const parts: Uint8Array[] = [];
-      for await (const body of modelService.exportModels({ query, filter, status, showDeleted })) parts.push(body.data);
-      download(`models-${new Date().toISOString().slice(0, 10)}.csv`, parts);
+      download(`models-${new Date().toISOString().slice(0, 10)}.csv`, await exported({ query, filter, status, showDeleted }));
     } catch (e) {
       setProblem(`The export failed. ${errorLine(e)}`);
     } finally {
@@ -69,7 +87,8 @@ export function TransferPanel({ filters, onImported }: Props) {
     setBusy(true);
     try {
       const csv = new Uint8Array(await file.arrayBuffer());
-      setPending({ file, csv, plan: await importCsv(csv, true) });
+      const [plan, current] = await Promise.all([importCsv(csv, true), exported({})]);
+      setPending({ file, csv, plan, diff: await diffOf(csv, current) });
     } catch (e) {
       setProblem(`Could not check ${file.name}. ${errorLine(e)}`);
     } finally {
@@ -114,30 +133,7 @@ export function TransferPanel({ filters, onImported }: Props) {
         )}
         {pending && plan && (
           <div class="import-plan" role="status">
-            <p>
-              <strong>{pending.file.name}</strong>: {importSummary(plan)}
-            </p>
-            {plan.errors.length > 0 && (
-              <table class="plain">
-                <caption>Rows refused (they are skipped if you apply)</caption>
-                <thead>
-                  <tr>
-                    <th scope="col">Row</th>
-                    <th scope="col">Column</th>
-                    <th scope="col">Why</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {plan.errors.map((e, i) => (
-                    <tr key={i}>
-                      <td>{e.row}</td>
-                      <td>{e.column || "—"}</td>
-                      <td>{e.reason}</td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            )}
+            <ImportPlan file={pending.file.name} plan={plan} diff={pending.diff} />
             <div class="actions">
               <button type="button" class="primary" disabled={busy || plan.createdCount + plan.updatedCount === 0} onClick={apply}>
                 Apply import
