@@ -283,21 +283,30 @@ describe("the console in Chromium", () => {
     await page.getByLabel("Name", { exact: true }).fill("Bad model");
     await page.getByLabel("Endpoint URL").fill("ftp://files.example");
     await page.getByRole("button", { name: "Create model" }).click();
-    await expect.poll(() => page.getByRole("alert").first().textContent()).toContain("The service refused the input");
+    await expect.poll(() => page.getByRole("alert").first().textContent()).toContain("Some fields need fixing");
     expect(await page.getByLabel("Endpoint URL").getAttribute("aria-invalid")).toBe("true");
     expect(await page.locator("#modelUrl-error").textContent()).toContain("https://");
     await context.close();
   });
 
-  it("an expired token sends the user back to sign in, saying why", async () => {
+  it("an expired token asks for a new one on top of the page, in words, and the page carries on", async () => {
     const { context, page } = await newPage();
     await signIn(page);
     const expired = await service.token(ws, { ttl: -60 });
     await page.evaluate(`sessionStorage.setItem("modelservice.token", ${JSON.stringify(expired)})`);
     await page.reload();
-    await page.getByLabel("Access token").waitFor();
-    await expect.poll(() => page.getByRole("alert").textContent()).toContain("refused the token");
+    const dialog = page.getByRole("dialog", { name: "Sign in again" });
+    await dialog.getByLabel("Access token").waitFor();
+    const said = (await dialog.getByRole("alert").textContent()) ?? "";
+    expect(said).toContain("Your access token has expired.");
+    expect(said).not.toMatch(/jwt_expired|invalid token/);
     expect(await page.evaluate('sessionStorage.getItem("modelservice.token")')).toBeNull();
+
+    await dialog.getByLabel("Access token").fill(token);
+    await dialog.getByRole("button", { name: "Sign in" }).click();
+    await page.locator("#model-count").waitFor();
+    expect(await page.getByRole("dialog").count()).toBe(0);
+    expect(await page.evaluate('sessionStorage.getItem("modelservice.token")')).toBe(token);
     await context.close();
   });
 
@@ -340,6 +349,46 @@ describe("CORS for a console hosted on another origin", () => {
     await signIn(page, token, allowedSite.origin);
     const { pagination } = await rest<ListJson>("GET", "/v1/models?limit=1");
     expect(await shownCount(page)).toBe(pagination.total);
+    await context.close();
+  });
+
+  it("lets a Stainless SDK (the Cadenya SDKs) call REST from an allowed origin with its own headers", async () => {
+    const { context, page } = await newPage();
+    await page.goto(`${allowedSite.origin}/console`);
+    // The headers a Stainless-generated TypeScript SDK sends from a browser, on every request and on writes.
+    const sdkHeaders = {
+      authorization: `Bearer ${token}`,
+      accept: "application/json",
+      "content-type": "application/json",
+      "X-Stainless-Lang": "js",
+      "X-Stainless-Package-Version": "0.1.0-alpha.1",
+      "X-Stainless-OS": "Unknown",
+      "X-Stainless-Arch": "unknown",
+      "X-Stainless-Runtime": "browser:chrome",
+      "X-Stainless-Runtime-Version": "140.0.0",
+      "X-Stainless-Retry-Count": "0",
+      "X-Stainless-Timeout": "60",
+      "Idempotency-Key": `stainless-node-retry-${crypto.randomUUID()}`,
+    };
+    const calls = await page.evaluate(
+      async ({ url, headers }) => {
+        const list = await fetch(`${url}/v1/models?limit=1`, { headers });
+        const created = await fetch(`${url}/v1/models`, {
+          method: "POST",
+          headers,
+          body: JSON.stringify({ metadata: { name: "From a Stainless SDK" }, spec: { provider: "acme" } }),
+        });
+        // A header no SDK sends is still refused: the preflight fails and fetch never gets an answer.
+        const other = await fetch(`${url}/v1/models?limit=1`, { headers: { ...headers, "X-Not-Allowed": "1" } }).then(
+          (r) => `answered ${r.status}`,
+          (e: Error) => e.name,
+        );
+        return { list: list.status, listed: ((await list.json()) as { items: unknown[] }).items.length, created: created.status, other };
+      },
+      { url: service.url, headers: sdkHeaders },
+    );
+    expect(calls).toEqual({ list: 200, listed: 1, created: 200, other: "TypeError" });
+    expect((await rest<ListJson>("GET", `/v1/models?query=${encodeURIComponent("From a Stainless SDK")}`)).pagination.total).toBe(1);
     await context.close();
   });
 

@@ -1,19 +1,15 @@
-import { useEffect, useState } from "preact/hooks";
+import { useState } from "preact/hooks";
 import { CatalogView } from "./components/catalog-view.js";
 import { ModelForm } from "./components/model-form.js";
+import { ModelPage } from "./components/model-page.js";
 import { PriceChart } from "./components/price-chart.js";
+import { ReauthDialog } from "./components/reauth-dialog.js";
 import { SignIn } from "./components/sign-in.js";
 import { followLink, paths, useRoute } from "./router.js";
-import { session, tokenClaims } from "./session.js";
-
-function useSession() {
-  const [state, setState] = useState(session.get());
-  useEffect(() => session.subscribe(setState), []);
-  return state;
-}
+import { session, tokenClaims, useSession } from "./session.js";
 
 export function App() {
-  const { token, message } = useSession();
+  const { token, message, expired } = useSession();
   const route = useRoute();
   // Bumped by every change to the models, so the price chart follows them.
   const [version, setVersion] = useState(0);
@@ -39,12 +35,23 @@ export function App() {
         {route.page === "catalog" && (
           <>
             <h1 class="visually-hidden">Models of the workspace</h1>
-            <CatalogView onCatalogChange={changed} />
-            <PriceChart version={version} />
+            {/* Signing in again reloads the list (its state is in the URL); a model's page keeps its form instead. */}
+            <CatalogView key={token} onCatalogChange={changed} />
+            <PriceChart key={token} version={version} />
           </>
         )}
-        {route.page === "new" && <ModelForm key="new" onSaved={changed} />}
-        {route.page === "edit" && <ModelForm key={route.id} id={route.id} onSaved={changed} />}
+        {route.page === "new" && (
+          <section class="panel" aria-labelledby="form-title">
+            <p>
+              <a href={paths.catalog} onClick={followLink}>
+                ← All models
+              </a>
+            </p>
+            <h2 id="form-title">New custom model</h2>
+            <ModelForm key="new" onSaved={changed} />
+          </section>
+        )}
+        {route.page === "edit" && <ModelPage key={route.id} id={route.id} onSaved={changed} />}
         {route.page === "missing" && (
           <section class="panel">
             <h1>No such page</h1>
@@ -58,6 +65,7 @@ export function App() {
           </section>
         )}
       </main>
+      {expired && <ReauthDialog message={message} />}
     </>
   );
 }

@@ -13,17 +13,17 @@ export interface CatalogFilters {
 
 export const noFilters: CatalogFilters = { query: "", provider: "", status: "", sort: "", showDeleted: false };
 
-/** The sort choices: AIP-132 orderBy of ListModels ("" keeps the service's default order). */
-export const sortOptions: ReadonlyArray<{ label: string; orderBy: string }> = [
+/** The sort choices: AIP-132 orderBy of ListModels ("" keeps the service's default order), and their short name in the URL. */
+export const sortOptions: ReadonlyArray<{ label: string; orderBy: string; key: string }> = [
   // Without orderBy the service ranks search results by relevance, and lists oldest first otherwise.
-  { label: "Default order", orderBy: "" },
-  { label: "Input price, lowest first", orderBy: "spec.inputPricePerMillionTokens asc, metadata.name" },
-  { label: "Input price, highest first", orderBy: "spec.inputPricePerMillionTokens desc, metadata.name" },
-  { label: "Output price, lowest first", orderBy: "spec.outputPricePerMillionTokens asc, metadata.name" },
-  { label: "Output price, highest first", orderBy: "spec.outputPricePerMillionTokens desc, metadata.name" },
-  { label: "Context window, largest first", orderBy: "spec.maxInputTokens desc, metadata.name" },
-  { label: "Context window, smallest first", orderBy: "spec.maxInputTokens asc, metadata.name" },
-  { label: "Name", orderBy: "metadata.name" },
+  { label: "Default order", orderBy: "", key: "" },
+  { label: "Input price, lowest first", orderBy: "spec.inputPricePerMillionTokens asc, metadata.name", key: "input" },
+  { label: "Input price, highest first", orderBy: "spec.inputPricePerMillionTokens desc, metadata.name", key: "-input" },
+  { label: "Output price, lowest first", orderBy: "spec.outputPricePerMillionTokens asc, metadata.name", key: "output" },
+  { label: "Output price, highest first", orderBy: "spec.outputPricePerMillionTokens desc, metadata.name", key: "-output" },
+  { label: "Context window, largest first", orderBy: "spec.maxInputTokens desc, metadata.name", key: "-context" },
+  { label: "Context window, smallest first", orderBy: "spec.maxInputTokens asc, metadata.name", key: "context" },
+  { label: "Name", orderBy: "metadata.name", key: "name" },
 ];
 
 /** A string literal of an AIP-160 filter: quotes, backslashes and wildcards escaped. */

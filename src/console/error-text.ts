@@ -1,6 +1,7 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { BadRequestSchema } from "../../gen/google/rpc/error_details_pb.js";
 import { serviceUrl } from "./service-client.js";
+import { tokenProblem } from "./token-problem.js";
 
 /** A failed call in words, with the request fields the service named as bad. */
 export interface ErrorText {
@@ -28,7 +29,7 @@ function headline(error: ConnectError): string {
     case Code.PermissionDenied:
       return `Your token is not allowed to do this: ${detail}`;
     case Code.Unauthenticated:
-      return `Not signed in: ${detail}`;
+      return tokenProblem(detail);
     case Code.ResourceExhausted:
       return `Too many requests: ${detail}. Wait a moment and try again.`;
     case Code.Unavailable:
@@ -42,7 +43,7 @@ function headline(error: ConnectError): string {
       if (error.cause instanceof TypeError) {
         return `Could not reach the service at ${serviceUrl()} (${detail}). Is it running, and does it allow this page's origin?`;
       }
-      return `The service failed: ${detail} (${Code[error.code]})`;
+      return `The service failed: ${detail}`;
   }
 }
 

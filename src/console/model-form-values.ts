@@ -15,6 +15,9 @@ export interface FormValues {
   modelUrl: string;
   inputPrice: string;
   outputPrice: string;
+  cachedInputPrice: string;
+  /** The ModelCapability numbers checked, ascending, comma-separated ("1,2"). */
+  capabilities: string;
   maxInputTokens: string;
   maxOutputTokens: string;
   labels: string;
@@ -38,6 +41,8 @@ const maskPaths: Readonly<Record<ModelField, string>> = {
   modelUrl: "spec.model_url",
   inputPrice: "spec.input_price_per_million_tokens_usd",
   outputPrice: "spec.output_price_per_million_tokens_usd",
+  cachedInputPrice: "spec.cached_input_price_per_million_tokens_usd",
+  capabilities: "spec.capabilities",
   maxInputTokens: "spec.max_input_tokens",
   maxOutputTokens: "spec.max_output_tokens",
 };
@@ -58,6 +63,8 @@ export const emptyValues: FormValues = {
   modelUrl: "",
   inputPrice: "",
   outputPrice: "",
+  cachedInputPrice: "",
+  capabilities: "",
   maxInputTokens: "",
   maxOutputTokens: "",
   labels: "",
@@ -88,6 +95,8 @@ export function valuesOf(model: Model): FormValues {
     modelUrl: s?.modelUrl ?? "",
     inputPrice: s?.inputPricePerMillionTokensUsd ?? centsText(s?.inputPricePerMillionTokens),
     outputPrice: s?.outputPricePerMillionTokensUsd ?? centsText(s?.outputPricePerMillionTokens),
+    cachedInputPrice: s?.cachedInputPricePerMillionTokensUsd ?? centsText(s?.cachedInputPricePerMillionTokens),
+    capabilities: capabilityText(s?.capabilities ?? []),
     maxInputTokens: s?.maxInputTokens?.toString() ?? "",
     maxOutputTokens: s?.maxOutputTokens?.toString() ?? "",
     credentialKind: s?.hasClientKey ? "keys" : "token",
@@ -95,6 +104,14 @@ export function valuesOf(model: Model): FormValues {
 }
 
 type ModelInit = MessageInitShape<typeof ModelSchema>;
+
+export function capabilityText(capabilities: readonly number[]): string {
+  return [...new Set(capabilities)].sort((a, b) => a - b).join(",");
+}
+
+export function capabilitiesOf(text: string): number[] {
+  return text === "" ? [] : text.split(",").map(Number);
+}
 
 function parseLabels(text: string): Record<string, string> | string {
   const labels: Record<string, string> = {};
@@ -125,6 +142,7 @@ function credentialsOf(v: FormValues): { token: string } | { clientKey: string; 
 export function modelOf(v: FormValues, fields: readonly ModelField[] = modelFields): { model: ModelInit; errors: FieldErrors } {
   const errors: FieldErrors = {};
   const text = (s: string) => (s.trim() === "" ? undefined : s.trim());
+  if (fields.includes("name") && v.name.trim() === "") errors.name = "Enter a name for the model.";
   const labels = parseLabels(v.labels);
   if (typeof labels === "string") errors.labels = labels;
   const maxInputTokens = parseCount(v.maxInputTokens);
@@ -141,6 +159,8 @@ export function modelOf(v: FormValues, fields: readonly ModelField[] = modelFiel
     modelUrl: text(v.modelUrl),
     inputPrice: text(v.inputPrice),
     outputPrice: text(v.outputPrice),
+    cachedInputPrice: text(v.cachedInputPrice),
+    capabilities: capabilitiesOf(v.capabilities),
     maxInputTokens: typeof maxInputTokens === "string" ? undefined : maxInputTokens,
     maxOutputTokens: typeof maxOutputTokens === "string" ? undefined : maxOutputTokens,
   };
@@ -154,6 +174,8 @@ export function modelOf(v: FormValues, fields: readonly ModelField[] = modelFiel
       modelUrl: pick("modelUrl"),
       inputPricePerMillionTokensUsd: pick("inputPrice"),
       outputPricePerMillionTokensUsd: pick("outputPrice"),
+      cachedInputPricePerMillionTokensUsd: pick("cachedInputPrice"),
+      capabilities: pick("capabilities"),
       maxInputTokens: pick("maxInputTokens"),
       maxOutputTokens: pick("maxOutputTokens"),
       credentials: credentialsOf(v),
@@ -181,6 +203,8 @@ const violationFields: ReadonlyArray<[string, FormField]> = [
   ["spec.modelUrl", "modelUrl"],
   ["spec.inputPricePerMillionTokens", "inputPrice"],
   ["spec.outputPricePerMillionTokens", "outputPrice"],
+  ["spec.cachedInputPricePerMillionTokens", "cachedInputPrice"],
+  ["spec.capabilities", "capabilities"],
   ["spec.maxInputTokens", "maxInputTokens"],
   ["spec.maxOutputTokens", "maxOutputTokens"],
   ["spec.credentials.clientKey", "clientKey"],

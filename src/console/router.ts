@@ -24,6 +24,17 @@ export function navigate(path: string, flash?: string): void {
   dispatchEvent(new PopStateEvent("popstate"));
 }
 
+/**
+ * Changes the query of this page's URL, with `state` for history.state: a new
+ * history entry (Back returns to the current one), or in place (`replace`).
+ */
+export function setQuery(search: string, state: unknown, replace: boolean): void {
+  const url = `${location.pathname}${search === "" ? "" : `?${search}`}`;
+  if (replace) history.replaceState(state, "", url);
+  else history.pushState(state, "", url);
+  dispatchEvent(new PopStateEvent("popstate"));
+}
+
 export function useRoute(): Route {
   const [route, setRoute] = useState(() => parseRoute(location.pathname));
   useEffect(() => {
@@ -45,5 +56,5 @@ export function followLink(event: MouseEvent): void {
   if (event.defaultPrevented || event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
   const anchor = event.currentTarget as HTMLAnchorElement;
   event.preventDefault();
-  navigate(anchor.pathname);
+  navigate(anchor.pathname + anchor.search);
 }

@@ -1,6 +1,7 @@
 import { Code, ConnectError, createClient, type Client, type Interceptor } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-web";
 import { ModelService } from "../../gen/modelservice/v1/model_service_pb.js";
+import { tokenProblem } from "./token-problem.js";
 import { session } from "./session.js";
 
 /**
@@ -14,7 +15,7 @@ export function serviceUrl(): string {
   return meta?.content || location.origin;
 }
 
-/** Sends the session's token; an Unauthenticated answer to any call ends the session, saying why. */
+/** Sends the session's token; an Unauthenticated answer to any call asks for a new token, saying why, and keeps the page. */
 const bearer: Interceptor = (next) => async (req) => {
   const token = session.get().token;
   if (token) req.header.set("authorization", `Bearer ${token}`);
@@ -23,7 +24,7 @@ const bearer: Interceptor = (next) => async (req) => {
   } catch (e) {
     const error = ConnectError.from(e);
     if (error.code === Code.Unauthenticated && session.get().token === token) {
-      session.signOut(`The service refused the token (${error.rawMessage}). Sign in again.`);
+      session.expire(`${tokenProblem(error.rawMessage)} Sign in again with a new token: this page keeps what you typed.`);
     }
     throw e;
   }

@@ -1,3 +1,5 @@
+import { useEffect, useState } from "preact/hooks";
+
 /**
  * The signed-in state: the bearer token, kept in sessionStorage (gone when the
  * tab closes, never shared with other tabs or sent anywhere but the service),
@@ -6,8 +8,13 @@
 
 export interface SessionState {
   token?: string;
-  /** Why the user was signed out (an expired token, say); shown on the sign-in page. */
+  /** Why the user was signed out, or why the token stopped working; shown where they sign in again. */
   message?: string;
+  /**
+   * The service refused the token (it expired, say): the page stays as it is,
+   * forms keep what was typed, and the user signs in again on top of it.
+   */
+  expired?: boolean;
 }
 
 const storageKey = "modelservice.token";
@@ -22,6 +29,14 @@ function stored(): string | undefined {
 }
 
 let state: SessionState = { token: stored() };
+
+function forget(): void {
+  try {
+    sessionStorage.removeItem(storageKey);
+  } catch {
+    // Nothing was stored.
+  }
+}
 const listeners = new Set<(state: SessionState) => void>();
 
 function set(next: SessionState): void {
@@ -40,18 +55,32 @@ export const session = {
     set({ token });
   },
   signOut(message?: string): void {
-    try {
-      sessionStorage.removeItem(storageKey);
-    } catch {
-      // Nothing was stored.
-    }
+    forget();
     set({ message });
+  },
+  /** The token no longer works: ask for another one without leaving the page. */
+  expire(message: string): void {
+    forget();
+    set({ token: state.token, message, expired: true });
   },
   subscribe(listener: (state: SessionState) => void): () => void {
     listeners.add(listener);
     return () => listeners.delete(listener);
   },
 };
+
+/** The session as a Preact state, following every change. */
+export function useSession(): SessionState {
+  const [current, setCurrent] = useState(state);
+  useEffect(() => session.subscribe(setCurrent), []);
+  return current;
+}
+
+/** A pasted token, or why it is not one. */
+export function parseToken(text: string): { token: string } | { problem: string } {
+  const token = text.trim().replace(/^Bearer\s+/i, "");
+  return token.split(".").length === 3 ? { token } : { problem: "That is not a token: a token is three parts separated by dots (a JWT)." };
+}
 
 export interface TokenClaims {
   workspaceId?: string;

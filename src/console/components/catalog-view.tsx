@@ -1,11 +1,15 @@
 import { useEffect, useState } from "preact/hooks";
-import { ModelOrigin, type Model } from "../../../gen/modelservice/v1/model_pb.js";
-import { listRequest, noFilters, pageSize, sortOptions, type CatalogFilters } from "../catalog-query.js";
+import type { Model } from "../../../gen/modelservice/v1/model_pb.js";
+import { listRequest, pageSize, type CatalogFilters } from "../catalog-query.js";
+import { useCatalogLocation } from "../catalog-url.js";
+import { copyName } from "../copy-name.js";
 import { errorLine, errorText } from "../error-text.js";
-import { dollars, tokenCount } from "../format.js";
 import { followLink, paths } from "../router.js";
 import { modelService } from "../service-client.js";
-import { StatusSwitch } from "./status-switch.js";
+import { BulkActions } from "./bulk-actions.js";
+import { CatalogFilterBar } from "./catalog-filters.js";
+import { ModelRow, nameOf } from "./model-row.js";
+import { TransferPanel } from "./transfer-panel.js";
 
 interface Page {
   items: Model[];
@@ -16,58 +20,38 @@ interface Page {
 interface Notice {
   text: string;
   /** The model the notice is about, for its Undo / Edit action. */
-  model: Model;
-  action: "undo-delete" | "edit";
+  model?: Model;
+  action?: "undo-delete" | "edit";
+  /** Lines under the text: what failed in a bulk action. */
+  details?: string[];
 }
-
-/** How long the search box waits for typing to pause before it asks the service. */
-const searchDelayMs = 250;
-
-const isCustom = (m: Model) => m.metadata?.origin === ModelOrigin.WORKSPACE;
-const nameOf = (m: Model) => m.metadata?.name || m.metadata?.id || "";
 
 /**
  * The workspace's models: search, filters and sort run on the service
- * (ListModels), one page at a time following nextCursor.
+ * (ListModels), one page at a time following nextCursor, all of it in the URL.
  */
 export function CatalogView({ onCatalogChange }: { onCatalogChange: () => void }) {
-  const [filters, setFilters] = useState<CatalogFilters>(noFilters);
-  const [searchText, setSearchText] = useState("");
-  // The cursor of every page visited so far: the last one is the page shown, the others make "Previous" work.
-  const [cursors, setCursors] = useState<string[]>([""]);
+  const [place, go] = useCatalogLocation();
+  const { filters, page: pageNumber, cursor, trail } = place;
   const [page, setPage] = useState<Page>();
   const [loading, setLoading] = useState(true);
   const [loadError, setLoadError] = useState<string>();
-  const [providers, setProviders] = useState<string[]>([]);
   const [notice, setNotice] = useState<Notice>();
   const [actionError, setActionError] = useState<string>();
   const [reloads, setReloads] = useState(0);
+  const [selected, setSelected] = useState<ReadonlySet<string>>(new Set());
 
-  const applyFilters = (change: Partial<CatalogFilters>) => {
-    setFilters((f) => ({ ...f, ...change }));
-    setCursors([""]);
-  };
+  const applyFilters = (change: Partial<CatalogFilters>, typing = false) =>
+    go((now) => ({ filters: { ...now.filters, ...change }, page: 1, cursor: "", trail: [] }), typing);
 
-  useEffect(() => {
-    if (searchText === filters.query) return;
-    const timer = setTimeout(() => applyFilters({ query: searchText }), searchDelayMs);
-    return () => clearTimeout(timer);
-  }, [searchText]);
-
-  // The provider choices: every provider of the workspace, from ListModels' facets.
-  useEffect(() => {
-    modelService.listModels({ limit: 1, includeFacets: true }).then(
-      (r) => setProviders(r.facets.find((f) => f.field === "spec.provider")?.values.map((v) => v.value).sort() ?? []),
-      () => setProviders([]),
-    );
-  }, [reloads]);
-
+  const listKey = JSON.stringify([filters, cursor]);
   useEffect(() => {
     const abort = new AbortController();
     setLoading(true);
-    modelService.listModels(listRequest(filters, cursors[cursors.length - 1]), { signal: abort.signal }).then(
+    modelService.listModels(listRequest(filters, cursor), { signal: abort.signal }).then(
       (r) => {
         setPage({ items: r.items, total: r.pagination?.total ?? r.items.length, nextCursor: r.pagination?.nextCursor ?? "" });
+        setSelected((s) => new Set(r.items.map((m) => m.metadata?.id ?? "").filter((id) => s.has(id))));
         setLoadError(undefined);
         setLoading(false);
       },
@@ -78,19 +62,23 @@ export function CatalogView({ onCatalogChange }: { onCatalogChange: () => void }
       },
     );
     return () => abort.abort();
-  }, [filters, cursors, reloads]);
+  }, [listKey, reloads]);
+
+  const changed = () => {
+    setReloads((n) => n + 1);
+    onCatalogChange();
+  };
 
   const replace = (updated: Model) => {
     setPage((p) => p && { ...p, items: p.items.map((m) => (m.metadata?.id === updated.metadata?.id ? updated : m)) });
     onCatalogChange();
   };
 
-  const act = async (run: () => Promise<Notice | undefined>) => {
+  const act = async (run: () => Promise<Notice>) => {
     setActionError(undefined);
     try {
       setNotice(await run());
-      setReloads((n) => n + 1);
-      onCatalogChange();
+      changed();
     } catch (e) {
       setNotice(undefined);
       setActionError(errorLine(e));
@@ -109,11 +97,25 @@ export function CatalogView({ onCatalogChange }: { onCatalogChange: () => void }
     });
   const duplicate = (m: Model) =>
     act(async () => {
-      const copy = await modelService.duplicateModel({ id: m.metadata?.id ?? "" });
+      const copy = await modelService.duplicateModel({ id: m.metadata?.id ?? "", name: await copyName(nameOf(m)) });
       return { text: `Created “${nameOf(copy)}”, a copy of “${nameOf(m)}” without its credentials.`, model: copy, action: "edit" };
     });
 
-  const first = (cursors.length - 1) * pageSize;
+  const select = (id: string, on: boolean) =>
+    setSelected((s) => {
+      const next = new Set(s);
+      if (on) next.add(id);
+      else next.delete(id);
+      return next;
+    });
+  const items = page?.items ?? [];
+  const allSelected = items.length > 0 && items.every((m) => selected.has(m.metadata?.id ?? ""));
+
+  const first = (pageNumber - 1) * pageSize;
+  const previous = () => go((now) => ({ ...now, page: now.page - 1, cursor: now.trail[now.trail.length - 1] ?? "", trail: now.trail.slice(0, -1) }));
+  const next = () => page && go((now) => ({ ...now, page: now.page + 1, cursor: page.nextCursor, trail: [...now.trail, now.cursor] }));
+  // A shared link knows the page it shows but not the cursors before it: "Previous" can only start over.
+  const trailKnown = trail.length === pageNumber - 1;
   return (
     <section class="panel" aria-labelledby="catalog-title">
       <div class="panel-head">
@@ -123,60 +125,33 @@ export function CatalogView({ onCatalogChange }: { onCatalogChange: () => void }
         </a>
       </div>
 
-      <form class="filters" role="search" onSubmit={(e) => e.preventDefault()}>
-        <div class="field grow">
-          <label for="search">Search</label>
-          <input id="search" type="search" placeholder="name, provider, family, label…" value={searchText} onInput={(e) => setSearchText(e.currentTarget.value)} />
-        </div>
-        <div class="field">
-          <label for="provider">Provider</label>
-          <select id="provider" value={filters.provider} onChange={(e) => applyFilters({ provider: e.currentTarget.value })}>
-            <option value="">All providers</option>
-            {providers.map((p) => (
-              <option key={p} value={p}>
-                {p}
-              </option>
-            ))}
-          </select>
-        </div>
-        <div class="field">
-          <label for="status">Status</label>
-          <select id="status" value={filters.status} onChange={(e) => applyFilters({ status: e.currentTarget.value as CatalogFilters["status"] })}>
-            <option value="">Any status</option>
-            <option value="enabled">Enabled</option>
-            <option value="disabled">Disabled</option>
-          </select>
-        </div>
-        <div class="field">
-          <label for="sort">Sort by</label>
-          <select id="sort" value={filters.sort} onChange={(e) => applyFilters({ sort: e.currentTarget.value })}>
-            {sortOptions.map((o) => (
-              <option key={o.orderBy} value={o.orderBy}>
-                {o.label}
-              </option>
-            ))}
-          </select>
-        </div>
-        <div class="field checkbox">
-          <input id="show-deleted" type="checkbox" checked={filters.showDeleted} onChange={(e) => applyFilters({ showDeleted: e.currentTarget.checked })} />
-          <label for="show-deleted">Show deleted</label>
-        </div>
-      </form>
+      <CatalogFilterBar filters={filters} onChange={applyFilters} version={reloads} />
+      <TransferPanel filters={filters} onImported={(text) => act(async () => ({ text }))} />
 
       <div aria-live="polite">
         {notice && (
-          <p class="notice" role="status">
-            {notice.text}{" "}
-            {notice.action === "undo-delete" ? (
-              <button type="button" class="link" onClick={() => undelete(notice.model)}>
-                Undo
-              </button>
-            ) : (
-              <a href={paths.model(notice.model.metadata?.id ?? "")} onClick={followLink}>
-                Edit it
-              </a>
+          <div class="notice" role="status">
+            <p>
+              {notice.text}{" "}
+              {notice.model && notice.action === "undo-delete" && (
+                <button type="button" class="link" onClick={() => notice.model && undelete(notice.model)}>
+                  Undo
+                </button>
+              )}
+              {notice.model && notice.action === "edit" && (
+                <a href={paths.model(notice.model.metadata?.id ?? "")} onClick={followLink}>
+                  Edit it
+                </a>
+              )}
+            </p>
+            {notice.details && notice.details.length > 0 && (
+              <ul>
+                {notice.details.map((d) => (
+                  <li key={d}>{d}</li>
+                ))}
+              </ul>
             )}
-          </p>
+          </div>
         )}
       </div>
       {actionError && (
@@ -190,6 +165,15 @@ export function CatalogView({ onCatalogChange }: { onCatalogChange: () => void }
         </p>
       )}
 
+      <BulkActions
+        selected={items.filter((m) => selected.has(m.metadata?.id ?? ""))}
+        onClear={() => setSelected(new Set())}
+        onDone={(text, details) => {
+          setNotice({ text, details });
+          changed();
+        }}
+      />
+
       {page && (
         <>
           <p id="catalog-summary" class="summary" aria-live="polite">
@@ -201,6 +185,14 @@ export function CatalogView({ onCatalogChange }: { onCatalogChange: () => void }
               <caption class="visually-hidden">Models of the workspace</caption>
               <thead>
                 <tr>
+                  <th scope="col" class="select">
+                    <input
+                      type="checkbox"
+                      aria-label="Select all models on this page"
+                      checked={allSelected}
+                      onChange={(e) => setSelected(e.currentTarget.checked ? new Set(items.map((m) => m.metadata?.id ?? "")) : new Set())}
+                    />
+                  </th>
                   <th scope="col">Name</th>
                   <th scope="col">Provider</th>
                   <th scope="col">Family</th>
@@ -213,18 +205,33 @@ export function CatalogView({ onCatalogChange }: { onCatalogChange: () => void }
               </thead>
               <tbody>
                 {page.items.map((m) => (
-                  <ModelRow key={m.metadata?.id} model={m} onChange={replace} onDelete={remove} onUndelete={undelete} onDuplicate={duplicate} />
+                  <ModelRow
+                    key={m.metadata?.id}
+                    model={m}
+                    selected={selected.has(m.metadata?.id ?? "")}
+                    onSelect={(on) => select(m.metadata?.id ?? "", on)}
+                    onChange={replace}
+                    onDelete={remove}
+                    onUndelete={undelete}
+                    onDuplicate={duplicate}
+                  />
                 ))}
               </tbody>
             </table>
           </div>
           {page.items.length === 0 && <p class="empty">No model matches.</p>}
           <nav class="pager" aria-label="Pages of models">
-            <button type="button" disabled={cursors.length === 1 || loading} onClick={() => setCursors((c) => c.slice(0, -1))}>
-              Previous page
-            </button>
-            <span>Page {cursors.length}</span>
-            <button type="button" disabled={page.nextCursor === "" || loading} onClick={() => setCursors((c) => [...c, page.nextCursor])}>
+            {trailKnown || pageNumber === 1 ? (
+              <button type="button" disabled={pageNumber === 1 || loading} onClick={previous}>
+                Previous page
+              </button>
+            ) : (
+              <button type="button" disabled={loading} onClick={() => applyFilters({})}>
+                First page
+              </button>
+            )}
+            <span>Page {pageNumber}</span>
+            <button type="button" disabled={page.nextCursor === "" || loading} onClick={next}>
               Next page
             </button>
           </nav>
@@ -232,66 +239,5 @@ export function CatalogView({ onCatalogChange }: { onCatalogChange: () => void }
       )}
       {!page && loading && <p class="summary">Loading models…</p>}
     </section>
-  );
-}
-
-interface RowProps {
-  model: Model;
-  onChange: (m: Model) => void;
-  onDelete: (m: Model) => void;
-  onUndelete: (m: Model) => void;
-  onDuplicate: (m: Model) => void;
-}
-
-function ModelRow({ model: m, onChange, onDelete, onUndelete, onDuplicate }: RowProps) {
-  const s = m.spec;
-  const name = nameOf(m);
-  const deleted = m.metadata?.deleteTime !== undefined;
-  return (
-    <tr class={deleted ? "deleted" : undefined}>
-      <th scope="row" data-label="Name">
-        <span class="model-name">{name}</span>
-        {isCustom(m) && <span class="badge">custom</span>}
-        {deleted && <span class="badge warn">deleted</span>}
-        {m.metadata?.externalId && <span class="sub">{m.metadata.externalId}</span>}
-      </th>
-      <td data-label="Provider">{s?.provider ?? "—"}</td>
-      <td data-label="Family">{s?.family ?? "—"}</td>
-      <td data-label="Status">
-        <StatusSwitch model={m} onChange={onChange} />
-      </td>
-      <td data-label="Input $/Mtok" class="number">
-        {dollars(s?.inputPricePerMillionTokensUsd, s?.inputPricePerMillionTokens)}
-      </td>
-      <td data-label="Output $/Mtok" class="number">
-        {dollars(s?.outputPricePerMillionTokensUsd, s?.outputPricePerMillionTokens)}
-      </td>
-      <td data-label="Context window" class="number">
-        {tokenCount(s?.maxInputTokens)}
-      </td>
-      <td data-label="Actions" class="row-actions">
-        {deleted ? (
-          <button type="button" onClick={() => onUndelete(m)} aria-label={`Undelete ${name}`}>
-            Undelete
-          </button>
-        ) : (
-          <>
-            {isCustom(m) && (
-              <a class="button" href={paths.model(m.metadata?.id ?? "")} onClick={followLink} aria-label={`Edit ${name}`}>
-                Edit
-              </a>
-            )}
-            <button type="button" onClick={() => onDuplicate(m)} aria-label={`Duplicate ${name}`}>
-              Duplicate
-            </button>
-            {isCustom(m) && (
-              <button type="button" class="danger" onClick={() => onDelete(m)} aria-label={`Delete ${name}`}>
-                Delete
-              </button>
-            )}
-          </>
-        )}
-      </td>
-    </tr>
   );
 }

@@ -8,7 +8,8 @@ interface Props {
   errors: FieldErrors;
   /** The model as stored, when editing: what may be said of its secrets. */
   stored?: Model;
-  disabled?: boolean;
+  /** Only what is stored is shown: no input to replace it. */
+  readOnly?: boolean;
 }
 
 /** What the service says of the stored secrets: whether they are set and their fingerprint, never the secret. */
@@ -24,7 +25,7 @@ function storedState(model: Model | undefined): string {
  * The endpoint's secrets, write-only: password inputs that start empty, are
  * sent only when filled in, and are emptied once the service has them.
  */
-export function CredentialFields({ values, set, errors, stored, disabled }: Props) {
+export function CredentialFields({ values, set, errors, stored, readOnly }: Props) {
   const secret = (id: "token" | "clientKey" | "secretKey", label: string) => (
     <div class="field">
       <label for={id}>{label}</label>
@@ -33,7 +34,6 @@ export function CredentialFields({ values, set, errors, stored, disabled }: Prop
         type="password"
         autocomplete="new-password"
         spellcheck={false}
-        disabled={disabled}
         value={values[id]}
         aria-invalid={errors[id] ? true : undefined}
         aria-describedby={errors[id] ? `${id}-error credentials-hint` : "credentials-hint"}
@@ -47,38 +47,42 @@ export function CredentialFields({ values, set, errors, stored, disabled }: Prop
     </div>
   );
   return (
-    <fieldset class="credentials" disabled={disabled}>
+    <fieldset class="credentials">
       <legend>Credentials</legend>
       <p class="credential-state" id="credential-state">
         {storedState(stored)}
       </p>
-      <div class="radio-row" role="radiogroup" aria-label="Kind of credentials">
-        <label class="radio">
-          <input
-            type="radio"
-            name="credential-kind"
-            checked={values.credentialKind === "token"}
-            onChange={() => set({ credentialKind: "token", clientKey: "", secretKey: "" })}
-          />
-          Bearer token
-        </label>
-        <label class="radio">
-          <input type="radio" name="credential-kind" checked={values.credentialKind === "keys"} onChange={() => set({ credentialKind: "keys", token: "" })} />
-          Client key and secret key
-        </label>
-      </div>
-      {values.credentialKind === "token" ? (
-        secret("token", "Token")
-      ) : (
+      {!readOnly && (
         <>
-          {secret("clientKey", "Client key")}
-          {secret("secretKey", "Secret key")}
+          <div class="radio-row" role="radiogroup" aria-label="Kind of credentials">
+            <label class="radio">
+              <input
+                type="radio"
+                name="credential-kind"
+                checked={values.credentialKind === "token"}
+                onChange={() => set({ credentialKind: "token", clientKey: "", secretKey: "" })}
+              />
+              Bearer token
+            </label>
+            <label class="radio">
+              <input type="radio" name="credential-kind" checked={values.credentialKind === "keys"} onChange={() => set({ credentialKind: "keys", token: "" })} />
+              Client key and secret key
+            </label>
+          </div>
+          {values.credentialKind === "token" ? (
+            secret("token", "Token")
+          ) : (
+            <>
+              {secret("clientKey", "Client key")}
+              {secret("secretKey", "Secret key")}
+            </>
+          )}
+          <p class="hint" id="credentials-hint">
+            Write-only: the service never shows a stored secret, only its fingerprint.
+            {stored ? " Leave empty to keep the current credentials; anything typed here replaces them." : ""} bedrock:// endpoints use IAM and ignore a token.
+          </p>
         </>
       )}
-      <p class="hint" id="credentials-hint">
-        Write-only: the service never shows a stored secret, only its fingerprint.
-        {stored ? " Leave empty to keep the current credentials; anything typed here replaces them." : ""} bedrock:// endpoints use IAM and ignore a token.
-      </p>
     </fieldset>
   );
 }

@@ -1,21 +1,12 @@
 import { Code, ConnectError } from "@connectrpc/connect";
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import { ModelOrigin, type Model } from "../../../gen/modelservice/v1/model_pb.js";
 import { errorText } from "../error-text.js";
-import {
-  changesOf,
-  emptyValues,
-  formFieldOf,
-  modelOf,
-  valuesOf,
-  type FieldErrors,
-  type FormValues,
-  type ModelField,
-} from "../model-form-values.js";
+import { changesOf, emptyValues, formFieldOf, modelOf, valuesOf, type FieldErrors, type FormValues, type ModelField } from "../model-form-values.js";
 import { flashMessage, followLink, navigate, paths } from "../router.js";
 import { modelService } from "../service-client.js";
 import { CredentialFields } from "./credential-fields.js";
-import { StatusSwitch } from "./status-switch.js";
+import { ModelFields } from "./model-fields.js";
 
 interface Message {
   kind: "success" | "error" | "conflict";
@@ -29,113 +20,121 @@ function requestId(): string {
   return [...crypto.getRandomValues(new Uint8Array(16))].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-const textFields: ReadonlyArray<{ field: ModelField; label: string; hint?: string; inputMode?: "decimal" | "numeric" | "url" }> = [
-  { field: "name", label: "Name", hint: "Required." },
-  { field: "externalId", label: "External ID", hint: "Your own id for the model; unique in the workspace." },
-  { field: "provider", label: "Provider", hint: "e.g. openai, anthropic" },
-  { field: "family", label: "Family", hint: "e.g. gpt-4o, claude-sonnet-4.5" },
-  { field: "modelUrl", label: "Endpoint URL", hint: "https://… or bedrock://<model-id>", inputMode: "url" },
-  { field: "inputPrice", label: "Input price ($ per million tokens)", inputMode: "decimal" },
-  { field: "outputPrice", label: "Output price ($ per million tokens)", inputMode: "decimal" },
-  { field: "maxInputTokens", label: "Context window (max input tokens)", inputMode: "numeric" },
-  { field: "maxOutputTokens", label: "Max output tokens", inputMode: "numeric" },
-  { field: "labels", label: "Labels", hint: "key=value pairs separated by commas: env=prod, team=ai" },
-];
+/** What the form may change: everything (a new or own model), only the labels (a catalog copy), or nothing. */
+export type FormMode = "edit" | "labels" | "view";
+
+export function formModeOf(model: Model | undefined): FormMode {
+  if (model === undefined) return "edit";
+  if (model.metadata?.deleteTime !== undefined) return "view";
+  if (model.metadata?.canEdit) return "edit";
+  // The platform's models take labels (and their status) from a workspace; a custom model the caller may not edit takes nothing.
+  return model.metadata?.origin === ModelOrigin.SYSTEM && model.metadata.workspaceId !== "" ? "labels" : "view";
+}
+
+/** A refused call's field violations: beside the inputs they name, or as lines of their own. */
+function violations(e: unknown): { fields: FieldErrors; details: string[] } {
+  const fields: FieldErrors = {};
+  const details: string[] = [];
+  for (const f of errorText(e).fields) {
+    const field = formFieldOf(f.field);
+    if (field) fields[field] ??= f.description;
+    else details.push(`${f.field}: ${f.description}`);
+  }
+  return { fields, details };
+}
+
+const fixMessage = "Some fields need fixing: see the fields marked below.";
+
+interface Props {
+  /** The model as stored; none for a new one. */
+  stored?: Model;
+  /** After a save: the model as the service now has it. */
+  onStored?: (model: Model) => void;
+  /** Any change to the models (the chart follows). */
+  onSaved: () => void;
+  /** Read the model again (after a conflict). */
+  onReload?: () => void;
+}
 
 /**
- * Create a custom model (no id) or edit one: the fields that changed are
- * sent with an update mask and the etag read, so an edit never overwrites a
- * change made meanwhile by someone else; that case is said in words.
+ * Create a custom model or edit one: the fields that changed are sent with
+ * an update mask and the etag read, so an edit never overwrites a change made
+ * meanwhile by someone else; that case is said in words. The page's own checks
+ * and the service's (a validate-only call) are shown together, in one pass,
+ * and the first field to fix gets the focus.
  */
-export function ModelForm({ id, onSaved }: { id?: string; onSaved: () => void }) {
-  const [stored, setStored] = useState<Model>();
-  const [loaded, setLoaded] = useState<FormValues>(emptyValues);
-  const [values, setValues] = useState<FormValues>(emptyValues);
+export function ModelForm({ stored, onStored, onSaved, onReload }: Props) {
+  const [loaded, setLoaded] = useState<FormValues>(() => (stored ? valuesOf(stored) : emptyValues));
+  const [values, setValues] = useState<FormValues>(loaded);
   const [errors, setErrors] = useState<FieldErrors>({});
   const [message, setMessage] = useState<Message | undefined>(() => {
     const flash = flashMessage();
     return flash === undefined ? undefined : { kind: "success", text: flash };
   });
-  const [loadError, setLoadError] = useState<string>();
   const [saving, setSaving] = useState(false);
-  const [loads, setLoads] = useState(0);
+  // Bumped by every refused submit: the first invalid field (or the message) then takes the focus.
+  const [refusals, setRefusals] = useState(0);
+  const form = useRef<HTMLFormElement>(null);
+  const messageBox = useRef<HTMLDivElement>(null);
 
-  useEffect(() => {
-    if (id === undefined) return;
-    let current = true;
-    modelService.getModel({ id }).then(
-      (model) => {
-        if (!current) return;
-        setStored(model);
-        setLoaded(valuesOf(model));
-        setValues(valuesOf(model));
-        setLoadError(undefined);
-      },
-      (e: unknown) => current && setLoadError(errorText(e).message),
-    );
-    return () => {
-      current = false;
-    };
-  }, [id, loads]);
-
+  const mode = formModeOf(stored);
+  const editable = (field: ModelField) => mode === "edit" || (mode === "labels" && field === "labels");
   const set = (change: Partial<FormValues>) => setValues((v) => ({ ...v, ...change }));
 
-  const reload = () => {
-    setMessage(undefined);
-    setErrors({});
-    setLoads((n) => n + 1);
+  useEffect(() => {
+    if (refusals === 0) return;
+    const target = form.current?.querySelector<HTMLElement>('[aria-invalid="true"]') ?? messageBox.current;
+    target?.focus({ preventScroll: true });
+    target?.scrollIntoView({ block: "center" });
+  }, [refusals]);
+
+  const refuse = (fields: FieldErrors, next: Message) => {
+    setErrors(fields);
+    setMessage(next);
+    setRefusals((n) => n + 1);
   };
 
   const fail = (e: unknown) => {
-    const { message: text, fields } = errorText(e);
-    const fieldErrors: FieldErrors = {};
-    const details: string[] = [];
-    for (const f of fields) {
-      const field = formFieldOf(f.field);
-      if (field) fieldErrors[field] = f.description;
-      else details.push(`${f.field}: ${f.description}`);
+    const error = ConnectError.from(e);
+    if (error.code === Code.Unauthenticated) {
+      return refuse({}, { kind: "error", text: "Not saved: your access token stopped working. Sign in again, then save: everything you typed is still here." });
     }
-    setErrors(fieldErrors);
-    const conflict = ConnectError.from(e).code === Code.Aborted;
+    const { fields, details } = violations(e);
     // When every complaint sits beside its input, the summary only points there.
-    const summary = fields.length > 0 && details.length === 0 ? "The service refused the input: see the fields marked below." : text;
-    setMessage({ kind: conflict ? "conflict" : "error", text: summary, details });
+    const text = Object.keys(fields).length > 0 && details.length === 0 ? fixMessage : errorText(e).message;
+    refuse(fields, { kind: error.code === Code.Aborted ? "conflict" : "error", text, details });
   };
 
   const submit = async (event: Event) => {
     event.preventDefault();
     setMessage(undefined);
-    if (id === undefined) {
-      const { model, errors: local } = modelOf(values);
-      setErrors(local);
-      if (Object.keys(local).length > 0) return setMessage({ kind: "error", text: "Some fields need fixing." });
-      setSaving(true);
-      try {
-        const created = await modelService.createModel({ model, requestId: requestId() });
-        onSaved();
-        navigate(paths.model(created.metadata?.id ?? ""), `Created “${created.metadata?.name}”.`);
-      } catch (e) {
-        fail(e);
-      } finally {
-        setSaving(false);
-      }
-      return;
-    }
-    const { fields, paths: maskPaths } = changesOf(loaded, values);
-    if (maskPaths.length === 0) return setMessage({ kind: "success", text: "Nothing changed." });
-    const { model, errors: local } = modelOf(values, fields);
-    setErrors(local);
-    if (Object.keys(local).length > 0) return setMessage({ kind: "error", text: "Some fields need fixing." });
-    model.metadata = { ...model.metadata, etag: stored?.metadata?.etag ?? "" };
+    const id = stored?.metadata?.id;
+    const change = id === undefined ? undefined : changesOf(loaded, values);
+    if (change && change.paths.length === 0) return setMessage({ kind: "success", text: "Nothing changed." });
+    const { model, errors: local } = modelOf(values, change?.fields);
+    if (id !== undefined) model.metadata = { ...model.metadata, etag: stored?.metadata?.etag ?? "" };
+    const call = (validateOnly: boolean) =>
+      id === undefined
+        ? modelService.createModel({ model, requestId: requestId(), validateOnly })
+        : modelService.updateModel({ id, model, updateMask: { paths: change?.paths ?? [] }, validateOnly });
     setSaving(true);
     try {
-      const updated = await modelService.updateModel({ id, model, updateMask: { paths: maskPaths } });
-      setStored(updated);
-      setLoaded(valuesOf(updated));
-      setValues(valuesOf(updated));
-      setErrors({});
-      setMessage({ kind: "success", text: `Saved “${updated.metadata?.name}”.` });
+      if (Object.keys(local).length > 0) {
+        // The service checks the rest meanwhile, so every problem shows at once; the page's own words win for a field both name.
+        const server = await call(true).then(
+          () => ({ fields: {}, details: [] }),
+          (e: unknown) => (ConnectError.from(e).code === Code.InvalidArgument ? violations(e) : { fields: {}, details: [] }),
+        );
+        return refuse({ ...server.fields, ...local }, { kind: "error", text: fixMessage, details: server.details });
+      }
+      const saved = await call(false);
       onSaved();
+      if (id === undefined) return navigate(paths.model(saved.metadata?.id ?? ""), `Created “${saved.metadata?.name}”.`);
+      setLoaded(valuesOf(saved));
+      setValues(valuesOf(saved));
+      setErrors({});
+      setMessage({ kind: "success", text: `Saved “${saved.metadata?.name}”.` });
+      onStored?.(saved);
     } catch (e) {
       fail(e);
     } finally {
@@ -143,50 +142,9 @@ export function ModelForm({ id, onSaved }: { id?: string; onSaved: () => void })
     }
   };
 
-  if (loadError) {
-    return (
-      <section class="panel">
-        <p class="alert" role="alert">
-          Could not load the model. {loadError}
-        </p>
-        <a href={paths.catalog} onClick={followLink}>
-          Back to the models
-        </a>
-      </section>
-    );
-  }
-  if (id !== undefined && !stored) return <p class="summary">Loading the model…</p>;
-
-  // Models of the platform catalog take only labels (and their status) from a workspace.
-  const catalogCopy = stored?.metadata?.origin === ModelOrigin.SYSTEM;
-  const deleted = stored?.metadata?.deleteTime !== undefined;
-  const title = id === undefined ? "New custom model" : `Edit “${stored?.metadata?.name}”`;
   return (
-    <section class="panel" aria-labelledby="form-title">
-      <p>
-        <a href={paths.catalog} onClick={followLink}>
-          ← All models
-        </a>
-      </p>
-      <h2 id="form-title">{title}</h2>
-      {stored && (
-        <div class="model-facts">
-          <p>
-            <span class="sub">{stored.metadata?.id}</span>
-          </p>
-          <StatusSwitch
-            model={stored}
-            onChange={(m) => {
-              // The new etag too: a save after the switch must not look like someone else's change.
-              setStored(m);
-              onSaved();
-            }}
-          />
-          {catalogCopy && <p class="hint">A model of the platform catalog: a workspace can change only its labels and status.</p>}
-          {deleted && <p class="alert">This model is deleted; undelete it from the list of models (with “Show deleted”) to use it again.</p>}
-        </div>
-      )}
-      <div aria-live="polite">
+    <>
+      <div aria-live="polite" ref={messageBox} tabIndex={-1} class="message-box">
         {message && (
           <div class={message.kind === "success" ? "notice" : "alert"} role={message.kind === "success" ? "status" : "alert"}>
             <p>{message.text}</p>
@@ -197,59 +155,28 @@ export function ModelForm({ id, onSaved }: { id?: string; onSaved: () => void })
                 ))}
               </ul>
             )}
-            {message.kind === "conflict" && (
-              <button type="button" onClick={reload}>
+            {message.kind === "conflict" && onReload && (
+              <button type="button" onClick={onReload}>
                 Reload the model
               </button>
             )}
           </div>
         )}
       </div>
-      <form onSubmit={submit} noValidate class="model-form">
-        {textFields.map(({ field, label, hint, inputMode }) => {
-          const described = [hint ? `${field}-hint` : "", errors[field] ? `${field}-error` : ""].filter((x) => x !== "").join(" ");
-          return (
-            <div class="field" key={field}>
-              <label for={field}>{label}</label>
-              <input
-                id={field}
-                type="text"
-                inputMode={inputMode}
-                required={field === "name"}
-                disabled={catalogCopy && field !== "labels"}
-                value={values[field]}
-                aria-invalid={errors[field] ? true : undefined}
-                aria-describedby={described || undefined}
-                onInput={(e) => set({ [field]: e.currentTarget.value })}
-              />
-              {hint && (
-                <p class="hint" id={`${field}-hint`}>
-                  {hint}
-                </p>
-              )}
-              {errors[field] && (
-                <p class="field-error" id={`${field}-error`}>
-                  {errors[field]}
-                </p>
-              )}
-            </div>
-          );
-        })}
-        <div class="field wide">
-          <label for="description">Description</label>
-          <textarea id="description" rows={3} disabled={catalogCopy} value={values.description} onInput={(e) => set({ description: e.currentTarget.value })} />
-          {errors.description && <p class="field-error">{errors.description}</p>}
-        </div>
-        <CredentialFields values={values} set={set} errors={errors} stored={stored} disabled={catalogCopy} />
+      <form ref={form} onSubmit={submit} noValidate class="model-form">
+        <ModelFields values={values} set={set} errors={errors} editable={editable} />
+        <CredentialFields values={values} set={set} errors={errors} stored={stored} readOnly={mode !== "edit"} />
         <div class="actions wide">
-          <button type="submit" class="primary" disabled={saving}>
-            {saving ? "Saving…" : id === undefined ? "Create model" : "Save changes"}
-          </button>
+          {mode !== "view" && (
+            <button type="submit" class="primary" disabled={saving}>
+              {saving ? "Saving…" : stored === undefined ? "Create model" : mode === "labels" ? "Save labels" : "Save changes"}
+            </button>
+          )}
           <a class="button" href={paths.catalog} onClick={followLink}>
-            Cancel
+            {mode === "view" ? "Back to the models" : "Cancel"}
           </a>
         </div>
       </form>
-    </section>
+    </>
   );
 }

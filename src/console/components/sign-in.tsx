@@ -1,6 +1,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { serviceUrl } from "../service-client.js";
 import { session } from "../session.js";
+import { TokenForm } from "./token-form.js";
 
 interface DevToken {
   token: string;
@@ -19,23 +20,11 @@ async function fetchDevToken(): Promise<DevToken | undefined> {
 }
 
 export function SignIn({ message }: { message?: string }) {
-  const [token, setToken] = useState("");
   const [devToken, setDevToken] = useState<DevToken>();
-  const [problem, setProblem] = useState<string>();
 
   useEffect(() => {
     void fetchDevToken().then(setDevToken);
   }, []);
-
-  const submit = (event: Event) => {
-    event.preventDefault();
-    const value = token.trim().replace(/^Bearer\s+/i, "");
-    if (value.split(".").length !== 3) {
-      setProblem("That is not a token: a token is three parts separated by dots (a JWT).");
-      return;
-    }
-    session.signIn(value);
-  };
 
   return (
     <main class="page narrow" id="main">
@@ -47,33 +36,7 @@ export function SignIn({ message }: { message?: string }) {
             {message}
           </p>
         )}
-        <form onSubmit={submit} noValidate>
-          <label for="token">Access token</label>
-          <p class="hint" id="token-hint">
-            A bearer token (JWT) for your workspace. It is kept in this tab only and sent only to {serviceUrl()}.
-          </p>
-          <input
-            id="token"
-            name="token"
-            type="password"
-            autocomplete="off"
-            spellcheck={false}
-            aria-describedby={problem ? "token-hint token-problem" : "token-hint"}
-            aria-invalid={problem ? true : undefined}
-            value={token}
-            onInput={(e) => setToken(e.currentTarget.value)}
-          />
-          {problem && (
-            <p class="field-error" id="token-problem">
-              {problem}
-            </p>
-          )}
-          <div class="actions">
-            <button type="submit" class="primary">
-              Sign in
-            </button>
-          </div>
-        </form>
+        <TokenForm submitLabel="Sign in" />
         {devToken && (
           <div class="dev-token">
             <p>
