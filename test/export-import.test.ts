@@ -394,6 +394,7 @@ describe("ImportModels", () => {
     const result = await importCsv(ws, csv);
     expect(result.createdCount).toBe(2);
     expect(result.updatedCount).toBe(1);
+    expect(result.unchangedCount).toBe(0);
     const byRow = new Map(result.errors.map((e) => [e.row, e]));
     expect(byRow.get(3)).toMatchObject({ column: "status" });
     expect(byRow.get(4)).toMatchObject({ column: "inputPricePerMillionTokensUsd" });

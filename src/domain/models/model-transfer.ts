@@ -236,8 +236,8 @@ export class ModelTransfer {
           firstRow.set(`${keyColumn}:${key}`, row.row);
         }
         const outcome = await this.importRow(call, row, file.columns, copies, req.dryRun);
-        if (outcome === "created") result.createdCount++;
         if (outcome === "created" && row.id !== undefined) result.unmatchedIdCount++;
+        if (outcome === "created") result.createdCount++;
         else if (outcome === "updated") result.updatedCount++;
         else result.unchangedCount++;
       } catch (e) {
