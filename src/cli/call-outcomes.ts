@@ -1,7 +1,9 @@
-import { Code, ConnectError, type CallOptions } from "@connectrpc/connect";
-import type { Message } from "@bufbuild/protobuf";
-import type { ImportModelsResponse } from "../../gen/modelservice/v1/model_service_pb.js";
+import { create, type Message } from "@bufbuild/protobuf";
+import { Code, ConnectError, createClient, type CallOptions } from "@connectrpc/connect";
+import { ModelService, type ImportModelsResponse } from "../../gen/modelservice/v1/model_service_pb.js";
+import { rpcCommands, type RpcCommand } from "./command-table.js";
 import { exitCodes, RowsRefusedError } from "./errors.js";
+import type { CallContext } from "./rpc-commands.js";
 
 /*
  * What an answer means beyond its body: the summary of an import (and its
@@ -28,22 +30,21 @@ type UnaryFn = (req: Message, options: CallOptions) => Promise<Message>;
  * A delete answered NotFound: when the model is there but deleted, say so in
  * those words (and how to restore it, where the group can) rather than "not found".
  */
-export async function explainDeleteNotFound(
-  error: unknown,
-  id: string,
-  retrieve: UnaryFn,
-  request: Message,
-  options: CallOptions,
-  undelete: string | undefined,
-): Promise<unknown> {
-  if (!(error instanceof ConnectError) || error.code !== Code.NotFound) return error;
+export async function explainDelete(rpc: RpcCommand, request: Message, ctx: CallContext, error: unknown): Promise<unknown> {
+  if (rpc.verb !== "delete" || !(error instanceof ConnectError) || error.code !== Code.NotFound) return error;
+  const verbs = rpcCommands().filter((r) => r.group === rpc.group);
+  const retrieve = verbs.find((r) => r.verb === "retrieve");
+  if (!retrieve) return error;
+  const client = createClient(ModelService, ctx.transport) as unknown as Record<string, UnaryFn>;
+  const { id, workspaceId } = request as unknown as { id: string; workspaceId?: string };
+  const get = create(retrieve.method.input, retrieve.method.input.field.workspaceId ? { id, workspaceId } : { id });
   let model: { metadata?: { deleteTime?: unknown } };
   try {
-    model = (await retrieve(request, options)) as typeof model;
+    model = (await client[retrieve.method.localName]!(get, { headers: ctx.headers })) as typeof model;
   } catch {
     return error;
   }
   if (model.metadata?.deleteTime === undefined) return error;
-  const restore = undelete ? `; \`${undelete} ${id}\` restores it` : "";
+  const restore = verbs.some((r) => r.verb === "undelete") ? `; \`modelservice ${rpc.group} undelete ${id}\` restores it` : "";
   return new ConnectError(`model "${id}" is already deleted${restore}`, Code.NotFound, error.metadata, [], error);
 }

@@ -13,7 +13,6 @@ import { secretInput, secretValue } from "./secret-inputs.js";
 
 interface GlobalOptions {
   baseUrl: string;
-  apiKey?: string;
   protocol: Protocol;
   output: OutputFormat;
   timeout: string;

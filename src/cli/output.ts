@@ -157,19 +157,22 @@ function width(text: string): number {
 
 /**
  * Narrows the widest columns, one character at a time, until the line fits:
- * never an id column (people copy ids), never a column below its header or 8.
+ * first those whose cells are wider than their header (names, families),
+ * then any down to 5 characters; never an id column (people copy ids).
  */
-function fit(widths: number[], headers: string[], maxWidth: number): number[] {
+function fit(widths: number[], headers: readonly string[], maxWidth: number): number[] {
   const fitted = [...widths];
   const lineWidth = () => fitted.reduce((a, b) => a + b, 0) + 2 * (fitted.length - 1);
-  while (lineWidth() > maxWidth) {
-    let widest = -1;
-    fitted.forEach((w, i) => {
-      if (/(^| )ID$/.test(headers[i]!)) return;
-      if (w > Math.max(8, width(headers[i]!)) && (widest < 0 || w > fitted[widest]!)) widest = i;
-    });
-    if (widest < 0) break;
-    fitted[widest]!--;
+  for (const floor of [(i: number) => Math.max(5, width(headers[i]!)), () => 5]) {
+    while (lineWidth() > maxWidth) {
+      let widest = -1;
+      fitted.forEach((w, i) => {
+        if (/(^| )ID$/.test(headers[i]!) || w <= floor(i)) return;
+        if (widest < 0 || w > fitted[widest]!) widest = i;
+      });
+      if (widest < 0) break;
+      fitted[widest]!--;
+    }
   }
   return fitted;
 }

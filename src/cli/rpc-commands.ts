@@ -1,4 +1,4 @@
-import { create, createRegistry, fromJson, getOption, type DescField, type DescMessage, type DescMethod, type JsonValue, type Message } from "@bufbuild/protobuf";
+import { createRegistry, fromJson, getOption, type DescField, type DescMessage, type DescMethod, type JsonValue, type Message } from "@bufbuild/protobuf";
 import { createClient, type CallOptions, type Transport } from "@connectrpc/connect";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { FieldBehavior, field_behavior } from "../../gen/google/api/field_behavior_pb.js";
@@ -6,7 +6,7 @@ import { comments as modelComments } from "../../gen/modelservice/v1/model_comme
 import { comments as serviceComments } from "../../gen/modelservice/v1/model_service_comments.js";
 import { file_modelservice_v1_model_service, ListModelsRequestSchema, ModelService, type ImportModelsResponse } from "../../gen/modelservice/v1/model_service_pb.js";
 import { errorDetailTypes } from "../domain/errors/rpc-status.js";
-import { explainDeleteNotFound, reportImport } from "./call-outcomes.js";
+import { explainDelete, reportImport } from "./call-outcomes.js";
 import { rpcCommands, type RpcCommand } from "./command-table.js";
 import { UsageError } from "./errors.js";
 import { withFlagHints, type FieldFlag } from "./flag-hints.js";
@@ -399,19 +399,6 @@ async function runRpc(rpc: RpcCommand, request: Message, ctx: CallContext, field
   }
   await print(ctx, method.output, response);
   if (importing) reportImport(response as ImportModelsResponse);
-}
-
-/** A delete's NotFound, reworded when the model is there but already deleted. */
-async function explainDelete(rpc: RpcCommand, request: Message, ctx: CallContext, error: unknown): Promise<unknown> {
-  if (rpc.verb !== "delete") return error;
-  const verbs = rpcCommands().filter((r) => r.group === rpc.group);
-  const retrieve = verbs.find((r) => r.verb === "retrieve");
-  if (!retrieve) return error;
-  const client = createClient(ModelService, ctx.transport) as unknown as Record<string, UnaryFn>;
-  const { id, workspaceId } = request as unknown as { id: string; workspaceId?: string };
-  const get = create(retrieve.method.input, retrieve.method.input.field.workspaceId ? { id, workspaceId } : { id });
-  const undelete = verbs.some((r) => r.verb === "undelete") ? `modelservice ${rpc.group} undelete` : undefined;
-  return explainDeleteNotFound(error, id, client[retrieve.method.localName]!, get, { headers: ctx.headers }, undelete);
 }
 
 function toPlain(message: Message): unknown {
