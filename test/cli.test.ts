@@ -709,6 +709,23 @@ describe("ids, tables and completion", slow, () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
+  it.skipIf(!existsSync("/usr/bin/zsh"))("completes in zsh, npx and flag values included", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "cli-zsh-"));
+    const script = join(dir, "_modelservice");
+    writeFileSync(script, await ok("completion", "zsh"));
+    // compsys stand-ins: compadd prints the candidates it is given.
+    const complete = async (...words: string[]) => {
+      const line = words.map((w) => `'${w}'`).join(" ");
+      const r = await runFile("zsh", ["-fc", `compdef() {}; _files() { print files; }; compadd() { shift; print -r -- "$*"; }; source ${script}; words=(${line}); CURRENT=${words.length}; _modelservice`]);
+      expect(r.code, r.stderr).toBe(0);
+      return r.stdout.trim().split(" ");
+    };
+    expect(await complete("npx", "modelservice", "models", "list", "-o", "")).toEqual(["json", "table", "csv"]);
+    expect(await complete("modelservice", "models", "list", "--status", "")).toEqual(["MODEL_STATUS_ENABLED", "MODEL_STATUS_DISABLED"]);
+    expect(await complete("modelservice", "models", "import", "--file", "")).toEqual(["files"]);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
   it.skipIf(!existsSync("/usr/bin/fish"))("completes in fish too, names beside ids", async () => {
     const dir = mkdtempSync(join(tmpdir(), "cli-fish-"));
     const script = join(dir, "modelservice.fish");
