@@ -38,10 +38,10 @@ function env(extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv 
   return e;
 }
 
-function runFile(file: string, args: string[], options: { env?: NodeJS.ProcessEnv; cwd?: string; input?: string } = {}): Promise<Result> {
+function runFile(file: string, args: string[], options: { env?: NodeJS.ProcessEnv; cwd?: string; input?: string; timeout?: number } = {}): Promise<Result> {
   const started = Date.now();
   return new Promise((done) => {
-    const child = execFile(file, args, { env: options.env ?? env(), cwd: options.cwd ?? root, maxBuffer: 64 * 1024 * 1024, timeout: 60_000 }, (error, stdout, stderr) => {
+    const child = execFile(file, args, { env: options.env ?? env(), cwd: options.cwd ?? root, maxBuffer: 64 * 1024 * 1024, timeout: options.timeout ?? 60_000 }, (error, stdout, stderr) => {
       const code = error ? (typeof error.code === "number" ? error.code : 1) : 0;
       done({ code, stdout: String(stdout), stderr: String(stderr), ms: Date.now() - started });
     });
@@ -81,7 +81,7 @@ interface ModelJson {
 
 beforeAll(async () => {
   // One build of the bin, as `npm install` (prepare) makes it.
-  const build = await runFile(process.execPath, [join(root, "node_modules/typescript/bin/tsc"), "-p", "tsconfig.build.json"], { env: process.env });
+  const build = await runFile(process.execPath, [join(root, "node_modules/typescript/bin/tsc"), "-p", "tsconfig.build.json"], { env: process.env, timeout: 170_000 });
   if (build.code !== 0) throw new Error(`build failed: ${build.stdout}${build.stderr}`);
   service = await startTestService();
   apiKey = await service.token(workspace);
@@ -177,7 +177,7 @@ describe("output", slow, () => {
       expect(row.slice(starts[3], starts[4]).trim()).toBe("enabled");
       expect(row.slice(starts[4])).toMatch(/^\$\d+\.\d{2,}/);
     });
-    expect(out).toMatch(/\ntotal: \d+\n/);
+    expect(out).not.toContain("total:");
   });
 
   it("prints lists as CSV", async () => {
@@ -324,7 +324,7 @@ describe("every command against the server", slow, () => {
     writeFileSync(file, exported.stdout);
     const imported = await cli("models", "import", "--file", file, "--dry-run");
     expect(imported.code).toBe(0);
-    expect(imported.stderr).toBe("");
+    expect(imported.stderr).toMatch(/^dry run of \d+ rows, nothing written: would have created 0, updated 0, unchanged \d+, refused 0\n$/);
     expect(JSON.parse(imported.stdout)).toMatchObject({ dryRun: true, errors: [] });
     const fromStdin = await runFile(process.execPath, [bin, "models", "import", "--file", "-"], { input: exported.stdout });
     expect(fromStdin.code).toBe(0);
@@ -354,7 +354,7 @@ describe("errors", slow, () => {
 
     const missing = await cli("models", "retrieve");
     expect(missing.code).toBe(2);
-    expect(missing.stderr).toBe("error: required option '--id <value>' not specified\n");
+    expect(missing.stderr).toBe("error: missing the id: give it as the argument (models retrieve <id>) or as --id <id>\n");
 
     const choice = await cli("models", "set-status", "--id", "model_01ZZZZZZZZZZZZZZZZZZZZZZZZ", "--status", "sideways");
     expect(choice.code).toBe(2);
@@ -377,7 +377,7 @@ describe("errors", slow, () => {
     const bad = await cli("--api-key", "not-a-jwt", "models", "list");
     expect(bad.code).toBe(3);
     const readOnly = await service.token(workspace, { scope: "models:read" });
-    const denied = await cli("models", "create", "--api-key", readOnly, "--name", "x", "--provider", "openai", "--family", "x");
+    const denied = await cliWith({ MODELSERVICE_API_KEY: readOnly }, "models", "create", "--name", "x", "--provider", "openai", "--family", "x");
     expect(denied.code).toBe(3);
     expect(denied.stderr).toMatch(/^error: permission_denied: /);
     noStack(denied);
@@ -517,4 +517,229 @@ describe("the installed bin", () => {
     expect(npx.code, npx.stderr).toBe(0);
     expect(npx.stdout.trim()).toBe(version);
   }, 120_000);
+});
+
+/** A command line run with a pseudo-terminal (util-linux `script`); what the terminal showed comes back as stdout. */
+function onTerminal(commandLine: string): Promise<Result> {
+  return runFile("/usr/bin/script", ["-qec", commandLine, "/dev/null"]);
+}
+
+const hasScript = existsSync("/usr/bin/script");
+
+describe("import: no duplicates, failures that scripts see", slow, () => {
+  it("re-importing an unchanged export is a no-op, models without an externalId included (the README's example)", async () => {
+    const key = await service.token("ws_cli_roundtrip");
+    const created = await cliWith({ MODELSERVICE_API_KEY: key }, "models", "create", "--name", "No external id", "--provider", "acme", "--family", "f");
+    expect(created.code, created.stderr).toBe(0);
+    const exported = await cliWith({ MODELSERVICE_API_KEY: key }, "models", "export");
+    const dir = mkdtempSync(join(tmpdir(), "cli-roundtrip-"));
+    const file = join(dir, "models.csv");
+    writeFileSync(file, exported.stdout);
+    const rows = exported.stdout.trimEnd().split("\n").length - 1;
+    for (const dryRun of [["--dry-run"], []]) {
+      const r = await cliWith({ MODELSERVICE_API_KEY: key }, "models", "import", "--file", file, ...dryRun);
+      expect(r.code, r.stderr).toBe(0);
+      expect(JSON.parse(r.stdout)).toMatchObject({ createdCount: 0, updatedCount: 0, unchangedCount: rows, errors: [] });
+    }
+    // Into another workspace, the rows are created, and the CLI says why.
+    const other = await cliWith({ MODELSERVICE_API_KEY: await service.token("ws_cli_elsewhere") }, "models", "import", "--file", file, "--dry-run");
+    expect(other.code, other.stderr).toBe(0);
+    expect(JSON.parse(other.stdout)).toMatchObject({ createdCount: 1, unmatchedIdCount: 1 });
+    expect(other.stderr).toContain("note: 1 of the created rows carry the id of no model of this workspace");
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("exits 5 with a summary line on stderr when rows are refused; no empty error table otherwise", async () => {
+    const bad = await runFile(process.execPath, [bin, "models", "import", "--file", "-"], { input: "name,status\r\nCLI import ok,\r\nCLI import bad,NOPE\r\n" });
+    expect(bad.code).toBe(5);
+    expect(JSON.parse(bad.stdout)).toMatchObject({ createdCount: 1, unchangedCount: 0, errors: [{ row: 3, column: "status" }] });
+    expect(bad.stderr).toBe('imported 2 rows: created 1, updated 0, unchanged 0, refused 1\nerror: 1 of 2 rows refused, see "errors" in the output (exit 5)\n');
+
+    const good = await runFile(process.execPath, [bin, "models", "import", "--file", "-", "-o", "table", "--dry-run"], { input: "name\r\nCLI import table\r\n" });
+    expect(good.code, good.stderr).toBe(0);
+    expect(good.stdout).not.toMatch(/ROW|REASON/);
+    expect(good.stdout).toContain("created_count: 1");
+    expect(good.stderr).toContain("no errors");
+  });
+
+  it.skipIf(!hasScript)("shows a spinner with the row count while the import runs, not a bar stuck at 0%", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "cli-import-tty-"));
+    const file = join(dir, "models.csv");
+    writeFileSync(file, "name\r\nSpin 1\r\nSpin 2\r\nSpin 3\r\n");
+    const r = await onTerminal(`'${process.execPath}' '${bin}' models import --dry-run --file '${file}' > '${join(dir, "out.json")}'`);
+    expect(r.code, r.stdout).toBe(0);
+    expect(r.stdout).toMatch(/[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏] importing 3 rows/);
+    expect(r.stdout).not.toMatch(/0% \|/);
+    rmSync(dir, { recursive: true, force: true });
+  });
+});
+
+describe("secrets off the command line", slow, () => {
+  const create = (name: string, ...more: string[]) => ["models", "create", "--name", name, "--provider", "acme", "--family", "f", "--model-url", "https://api.example.com/v1", ...more];
+
+  it("takes credentials from --token-file, --token-stdin or MODELSERVICE_CREDENTIALS_TOKEN; a flag still works with a warning", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "cli-secret-"));
+    const file = join(dir, "token");
+    writeFileSync(file, "sk-from-file\n");
+    const results = [
+      await cli(...create("Secret file", "--token-file", file)),
+      await runFile(process.execPath, [bin, ...create("Secret stdin", "--token-stdin")], { input: "sk-from-stdin\n" }),
+      await cliWith({ MODELSERVICE_CREDENTIALS_TOKEN: "sk-from-env" }, ...create("Secret env")),
+      await runFile(process.execPath, [bin, ...create("Secret keys", "--client-key-stdin", "--secret-key-file", file)], { input: "ck-from-stdin" }),
+    ];
+    for (const r of results) {
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stderr).toBe("");
+      expect((JSON.parse(r.stdout) as { spec: { hasToken?: boolean; hasClientKey?: boolean } }).spec).toSatisfy((s: { hasToken?: boolean; hasClientKey?: boolean }) => s.hasToken === true || s.hasClientKey === true);
+    }
+    const flagged = await cli(...create("Secret flag", "--token", "sk-on-the-line"));
+    expect(flagged.code).toBe(0);
+    expect(flagged.stderr).toBe("warning: a secret given as --token ends up in shell history and ps; use --token-file, --token-stdin or MODELSERVICE_CREDENTIALS_TOKEN\n");
+    const both = await runFile(process.execPath, [bin, ...create("Two stdin", "--token-stdin", "--client-key-stdin")], { input: "x" });
+    expect(both.code).toBe(2);
+    expect(both.stderr).toMatch(/both read standard input/);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("takes the API key from --api-key-file or --api-key-stdin, and warns about --api-key", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "cli-apikey-"));
+    const file = join(dir, "key");
+    writeFileSync(file, apiKey + "\n");
+    const fromFile = await cliWith({ MODELSERVICE_API_KEY: undefined }, "--api-key-file", file, "models", "list", "--limit", "1");
+    expect(fromFile.code, fromFile.stderr).toBe(0);
+    expect(fromFile.stderr).toBe("");
+    const fromStdin = await runFile(process.execPath, [bin, "models", "list", "--limit", "1", "--api-key-stdin"], { env: env({ MODELSERVICE_API_KEY: undefined }), input: apiKey });
+    expect(fromStdin.code, fromStdin.stderr).toBe(0);
+    const flagged = await cliWith({ MODELSERVICE_API_KEY: undefined }, "--api-key", apiKey, "models", "list", "--limit", "1");
+    expect(flagged.code).toBe(0);
+    expect(flagged.stderr).toMatch(/^warning: a secret given as --api-key ends up in shell history and ps; use --api-key-file, --api-key-stdin or MODELSERVICE_API_KEY\n$/);
+    rmSync(dir, { recursive: true, force: true });
+  });
+});
+
+describe("errors that say how to fix them", slow, () => {
+  it("names the ways to give a token, and says in words when one has expired or is invalid", async () => {
+    const none = await cliWith({ MODELSERVICE_API_KEY: undefined }, "models", "list");
+    expect(none.code).toBe(3);
+    for (const word of ["--api-key", "MODELSERVICE_API_KEY", "modelservice token"]) expect(none.stderr).toContain(word);
+    const expired = await cliWith({ MODELSERVICE_API_KEY: await service.token(workspace, { ttl: -60 }) }, "models", "list");
+    expect(expired.code).toBe(3);
+    expect(expired.stderr).toMatch(/^error: unauthenticated: the token has expired .*get a new one with `modelservice token/);
+    const invalid = await cliWith({ MODELSERVICE_API_KEY: "not-a-jwt" }, "models", "list");
+    expect(invalid.stderr).toMatch(/^error: unauthenticated: the token is not a valid token of this service .*get a new one/);
+  });
+
+  it("a bad --ttl is a usage error", async () => {
+    const r = await cliWith({ MODELSERVICE_JWT_SECRET: jwtSecret, MODELSERVICE_DATA_DIR: tmpdir() }, "token", "--workspace", "ws_x", "--ttl", "forever");
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("--ttl");
+    expect(r.stdout).toBe("");
+  });
+
+  it("create without a name names the flag; price flags name their unit", async () => {
+    const r = await cli("models", "create", "--provider", "acme", "--family", "f");
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^error: invalid_argument: .*missing --name/);
+    const help = (await ok("models", "create", "--help")).replace(/\s+/g, " ");
+    expect(help).toContain("--input-price-per-million-tokens <cents>");
+    expect(help).toContain("--input-price-per-million-tokens-usd takes exact dollars");
+    expect(help).toContain("--input-price-per-million-tokens-usd <dollars>");
+  });
+
+  it("deleting an already deleted model says so", async () => {
+    const id = (await okJson<ModelJson>("models", "create", "--name", "Delete twice", "--provider", "acme", "--family", "f")).metadata.id;
+    expect((await cli("models", "delete", id)).code).toBe(0);
+    const again = await cli("models", "delete", id);
+    expect(again.code).toBe(4);
+    expect(again.stderr).toBe(`error: not_found: model "${id}" is already deleted; \`modelservice models undelete ${id}\` restores it\n`);
+  });
+});
+
+describe("ids, tables and completion", slow, () => {
+  it("takes the id as an argument as well as --id", async () => {
+    const id = (await okJson<{ items: ModelJson[] }>("models", "list", "--limit", "1")).items[0]!.metadata.id;
+    expect(await okJson("models", "get", id)).toEqual(await rest(`/v1/models/${id}`));
+    expect((await okJson<ModelJson>("models", "disable", id)).spec.status).toBe("MODEL_STATUS_DISABLED");
+    expect((await okJson<ModelJson>("models", "enable", id, "--id", id)).spec.status).toBe("MODEL_STATUS_ENABLED");
+    const two = await cli("models", "get", id, "--id", "model_01ZZZZZZZZZZZZZZZZZZZZZZZZ");
+    expect(two.code).toBe(2);
+  });
+
+  it("keeps stdout to the rows: total and cursor on stderr", async () => {
+    const r = await cli("models", "list", "--limit", "2", "-o", "table");
+    expect(r.code).toBe(0);
+    expect(r.stdout.trimEnd().split("\n")).toHaveLength(3);
+    expect(r.stderr).toMatch(/^total: \d+\nnext_cursor: \S+\n$/);
+  });
+
+  it.skipIf(!hasScript)("fits -o table to the terminal's width", async () => {
+    const name = "A model with a rather long name that would not fit a narrow terminal";
+    await okJson("models", "create", "--name", name, "--provider", "acme", "--family", "narrow-terminal-family", "--labels", "fit=yes");
+    const r = await onTerminal(`stty cols 80; '${process.execPath}' '${bin}' models list --labels fit=yes -o table`);
+    expect(r.code, r.stdout).toBe(0);
+    const lines = r.stdout.split(/\r?\n/).filter((l) => l.startsWith("ID") || l.startsWith("model_"));
+    expect(lines).toHaveLength(2);
+    for (const line of lines) expect([...line].length).toBeLessThanOrEqual(80);
+    expect(lines[1]).toMatch(/^model_[0-9A-Z]{26} {2}A mo\S*… /);
+    expect(lines[1]).not.toContain(name);
+  });
+
+  it("completes `npx modelservice`, flag values (-o) and ids from the server in bash", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "cli-complete-"));
+    const script = join(dir, "modelservice.bash");
+    writeFileSync(script, await ok("completion", "bash"));
+    // `modelservice` on the PATH, as after npm install -g.
+    writeFileSync(join(dir, "modelservice"), `#!/bin/sh\nexec '${process.execPath}' '${bin}' "$@"\n`, { mode: 0o755 });
+    const complete = async (fn: string, ...words: string[]) => {
+      const r = await runFile("bash", ["-c", `source ${script}; COMP_WORDS=(${words.map((w) => `'${w}'`).join(" ")}); COMP_CWORD=${words.length - 1}; ${fn}; echo "\${COMPREPLY[*]}"`], {
+        env: env({ PATH: `${dir}:${process.env.PATH}` }),
+      });
+      expect(r.code, r.stderr).toBe(0);
+      return r.stdout.trim().split(" ");
+    };
+    expect(await complete("_modelservice_npx", "npx", "modelservice", "models", "set-")).toEqual(["set-status"]);
+    expect(await complete("_modelservice_npx", "npx", "--no-install", "modelservice", "models", "list", "-o", "")).toEqual(["json", "table", "csv"]);
+    expect(await complete("_modelservice", "modelservice", "-o", "t")).toEqual(["table"]);
+    const ids = (await okJson<{ items: ModelJson[] }>("models", "list", "--limit", "200")).items.map((m) => m.metadata.id);
+    expect(await complete("_modelservice", "modelservice", "models", "get", "")).toEqual(ids);
+    const prefix = ids[0]!.slice(0, -1);
+    const completed = await complete("_modelservice", "modelservice", "models", "delete", "--id", prefix);
+    expect(completed).toContain(ids[0]);
+    expect(completed).toEqual(ids.filter((id) => id.startsWith(prefix)));
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it.skipIf(!existsSync("/usr/bin/zsh"))("completes in zsh, npx and flag values included", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "cli-zsh-"));
+    const script = join(dir, "_modelservice");
+    writeFileSync(script, await ok("completion", "zsh"));
+    // compsys stand-ins: compadd prints the candidates it is given.
+    const complete = async (...words: string[]) => {
+      const line = words.map((w) => `'${w}'`).join(" ");
+      const r = await runFile("zsh", ["-fc", `compdef() {}; _files() { print files; }; compadd() { shift; print -r -- "$*"; }; source ${script}; words=(${line}); CURRENT=${words.length}; _modelservice`]);
+      expect(r.code, r.stderr).toBe(0);
+      return r.stdout.trim().split(" ");
+    };
+    expect(await complete("npx", "modelservice", "models", "list", "-o", "")).toEqual(["json", "table", "csv"]);
+    expect(await complete("modelservice", "models", "list", "--status", "")).toEqual(["MODEL_STATUS_ENABLED", "MODEL_STATUS_DISABLED"]);
+    expect(await complete("modelservice", "models", "import", "--file", "")).toEqual(["files"]);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it.skipIf(!existsSync("/usr/bin/fish"))("completes in fish too, names beside ids", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "cli-fish-"));
+    const script = join(dir, "modelservice.fish");
+    writeFileSync(script, await ok("completion", "fish"));
+    writeFileSync(join(dir, "modelservice"), `#!/bin/sh\nexec '${process.execPath}' '${bin}' "$@"\n`, { mode: 0o755 });
+    const complete = async (line: string) => {
+      const r = await runFile("fish", ["-c", `source ${script}; complete -C ${JSON.stringify(line)}`], { env: env({ PATH: `${dir}:${process.env.PATH}` }) });
+      expect(r.code, r.stderr).toBe(0);
+      return r.stdout.trim().split("\n");
+    };
+    expect(await complete("npx modelservice models set-")).toEqual(["set-status"]);
+    expect((await complete("modelservice models list -o ")).sort()).toEqual(["csv", "json", "table"]);
+    const first = (await okJson<{ items: ModelJson[] }>("models", "list", "--limit", "1")).items[0]!.metadata;
+    expect(await complete(`modelservice models get ${first.id}`)).toEqual([`${first.id}\t${first.name}`]);
+    rmSync(dir, { recursive: true, force: true });
+  });
 });

@@ -48,6 +48,7 @@ interface ImportJson {
   unchangedCount: number;
   errors: Array<{ row: number; column: string; reason: string }>;
   dryRun: boolean;
+  unmatchedIdCount: number;
 }
 
 interface ModelJson {
@@ -306,6 +307,8 @@ describe("ImportModels", () => {
     const result = await importCsv("ws_target", before);
     expect(result.errors).toEqual([]);
     expect(result).toMatchObject({ createdCount: 3, updatedCount: 2, dryRun: false });
+    // The source's ids are no models of the target: every created row says so.
+    expect(result.unmatchedIdCount).toBe(3);
     const sourceRows = rowsOf(before);
     expect(result.unchangedCount).toBe(sourceRows.length - 5);
     const after = rowsOf(await exportCsv("ws_target"));
@@ -323,6 +326,40 @@ describe("ImportModels", () => {
     expect(again.errors).toEqual([]);
     expect(again.updatedCount).toBe(0);
     expect(again.createdCount).toBe(1);
+    expect(again.unmatchedIdCount).toBe(1);
+  });
+
+  it("re-importing an unchanged export into its own workspace is a no-op, models without an externalId included", async () => {
+    const csv = await exportCsv(source);
+    const rows = rowsOf(csv);
+    expect(rows.some((r) => r.externalId === "" && r.catalogId === "")).toBe(true);
+    const before = await listAll(source);
+    for (const query of ["dryRun=true", ""]) {
+      const result = await importCsv(source, csv, query);
+      expect(result).toMatchObject({ createdCount: 0, updatedCount: 0, unchangedCount: rows.length, unmatchedIdCount: 0, errors: [] });
+    }
+    expect((await listAll(source)).length).toBe(before.length);
+    expect(await exportCsv(source)).toBe(csv);
+  });
+
+  it("matches a row by its id before its externalId, and refuses an id twice", async () => {
+    const ws = "ws_by_id";
+    const plain = await createModel(ws, { metadata: { name: "Plain" }, spec: { provider: "acme", family: "f1" } });
+    const keyed = await createModel(ws, { metadata: { name: "Keyed", externalId: "k-1" }, spec: { provider: "acme", family: "f1" } });
+    const count = (await listAll(ws)).length;
+    const csv = [
+      "id,externalId,name,family",
+      `${plain.metadata.id},,Plain renamed,f1`,
+      `${keyed.metadata.id},k-2,Keyed renamed,f1`,
+      `${plain.metadata.id},,Twice,f1`,
+    ].join("\r\n");
+    const result = await importCsv(ws, csv);
+    expect(result).toMatchObject({ createdCount: 0, updatedCount: 2, unmatchedIdCount: 0 });
+    expect(result.errors).toEqual([{ row: 4, column: "id", reason: expect.stringContaining("row 2") }]);
+    const models = await listAll(ws);
+    expect(models.length).toBe(count);
+    expect(models.find((m) => m.metadata.id === plain.metadata.id)?.metadata.name).toBe("Plain renamed");
+    expect(models.find((m) => m.metadata.id === keyed.metadata.id)?.metadata).toMatchObject({ name: "Keyed renamed", externalId: "k-2" });
   });
 
   it("a dry run checks every row and writes nothing", async () => {
@@ -357,6 +394,7 @@ describe("ImportModels", () => {
     const result = await importCsv(ws, csv);
     expect(result.createdCount).toBe(2);
     expect(result.updatedCount).toBe(1);
+    expect(result.unchangedCount).toBe(0);
     const byRow = new Map(result.errors.map((e) => [e.row, e]));
     expect(byRow.get(3)).toMatchObject({ column: "status" });
     expect(byRow.get(4)).toMatchObject({ column: "inputPricePerMillionTokensUsd" });

@@ -3,16 +3,16 @@ import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Argument, Command, CommanderError, Option } from "commander";
-import { bashCompletion, zshCompletion } from "./completion.js";
+import { completionScript, printIds, shells, type Shell } from "./completion.js";
 import { createTransport, parseBaseUrl, parseDuration, protocols, type Protocol } from "./client.js";
 import { exitCodeOf, report } from "./errors.js";
 import { migrateCommand, rotateKeysCommand, serveCommand, tokenCommand } from "./operator-commands.js";
 import { outputFormats, type OutputFormat } from "./output.js";
 import { addRpcCommands, type CallContext } from "./rpc-commands.js";
+import { secretInput, secretValue } from "./secret-inputs.js";
 
 interface GlobalOptions {
   baseUrl: string;
-  apiKey?: string;
   protocol: Protocol;
   output: OutputFormat;
   timeout: string;
@@ -30,6 +30,12 @@ function version(): string {
   return "unknown";
 }
 
+const apiKeyOption = new Option("--api-key <token>", "bearer token (JWT) of the caller; MODELSERVICE_TOKEN is read too");
+const apiKeyInput = secretInput(apiKeyOption, "MODELSERVICE_API_KEY");
+
+/** Whether the call carried a token, known once context() has run: an Unauthenticated answer is explained by it. */
+let apiKeyGiven: boolean | undefined;
+
 function context(cmd: Command): CallContext {
   const o = cmd.optsWithGlobals<GlobalOptions>();
   const baseUrl = parseBaseUrl(o.baseUrl);
@@ -39,7 +45,10 @@ function context(cmd: Command): CallContext {
     timeoutMs: parseDuration(o.timeout),
     connectTimeoutMs: parseDuration(o.connectTimeout),
   });
-  const apiKey = o.apiKey ?? process.env.MODELSERVICE_TOKEN;
+  let root = cmd;
+  while (root.parent) root = root.parent;
+  const apiKey = secretValue(root, apiKeyInput) ?? process.env.MODELSERVICE_TOKEN;
+  apiKeyGiven = apiKey !== undefined && apiKey !== "";
   return {
     transport,
     headers: apiKey ? { authorization: `Bearer ${apiKey}` } : {},
@@ -55,7 +64,7 @@ async function run(cmd: Command, work: () => Promise<void>): Promise<void> {
   try {
     await work();
   } catch (e) {
-    code = report(e, { debug: o.debug, baseUrl: o.baseUrl });
+    code = report(e, { debug: o.debug, baseUrl: o.baseUrl, apiKeyGiven });
   }
   await new Promise<void>((resolve) => process.stdout.write("", () => resolve()));
   // Open HTTP/2 sessions and keep-alive sockets would otherwise hold the process.
@@ -70,7 +79,9 @@ export function buildProgram(): Command {
     )
     .version(version())
     .addOption(new Option("--base-url <url>", "URL of the service").env("MODELSERVICE_URL").default("http://localhost:8080"))
-    .addOption(new Option("--api-key <token>", "bearer token (JWT) of the caller; MODELSERVICE_TOKEN is read too").env("MODELSERVICE_API_KEY"))
+    .addOption(apiKeyOption)
+    .addOption(apiKeyInput.file)
+    .addOption(apiKeyInput.stdin)
     .addOption(new Option("--protocol <protocol>", "wire protocol").choices(protocols).default("connect"))
     .addOption(new Option("-o, --output <format>", "json: canonical proto JSON; table: aligned columns; csv: rows").choices(outputFormats).default("json"))
     .addOption(new Option("--timeout <duration>", "deadline of each call (500ms, 30s, 2m)").default("30s"))
@@ -89,10 +100,17 @@ export function buildProgram(): Command {
 
   program
     .command("completion")
-    .description("Print a shell completion script: source <(modelservice completion bash)")
-    .addArgument(new Argument("<shell>", "the shell").choices(["bash", "zsh"]))
-    .action((shell: "bash" | "zsh") => {
-      process.stdout.write(shell === "bash" ? bashCompletion(program) : zshCompletion(program));
+    .description("Print a shell completion script: source <(modelservice completion bash); it also completes `npx modelservice`")
+    .addArgument(new Argument("<shell>", "the shell").choices(shells))
+    .action((shell: Shell) => {
+      process.stdout.write(completionScript(shell, program));
+    });
+  // Used by the completion scripts: the ids of a group's list, each with its name.
+  program
+    .command("__complete-ids", { hidden: true })
+    .argument("<group>")
+    .action(async (group: string, _opts: unknown, self: Command) => {
+      await run(self, () => printIds(group, context(self)));
     });
   return program;
 }

@@ -1,4 +1,4 @@
-import { Command, InvalidArgumentError, Option } from "commander";
+import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { ConfigError, loadConfig } from "../config.js";
 import { scopes } from "../domain/auth/principal.js";
 import { CredentialOpenError, CredentialSealer } from "../domain/credentials/credential-sealer.js";
@@ -29,6 +29,15 @@ function scopeList(text: string): string {
   return list.join(" ");
 }
 
+/** A lifetime as jose reads it ("90s", "1h", "30d", "2 weeks"), positive and forward only. */
+const ttlText = /^(\d+|\d+\.\d+) ?(seconds?|secs?|s|minutes?|mins?|m|hours?|hrs?|h|days?|d|weeks?|w|years?|yrs?|y)$/i;
+
+function ttl(text: string): string {
+  const m = ttlText.exec(text.trim());
+  if (!m || Number(m[1]) <= 0) throw new InvalidArgumentError('expected a lifetime such as "30m", "1h", "30d" or "2 weeks"');
+  return text.trim();
+}
+
 /** `token`: mints a bearer token signed with the configured HS256 secret. */
 export function tokenCommand(name = "token"): Command {
   return new Command(name)
@@ -37,7 +46,7 @@ export function tokenCommand(name = "token"): Command {
     .option("--account <id>", "account_id claim", "acct_dev")
     .option("--profile <id>", "sub claim: the caller's profile id", "profile_dev")
     .addOption(new Option("--scope <scopes>", "space-separated scopes").argParser(scopeList).default(scopes.join(" ")))
-    .option("--ttl <duration>", 'lifetime, e.g. "1h", "30d"', "1h")
+    .addOption(new Option("--ttl <duration>", 'lifetime, e.g. "1h", "30d"').argParser(ttl).default("1h"))
     .action(async (o: { workspace: string; account: string; profile: string; scope: string; ttl: string }) => {
       const config = loadConfig();
       if (config.tokenKeys.kind !== "secret") {
@@ -147,8 +156,11 @@ export function serveCommand(): Command {
 
 /** Runs one operator command as its own program (`npm run token`, `npm run rotate-keys`). */
 export function runStandalone(command: Command): void {
+  // Commander's own errors (a bad flag value) are usage errors here too: exit 2.
+  command.exitOverride();
   command.parseAsync().catch((e: unknown) => {
-    process.stderr.write(errorLine(e) + "\n");
+    // Commander has already written its own line (or the help).
+    if (!(e instanceof CommanderError)) process.stderr.write(errorLine(e) + "\n");
     process.exit(exitCodeOf(e));
   });
 }

@@ -131,9 +131,12 @@ function placeholder(field: DescField): unknown {
 }
 
 /** The rows of a response: its first non-empty repeated message field (items, models, results…), else itself. */
-function rowsOf(schema: DescMessage, message: Message): { rowSchema: DescMessage; rows: Message[]; summary: Array<[string, string]> } {
+function rowsOf(
+  schema: DescMessage,
+  message: Message,
+): { rowSchema: DescMessage; rows: Message[]; listName?: string; summary: Array<[string, string]>; paging: Array<[string, string]> } {
   const lists = schema.fields.filter((f): f is DescField & { fieldKind: "list"; listKind: "message" } => f.fieldKind === "list" && f.listKind === "message");
-  if (lists.length === 0) return { rowSchema: schema, rows: [message], summary: [] };
+  if (lists.length === 0) return { rowSchema: schema, rows: [message], summary: [], paging: [] };
   const r = message as unknown as Record<string, unknown>;
   const list = lists.find((f) => (r[f.localName] as unknown[]).length > 0) ?? lists[0]!;
   const summary: Array<[string, string]> = [];
@@ -141,25 +144,71 @@ function rowsOf(schema: DescMessage, message: Message): { rowSchema: DescMessage
     if (field.fieldKind !== "scalar" && field.fieldKind !== "enum") continue;
     summary.push([field.name, scalarText(field, r[field.localName], true) ?? ""]);
   }
+  const paging: Array<[string, string]> = [];
   const pagination = r.pagination as { nextCursor?: string; total?: number } | undefined;
-  if (pagination?.total !== undefined) summary.push(["total", String(pagination.total)]);
-  if (pagination?.nextCursor) summary.push(["next_cursor", pagination.nextCursor]);
-  return { rowSchema: list.message, rows: r[list.localName] as Message[], summary };
+  if (pagination?.total !== undefined) paging.push(["total", String(pagination.total)]);
+  if (pagination?.nextCursor) paging.push(["next_cursor", pagination.nextCursor]);
+  return { rowSchema: list.message, rows: r[list.localName] as Message[], listName: list.name, summary, paging };
 }
 
 function width(text: string): number {
   return [...text].length;
 }
 
-/** Aligned columns for people. */
-export function tableText(schema: DescMessage, message: Message): string {
-  const { rowSchema, rows, summary } = rowsOf(schema, message);
+/**
+ * Narrows the widest columns, one character at a time, until the line fits:
+ * first those whose cells are wider than their header (names, families),
+ * then any down to 5 characters; never an id column (people copy ids).
+ */
+function fit(widths: number[], headers: readonly string[], maxWidth: number): number[] {
+  const fitted = [...widths];
+  const lineWidth = () => fitted.reduce((a, b) => a + b, 0) + 2 * (fitted.length - 1);
+  for (const floor of [(i: number) => Math.max(5, width(headers[i]!)), () => 5]) {
+    while (lineWidth() > maxWidth) {
+      let widest = -1;
+      fitted.forEach((w, i) => {
+        if (/(^| )ID$/.test(headers[i]!) || w <= floor(i)) return;
+        if (widest < 0 || w > fitted[widest]!) widest = i;
+      });
+      if (widest < 0) break;
+      fitted[widest]!--;
+    }
+  }
+  return fitted;
+}
+
+function clip(text: string, max: number): string {
+  const chars = [...text];
+  return chars.length <= max ? text : chars.slice(0, max - 1).join("") + "…";
+}
+
+/** What a command prints: the result on stdout; paging (total, next cursor) and notes on stderr. */
+export interface Printed {
+  stdout: string;
+  stderr: string;
+}
+
+/** Aligned columns for people, clipped to maxWidth when one is given (a terminal's). */
+export function tableText(schema: DescMessage, message: Message, maxWidth?: number): Printed {
+  const { rowSchema, rows, listName, summary, paging } = rowsOf(schema, message);
   const columns = columnsOf(rowSchema);
-  const cells = [columns.map((c) => c.header), ...rows.map((row) => columns.map((c) => c.text(row)))];
-  const widths = columns.map((_, i) => Math.max(...cells.map((line) => width(line[i]!))));
-  let out = cells.map((line) => line.map((cell, i) => (i === line.length - 1 ? cell : cell + " ".repeat(widths[i]! - width(cell)))).join("  ").trimEnd()).join("\n") + "\n";
-  if (summary.length > 0) out += "\n" + summary.map(([k, v]) => `${k}: ${v}`).join("\n") + "\n";
-  return out;
+  let stdout = "";
+  let stderr = paging.map(([k, v]) => `${k}: ${v}\n`).join("");
+  if (rows.length > 0) {
+    const headers = columns.map((c) => c.header);
+    const cells = [headers, ...rows.map((row) => columns.map((c) => c.text(row)))];
+    const natural = columns.map((_, i) => Math.max(...cells.map((line) => width(line[i]!))));
+    const widths = maxWidth === undefined ? natural : fit(natural, headers, maxWidth);
+    const pad = (cell: string, i: number, last: boolean) => {
+      const clipped = clip(cell, widths[i]!);
+      return last ? clipped : clipped + " ".repeat(widths[i]! - width(clipped));
+    };
+    stdout = cells.map((line) => line.map((cell, i) => pad(cell, i, i === line.length - 1)).join("  ").trimEnd()).join("\n") + "\n";
+  } else if (listName !== undefined) {
+    stderr = `no ${listName.replace(/_/g, " ")}\n` + stderr;
+  }
+  if (summary.length > 0) stdout += (stdout === "" ? "" : "\n") + summary.map(([k, v]) => `${k}: ${v}`).join("\n") + "\n";
+  return { stdout, stderr };
 }
 
 /** RFC 4180 CSV of the rows, header first. */
@@ -169,13 +218,14 @@ export function csvText(schema: DescMessage, message: Message): string {
   return stringify([columns.map((c) => c.header.toLowerCase().replace(/ /g, "_").replace("$/m", "usd_per_million")), ...rows.map((row) => columns.map((c) => c.raw(row)))]);
 }
 
-export function format(output: OutputFormat, schema: DescMessage, message: Message, registry: Registry): string {
+/** The response in the format asked for; a table is clipped to maxWidth when given. */
+export function format(output: OutputFormat, schema: DescMessage, message: Message, registry: Registry, maxWidth?: number): Printed {
   switch (output) {
     case "json":
-      return jsonText(schema, message, registry);
+      return { stdout: jsonText(schema, message, registry), stderr: "" };
     case "table":
-      return tableText(schema, message);
+      return tableText(schema, message, maxWidth);
     case "csv":
-      return csvText(schema, message);
+      return { stdout: csvText(schema, message), stderr: "" };
   }
 }

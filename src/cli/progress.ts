@@ -46,3 +46,24 @@ export function progress(label: string, unit: string, stream: NodeJS.WriteStream
     },
   };
 }
+
+const frames = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
+
+/**
+ * A spinner on stderr (a terminal only) for a call the protocol reports no
+ * progress of: the label and the seconds it has been waiting.
+ */
+export function spinner(label: string, stream: NodeJS.WriteStream = process.stderr): { stop(): void } {
+  if (!stream.isTTY) return { stop() {} };
+  const started = Date.now();
+  let frame = 0;
+  const draw = () => stream.write(`\r${frames[frame++ % frames.length]} ${label} (${Math.floor((Date.now() - started) / 1000)}s)\x1b[K`);
+  draw();
+  const timer = setInterval(draw, 100);
+  return {
+    stop() {
+      clearInterval(timer);
+      stream.write("\r\x1b[K");
+    },
+  };
+}

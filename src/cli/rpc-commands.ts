@@ -1,16 +1,18 @@
-import { readFileSync } from "node:fs";
 import { createRegistry, fromJson, getOption, type DescField, type DescMessage, type DescMethod, type JsonValue, type Message } from "@bufbuild/protobuf";
 import { createClient, type CallOptions, type Transport } from "@connectrpc/connect";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { FieldBehavior, field_behavior } from "../../gen/google/api/field_behavior_pb.js";
 import { comments as modelComments } from "../../gen/modelservice/v1/model_comments.js";
 import { comments as serviceComments } from "../../gen/modelservice/v1/model_service_comments.js";
-import { file_modelservice_v1_model_service, ListModelsRequestSchema, ModelService } from "../../gen/modelservice/v1/model_service_pb.js";
+import { file_modelservice_v1_model_service, ListModelsRequestSchema, ModelService, type ImportModelsResponse } from "../../gen/modelservice/v1/model_service_pb.js";
 import { errorDetailTypes } from "../domain/errors/rpc-status.js";
+import { explainDelete, reportImport } from "./call-outcomes.js";
 import { rpcCommands, type RpcCommand } from "./command-table.js";
 import { UsageError } from "./errors.js";
+import { withFlagHints, type FieldFlag } from "./flag-hints.js";
 import { format, type OutputFormat } from "./output.js";
-import { progress } from "./progress.js";
+import { progress, spinner } from "./progress.js";
+import { readInput, secretInput, secretValue, type SecretInput } from "./secret-inputs.js";
 
 const comments: Readonly<Record<string, string>> = { ...modelComments, ...serviceComments };
 
@@ -18,7 +20,7 @@ const comments: Readonly<Record<string, string>> = { ...modelComments, ...servic
 export const registry = createRegistry(file_modelservice_v1_model_service, errorDetailTypes);
 
 /** Names the root command uses for itself; a derived flag never takes one. */
-export const globalFlags = ["base-url", "api-key", "protocol", "output", "timeout", "connect-timeout", "debug", "help", "all", "file"];
+export const globalFlags = ["base-url", "api-key", "api-key-file", "api-key-stdin", "protocol", "output", "timeout", "connect-timeout", "debug", "help", "all", "file"];
 
 const wkt = new Set(["google.protobuf.Timestamp", "google.protobuf.Duration", "google.protobuf.Empty", "google.protobuf.Struct", "google.protobuf.Any"]);
 
@@ -30,13 +32,20 @@ function help(parent: DescMessage, field: DescField): string {
   return (comments[`${parent.typeName}.${field.name}`] ?? field.name).replace(/\s*\n\s*/g, " ");
 }
 
+/** The unit of a price field: cents when an exact `…_usd` sibling exists, dollars for that sibling. */
+function priceUnit(parent: DescMessage, field: DescField): "cents" | "dollars" | undefined {
+  if (field.name.endsWith("_usd") && parent.field[field.localName.replace(/Usd$/, "")]) return "dollars";
+  if (parent.fields.some((f) => f.name === `${field.name}_usd`)) return "cents";
+  return undefined;
+}
+
 function behaviors(field: DescField): FieldBehavior[] {
   return getOption(field, field_behavior);
 }
 
 /** How one flag fills the request. */
 type Flag =
-  | { kind: "value"; option: Option; path: DescField[]; field: DescField }
+  | { kind: "value"; option: Option; path: DescField[]; field: DescField; secret?: SecretInput }
   | { kind: "json" | "jsonFile"; option: Option; field: DescField }
   | { kind: "mask"; option: Option; field: DescField }
   | { kind: "httpBody"; option: Option; field: DescField };
@@ -100,20 +109,36 @@ function parserFor(field: DescField): (text: string, previous: unknown) => unkno
 }
 
 function valueOption(flag: string, parent: DescMessage, field: DescField, required: boolean): Option[] {
-  const description = help(parent, field) + (required ? " (required)" : "");
+  const unit = priceUnit(parent, field);
+  const description =
+    help(parent, field) +
+    (unit === "cents" ? ` Whole cents; --${flag}-usd takes exact dollars.` : "") +
+    (required ? " (required)" : "");
   if (field.fieldKind === "scalar" && field.scalar === 8 /* bool */) {
     const options = [new Option(`--${flag}`, description)];
     if (field.presence !== 2 /* IMPLICIT */) options.push(new Option(`--no-${flag}`, `Sets ${field.name} to false.`));
     return options;
   }
-  const placeholder = field.fieldKind === "map" ? "<key=value,...>" : field.fieldKind === "list" ? "<values,...>" : "<value>";
+  const placeholder = field.fieldKind === "map" ? "<key=value,...>" : field.fieldKind === "list" ? "<values,...>" : unit ? `<${unit}>` : "<value>";
   const option = new Option(`--${flag} ${placeholder}`, description);
   if (field.fieldKind === "enum" || (field.fieldKind === "list" && field.listKind === "enum")) {
     option.choices((field.enum as { values: Array<{ number: number; name: string }> }).values.filter((v) => v.number !== 0).map((v) => v.name));
   }
   option.argParser(parserFor(field) as (value: string, previous: unknown) => unknown);
-  if (required) option.makeOptionMandatory();
+  // An id may come as the command's argument instead (buildRequest checks it is there).
+  if (required && field.name !== "id") option.makeOptionMandatory();
   return [option];
+}
+
+/** A flag for each field of the path; a secret (debug_redact) also gets its file, stdin and environment sources. */
+function valueFlags(flag: string, parent: DescMessage, path: DescField[], required: boolean, group?: string): Flag[] {
+  const field = path[path.length - 1]!;
+  return valueOption(flag, parent, field, required).map((option) => {
+    if (group) option.helpGroup(group);
+    if (!field.proto.options?.debugRedact || option.negate) return { kind: "value", option, path, field };
+    const env = `MODELSERVICE_${path.slice(-2).map((f) => f.name).join("_").toUpperCase()}`;
+    return { kind: "value", option, path, field, secret: secretInput(option, env) };
+  });
 }
 
 function isLeaf(field: DescField): boolean {
@@ -150,7 +175,7 @@ export function requestFlags(method: DescMethod): Flag[] {
   for (const field of input.fields) {
     const required = behaviors(field).includes(FieldBehavior.REQUIRED);
     if (isLeaf(field)) {
-      for (const option of valueOption(kebab(field.name), input, field, required)) flags.push({ kind: "value", option, path: [field], field });
+      flags.push(...valueFlags(kebab(field.name), input, [field], required));
       continue;
     }
     if (field.fieldKind === "message" && field.message.typeName === "google.protobuf.FieldMask") {
@@ -176,21 +201,14 @@ export function requestFlags(method: DescMethod): Flag[] {
       if (taken.has(name)) continue;
       take(name);
       if (leaf.field.fieldKind === "scalar" && leaf.field.scalar === 8) take(`no-${name}`);
-      for (const option of valueOption(name, leaf.parent, leaf.field, false)) {
-        option.helpGroup(`${root.name} fields (over --${kebab(root.name)}-json / --${kebab(root.name)}-file):`);
-        flags.push({ kind: "value", option, path: leaf.path, field: leaf.field });
+      if (leaf.field.proto.options?.debugRedact) {
+        take(`${name}-file`);
+        take(`${name}-stdin`);
       }
+      flags.push(...valueFlags(name, leaf.parent, leaf.path, false, `${root.name} fields (over --${kebab(root.name)}-json / --${kebab(root.name)}-file):`));
     }
   }
   return flags;
-}
-
-function readSource(path: string, flag: string): string {
-  try {
-    return readFileSync(path === "-" ? 0 : path, "utf8");
-  } catch (e) {
-    throw new UsageError(`cannot read ${flag} "${path}": ${(e as Error).message}`);
-  }
 }
 
 function parseJson(text: string, flag: string): JsonValue {
@@ -231,7 +249,7 @@ export function buildRequest(method: DescMethod, flags: Flag[], cmd: Command): M
       case "jsonFile": {
         if (explicit.has(flag.field)) throw new UsageError(`give --${kebab(flag.field.name)}-json or --${kebab(flag.field.name)}-file, not both`);
         explicit.add(flag.field);
-        const text = flag.kind === "json" ? (value(flag.option) as string) : readSource(value(flag.option) as string, name);
+        const text = flag.kind === "json" ? (value(flag.option) as string) : readInput(value(flag.option) as string, name).toString("utf8");
         json[flag.field.jsonName] = parseJson(text, name);
         break;
       }
@@ -241,13 +259,7 @@ export function buildRequest(method: DescMethod, flags: Flag[], cmd: Command): M
         break;
       }
       case "httpBody": {
-        const path = value(flag.option) as string;
-        let data: Buffer;
-        try {
-          data = readFileSync(path === "-" ? 0 : path);
-        } catch (e) {
-          throw new UsageError(`cannot read --file "${path}": ${(e as Error).message}`);
-        }
+        const data = readInput(value(flag.option) as string, "--file");
         json[flag.field.jsonName] = { contentType: "text/csv", data: data.toString("base64") };
         break;
       }
@@ -256,8 +268,15 @@ export function buildRequest(method: DescMethod, flags: Flag[], cmd: Command): M
     }
   }
   for (const flag of flags) {
-    if (flag.kind !== "value" || !given(flag.option)) continue;
-    setPath(json, flag.path, value(flag.option) as JsonValue);
+    if (flag.kind !== "value") continue;
+    if (flag.secret) {
+      const secret = secretValue(cmd, flag.secret);
+      if (secret !== undefined) setPath(json, flag.path, secret);
+    } else if (given(flag.option)) setPath(json, flag.path, value(flag.option) as JsonValue);
+  }
+  const id = method.input.field.id;
+  if (id && behaviors(id).includes(FieldBehavior.REQUIRED) && json[id.jsonName] === undefined) {
+    throw new UsageError(`missing the id: give it as the argument (${cmd.parent?.name()} ${cmd.name()} <id>) or as --id <id>`);
   }
   for (const field of method.input.fields) {
     if (field.fieldKind === "message" && behaviors(field).includes(FieldBehavior.REQUIRED) && json[field.jsonName] === undefined) {
@@ -301,7 +320,14 @@ async function write(text: string | Uint8Array): Promise<void> {
   await new Promise<void>((resolve) => process.stdout.once("drain", resolve));
 }
 
-async function runRpc(rpc: RpcCommand, request: Message, ctx: CallContext): Promise<void> {
+/** The response on stdout; paging and notes on stderr, so that stdout pipes cleanly. */
+async function print(ctx: CallContext, schema: DescMessage, message: Message): Promise<void> {
+  const printed = format(ctx.output, schema, message, registry, process.stdout.isTTY ? process.stdout.columns : undefined);
+  await write(printed.stdout);
+  process.stderr.write(printed.stderr);
+}
+
+async function runRpc(rpc: RpcCommand, request: Message, ctx: CallContext, fieldFlags: FieldFlag[]): Promise<void> {
   const client = createClient(ModelService, ctx.transport) as unknown as Record<string, UnaryFn | StreamFn>;
   const options: CallOptions = { headers: ctx.headers };
   const { method } = rpc;
@@ -352,23 +378,27 @@ async function runRpc(rpc: RpcCommand, request: Message, ctx: CallContext): Prom
     const first = pages[0] as Message & { items: Message[]; pagination?: { nextCursor: string } };
     const merged = { ...first, items: pages.flatMap((p) => (p as unknown as { items: Message[] }).items) };
     if (first.pagination) merged.pagination = { ...first.pagination, nextCursor: "" };
-    await write(format(ctx.output, method.output, merged, registry));
+    await print(ctx, method.output, merged);
     return;
   }
-  let bar: ReturnType<typeof progress> | undefined;
-  if (method.input.field.csv && process.stderr.isTTY) {
-    // ImportModels: one call; the bar shows the rows sent, completed when the server answers.
+  const importing = method.input.field.csv !== undefined;
+  let wait: { stop(): void } | undefined;
+  if (importing) {
+    // ImportModels is one call that reports nothing until its answer: a spinner with the row count.
     const text = Buffer.from((request as unknown as { csv?: { data: Uint8Array } }).csv?.data ?? []).toString("utf8");
-    bar = progress("importing", "rows");
-    bar.setTotal(Math.max(0, csvRecords(text.endsWith("\n") ? text : text + "\n", { quoted: false }) - 1));
+    const rows = Math.max(0, csvRecords(text.endsWith("\n") ? text : text + "\n", { quoted: false }) - 1);
+    wait = spinner(`importing ${rows} rows, waiting for the server`);
   }
   let response: Message;
   try {
     response = await call(request, options);
+  } catch (e) {
+    throw withFlagHints(await explainDelete(rpc, request, ctx, e), fieldFlags);
   } finally {
-    bar?.stop();
+    wait?.stop();
   }
-  await write(format(ctx.output, method.output, response, registry));
+  await print(ctx, method.output, response);
+  if (importing) reportImport(response as ImportModelsResponse);
 }
 
 function toPlain(message: Message): unknown {
@@ -396,13 +426,26 @@ export function addRpcCommands(program: Command, context: (cmd: Command) => Call
     const description = (comments[`${ModelService.typeName}.${rpc.method.name}`] ?? rpc.method.name).replace(/\s*\n\s*/g, " ");
     const cmd = group.command(rpc.verb).description(`${description}\n(RPC ${ModelService.typeName}/${rpc.method.name})`);
     if (rpc.alias) cmd.alias(rpc.alias);
-    for (const flag of flags) cmd.addOption(flag.option);
+    for (const flag of flags) {
+      cmd.addOption(flag.option);
+      if (flag.kind === "value" && flag.secret) cmd.addOption(flag.secret.file).addOption(flag.secret.stdin);
+    }
     if (isPaged(rpc.method)) cmd.addOption(new Option("--all", "Follow every page and print all items as one response."));
-    cmd.action(async (_opts: unknown, self: Command) => {
+    const takesId = rpc.method.input.field.id?.fieldKind === "scalar";
+    if (takesId) cmd.argument("[id]", "the id, as --id takes it");
+    const fieldFlags = flags.flatMap((f) => (f.kind === "value" && f.option.long && !f.option.negate ? [{ long: f.option.long, path: f.path }] : []));
+    cmd.action(async (...args: unknown[]) => {
+      const self = args[args.length - 1] as Command;
       await run(self, async () => {
+        const positional = takesId ? (self.processedArgs[0] as string | undefined) : undefined;
+        if (positional !== undefined) {
+          const flagged = self.getOptionValue("id") as string | undefined;
+          if (flagged !== undefined && flagged !== positional) throw new UsageError(`two different ids: "${positional}" and --id "${flagged}"`);
+          self.setOptionValueWithSource("id", positional, "cli");
+        }
         const request = buildRequest(rpc.method, flags, self);
         const ctx = context(self);
-        await runRpc(rpc, request, ctx);
+        await runRpc(rpc, request, ctx, fieldFlags);
       });
     });
   }

@@ -207,6 +207,7 @@ export const comments: Readonly<Record<string, string>> = {
   "modelservice.v1.ImportModelsResponse.unchanged_count": "Rows already as the model is.",
   "modelservice.v1.ImportModelsResponse.errors": "Rows refused, with why; a refused row writes nothing.",
   "modelservice.v1.ImportModelsResponse.dry_run": "True when this was a dry run and nothing was written.",
+  "modelservice.v1.ImportModelsResponse.unmatched_id_count": "Rows (counted in created_count) whose id names no model of this workspace,\nas in an export of another workspace or of models deleted since: each\ncreated a new model with a new id.",
   "modelservice.v1.ImportRowError": "Why one row of an import was refused.",
   "modelservice.v1.ImportRowError.row": "Row number in the file, the header being row 1.",
   "modelservice.v1.ImportRowError.column": "The column at fault, when one is.",
@@ -258,6 +259,6 @@ export const comments: Readonly<Record<string, string>> = {
   "modelservice.v1.ModelService.PublishModelDraft": "Creates or updates the model of a draft through the rules of\nCreateModel / UpdateModel, then removes the draft.",
   "modelservice.v1.ModelService.DeleteModelDraft": "Deletes a draft.",
   "modelservice.v1.ModelService.ExportModels": "Streams the workspace's models as CSV (RFC 4180), honouring the list filters. Never any secret.",
-  "modelservice.v1.ModelService.ImportModels": "Imports the CSV of ExportModels: rows match existing models by externalId,\nand catalog copies by catalogId, so an export imported into a fresh\nworkspace reproduces it without duplicating the catalog.",
+  "modelservice.v1.ModelService.ImportModels": "Imports the CSV of ExportModels: rows match the workspace's models by id\nfirst, then by externalId, and catalog copies by catalogId, so importing\nan unchanged export changes nothing, and an export imported into a fresh\nworkspace reproduces it without duplicating the catalog.",
   "modelservice.v1.ModelService.RefreshCatalog": "Reloads the platform catalog file and reconciles every workspace, without a restart."
 };

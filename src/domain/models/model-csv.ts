@@ -216,6 +216,8 @@ export interface ModelCsvRow {
    * Model field is set (an empty cell leaves the field unset).
    */
   model: Model;
+  /** The id the row was exported with. */
+  id?: string;
   catalogId?: string;
   origin?: ModelOrigin;
   /** The row has a deleteTime. */
@@ -370,7 +372,7 @@ function readRow(row: number, record: readonly string[], header: readonly ModelC
   return {
     ok: true,
     row,
-    value: { row, model, catalogId: trimmed("catalogId"), origin: originValue, deleted: trimmed("deleteTime") !== undefined },
+    value: { row, model, id: trimmed("id"), catalogId: trimmed("catalogId"), origin: originValue, deleted: trimmed("deleteTime") !== undefined },
   };
 }
 

@@ -203,10 +203,12 @@ export class ModelTransfer {
   }
 
   /**
-   * Imports the CSV of an export, each row on its own: a row with a catalogId
-   * sets the labels and status of the workspace's copy of that catalog model;
-   * a row whose externalId a live model of the workspace has updates the
-   * columns that differ; any other row creates a workspace model. Rows that
+   * Imports the CSV of an export, each row on its own: a row whose id is a
+   * live model of the workspace updates that model; else a row with a
+   * catalogId sets the labels and status of the workspace's copy of that
+   * catalog model; a row whose externalId a live model of the workspace has
+   * updates the columns that differ; any other row creates a workspace model.
+   * (A catalog copy matched by id, too, takes only labels and status.) Rows that
    * cannot be imported are reported (row, column, reason) and the others
    * still are, all in one transaction: past the call's deadline no row is
    * written. A dry run checks every row the same way and writes nothing.
@@ -224,7 +226,7 @@ export class ModelTransfer {
     const result = create(ImportModelsResponseSchema, { dryRun: req.dryRun });
     /** "catalogId:x" / "externalId:y" -> the row that named it first. */
     const firstRow = new Map<string, number>();
-    const planned: Array<PlannedRow & { row: number }> = [];
+    const planned: Array<PlannedRow & { row: number; idUnmatched: boolean }> = [];
     for (const [i, parsed] of file.rows.entries()) {
       // The store answers synchronously under its promises: let other requests and probes in now and then.
       if (i % 100 === 99) await nextTurn();
@@ -236,13 +238,18 @@ export class ModelTransfer {
       }
       const row = parsed.value;
       try {
+        if (row.id !== undefined) {
+          const first = firstRow.get(`id:${row.id}`);
+          if (first !== undefined) throw new RowFailure("id", `"${row.id.slice(0, 128)}" is already the id of row ${first}`);
+          firstRow.set(`id:${row.id}`, row.row);
+        }
         const [keyColumn, key] = row.catalogId !== undefined ? ["catalogId", row.catalogId] : ["externalId", row.model.metadata?.externalId];
         if (key !== undefined) {
           const first = firstRow.get(`${keyColumn}:${key}`);
           if (first !== undefined) throw new RowFailure(keyColumn as ModelCsvColumn, `"${key.slice(0, 128)}" is already the ${keyColumn} of row ${first}`);
           firstRow.set(`${keyColumn}:${key}`, row.row);
         }
-        planned.push({ row: row.row, ...(await this.importRow(call, row, file.columns, copies, req.dryRun)) });
+        planned.push({ row: row.row, idUnmatched: row.id !== undefined, ...(await this.importRow(call, row, file.columns, copies, req.dryRun)) });
       } catch (e) {
         result.errors.push(...rowErrors(row.row, e).map((r) => create(ImportRowErrorSchema, r)));
       }
@@ -250,10 +257,13 @@ export class ModelTransfer {
     // Every row's write in one transaction: at the deadline nothing is written, however many rows were ready.
     const written = await this.registry.writeEach(planned.flatMap((p) => p.step ?? []));
     let w = 0;
-    for (const { row, outcome, step } of planned) {
+    for (const { row, outcome, step, idUnmatched } of planned) {
       const model = step === undefined ? undefined : written[w++];
       if (model instanceof ConnectError) result.errors.push(...rowErrors(row, model).map((r) => create(ImportRowErrorSchema, r)));
-      else if (outcome === "created") result.createdCount++;
+      else if (outcome === "created") {
+        result.createdCount++;
+        if (idUnmatched) result.unmatchedIdCount++;
+      }
       else if (outcome === "updated") result.updatedCount++;
       else result.unchangedCount++;
     }
@@ -298,14 +308,17 @@ export class ModelTransfer {
     dryRun: boolean,
   ): Promise<PlannedRow> {
     if (row.deleted) throw new RowFailure("deleteTime", "is set: deleted models are not imported (export without showDeleted)");
+    // The id first: a row exported from this workspace is that model, whatever its other columns say.
+    const byId = row.id === undefined ? undefined : await this.store.getModel(call.principal.workspaceId, row.id);
+    if (byId && byId.deleteTime === null) {
+      return byId.origin === "MODEL_ORIGIN_SYSTEM" ? this.updateCopy(call, byId, row, columns, dryRun) : this.update(call, byId, row.model, columns, dryRun);
+    }
     if (row.catalogId !== undefined || row.origin === ModelOrigin.SYSTEM) {
       if (row.catalogId === undefined) throw new RowFailure("catalogId", "is required on MODEL_ORIGIN_SYSTEM rows: it names the catalog model the row is a copy of");
       if (row.origin === ModelOrigin.WORKSPACE) throw new RowFailure("catalogId", "is only for MODEL_ORIGIN_SYSTEM rows (copies of catalog models)");
       const copy = copies.get(row.catalogId);
       if (!copy) throw new RowFailure("catalogId", `"${row.catalogId.slice(0, 128)}" is no catalog model of this workspace`);
-      // A workspace changes only the labels and status of a catalog model; the platform owns the rest of the row.
-      const model = create(ModelSchema, { metadata: { labels: row.model.metadata?.labels ?? {} }, spec: { status: row.model.spec?.status } });
-      return this.update(call, copy, model, columns.filter((c) => c === "labels" || c === "status"), dryRun);
+      return this.updateCopy(call, copy, row, columns, dryRun);
     }
     const externalId = row.model.metadata?.externalId;
     const existing = externalId === undefined ? undefined : await this.store.findByExternalId(call.principal.workspaceId, externalId);
@@ -314,6 +327,12 @@ export class ModelTransfer {
     const req = create(CreateModelRequestSchema, { model: row.model, validateOnly: dryRun });
     validateRequest(CreateModelRequestSchema, req);
     return { outcome: "created", step: await this.registry.planWorkspaceCreate(call, req) };
+  }
+
+  /** A workspace changes only the labels and status of a catalog model; the platform owns the rest of the row. */
+  private updateCopy(call: Call, copy: ModelRecord, row: ModelCsvRow, columns: readonly ModelCsvColumn[], dryRun: boolean): Promise<PlannedRow> {
+    const model = create(ModelSchema, { metadata: { labels: row.model.metadata?.labels ?? {} }, spec: { status: row.model.spec?.status } });
+    return this.update(call, copy, model, columns.filter((c) => c === "labels" || c === "status"), dryRun);
   }
 
   /** Plans the update of the columns of the row whose values differ from the model's (none: unchanged). */
