@@ -225,7 +225,7 @@ export const comments: Readonly<Record<string, string>> = {
   "modelservice.v1.WatchModelsResponse.type": "What happened.",
   "modelservice.v1.WatchModelsResponse.model": "The model after the change, as GetModel returns it (never any secret);\nunset for SYNCED and BOOKMARK.",
   "modelservice.v1.WatchModelsResponse.commit_time": "When the change committed; for SYNCED and BOOKMARK, when sent.",
-  "modelservice.v1.WatchModelsResponse.resume_token": "Opaque token to resume after this message (WatchModelsRequest.resume_token).",
+  "modelservice.v1.WatchModelsResponse.resume_token": "Opaque token to resume after this message (WatchModelsRequest.resume_token);\nempty on the ADDED messages of the initial state, which SYNCED completes.",
   "modelservice.v1.RevisionAction": "The kind of change a revision records.",
   "modelservice.v1.RevisionAction.REVISION_ACTION_UNSPECIFIED": "Not set.",
   "modelservice.v1.RevisionAction.REVISION_ACTION_CREATE": "The model was created (or duplicated).",

@@ -1925,7 +1925,8 @@ export type WatchModelsResponse = Message<"modelservice.v1.WatchModelsResponse">
   commitTime?: Timestamp | undefined;
 
   /**
-   * Opaque token to resume after this message (WatchModelsRequest.resume_token).
+   * Opaque token to resume after this message (WatchModelsRequest.resume_token);
+   * empty on the ADDED messages of the initial state, which SYNCED completes.
    *
    * @generated from field: string resume_token = 4;
    */

@@ -56,7 +56,8 @@ export class ModelWatch {
         for (const model of snapshot.models) {
           if (!inView(view, model)) continue;
           this.check(abort);
-          yield this.sent(streamMessage(WatchEventType.ADDED, this.tokens.encode(snapshot.head), model, principal.scopes));
+          // No token until SYNCED: resuming from the middle of the initial state would skip its rest.
+          yield this.sent(streamMessage(WatchEventType.ADDED, "", model, principal.scopes));
         }
         cursor = snapshot.head;
         yield this.sent(streamMessage(WatchEventType.SYNCED, this.tokens.encode(cursor)));
