@@ -248,7 +248,7 @@ export const comments: Readonly<Record<string, string>> = {
   "modelservice.v1.WatchEventType.WATCH_EVENT_TYPE_UNDELETED": "A soft-deleted model was restored.",
   "modelservice.v1.WatchEventType.WATCH_EVENT_TYPE_PURGED": "The model was removed for good (its model is its last state).",
   "modelservice.v1.WatchEventType.WATCH_EVENT_TYPE_SYNCED": "The initial state is complete; changes follow.",
-  "modelservice.v1.WatchEventType.WATCH_EVENT_TYPE_BOOKMARK": "No change: the current resume token, sent on idle streams.",
+  "modelservice.v1.WatchEventType.WATCH_EVENT_TYPE_BOOKMARK": "No change: the current resume token. A stream without the initial state\nstarts with one (where it starts), and idle streams get one periodically.",
   "modelservice.v1.ModelService": "ModelService manages the LLM models of a workspace. Every workspace is seeded\nwith the platform catalog; each model can be enabled or disabled. Calls are\nscoped to the workspace of the caller's token (JWT bearer).",
   "modelservice.v1.ModelService.ListModels": "Lists the models of the workspace, with filters and cursor pagination.",
   "modelservice.v1.ModelService.GetModel": "Gets a model by ID.",

@@ -2108,7 +2108,8 @@ export enum WatchEventType {
   SYNCED = 6,
 
   /**
-   * No change: the current resume token, sent on idle streams.
+   * No change: the current resume token. A stream without the initial state
+   * starts with one (where it starts), and idle streams get one periodically.
    *
    * @generated from enum value: WATCH_EVENT_TYPE_BOOKMARK = 7;
    */

@@ -51,6 +51,7 @@ export class ModelWatch {
           throw new ConnectError("the resume token is older than the retained change log; list again, then watch", Code.OutOfRange);
         }
         cursor = resumeAfter;
+        yield this.sent(streamMessage(WatchEventType.BOOKMARK, req.resumeToken));
       } else if (req.sendInitialState) {
         const snapshot = await this.hub.changes.snapshot(view.workspaceId);
         for (const model of snapshot.models) {
@@ -63,6 +64,7 @@ export class ModelWatch {
         yield this.sent(streamMessage(WatchEventType.SYNCED, this.tokens.encode(cursor)));
       } else {
         cursor = (await this.hub.changes.bounds()).head;
+        yield this.sent(streamMessage(WatchEventType.BOOKMARK, this.tokens.encode(cursor)));
       }
       // Replay from the log, pulled at the client's pace, until live.
       while (cursor < this.hub.position) {
