@@ -11,6 +11,7 @@ import { rpcCommands, type RpcCommand } from "./command-table.js";
 import { UsageError } from "./errors.js";
 import { format, type OutputFormat } from "./output.js";
 import { progress } from "./progress.js";
+import { runWatch, sinceOption } from "./watch-command.js";
 
 const comments: Readonly<Record<string, string>> = { ...modelComments, ...serviceComments };
 
@@ -286,6 +287,11 @@ function isPaged(method: DescMethod): boolean {
   return method.input.field.cursor !== undefined && method.output.field.pagination !== undefined && method.output.field.items !== undefined;
 }
 
+/** A watch: a stream of messages that each carry a resume token (WatchModels). */
+function isWatch(method: DescMethod): boolean {
+  return method.input.field.resumeToken !== undefined && method.output.field.resumeToken !== undefined;
+}
+
 /** Counts CSV records in a chunk, honouring quotes. */
 function csvRecords(text: string, state: { quoted: boolean }): number {
   let n = 0;
@@ -305,6 +311,9 @@ async function runRpc(rpc: RpcCommand, request: Message, ctx: CallContext): Prom
   const client = createClient(ModelService, ctx.transport) as unknown as Record<string, UnaryFn | StreamFn>;
   const options: CallOptions = { headers: ctx.headers };
   const { method } = rpc;
+  if (method.methodKind === "server_streaming" && isWatch(method)) {
+    return runWatch(client[method.localName] as StreamFn, request, options, ctx.output, registry, write);
+  }
   if (method.methodKind === "server_streaming") {
     // ExportModels: the CSV goes to stdout as it arrives; a TTY shows rows against the list total.
     const bar = progress("exporting", "rows");
@@ -398,9 +407,12 @@ export function addRpcCommands(program: Command, context: (cmd: Command) => Call
     if (rpc.alias) cmd.alias(rpc.alias);
     for (const flag of flags) cmd.addOption(flag.option);
     if (isPaged(rpc.method)) cmd.addOption(new Option("--all", "Follow every page and print all items as one response."));
+    if (isWatch(rpc.method)) cmd.addOption(sinceOption);
     cmd.action(async (_opts: unknown, self: Command) => {
       await run(self, async () => {
         const request = buildRequest(rpc.method, flags, self);
+        const since = self.getOptionValue(sinceOption.attributeName()) as string | undefined;
+        if (since !== undefined) (request as Message & { resumeToken: string }).resumeToken = since;
         const ctx = context(self);
         await runRpc(rpc, request, ctx);
       });
