@@ -165,3 +165,28 @@ describe("WatchModels views", () => {
     }
   });
 });
+
+describe("/metrics", () => {
+  it("shows the watches open, the messages sent by type and the commit-to-send lag", async () => {
+    const metric = async (name: string) => {
+      const text = await (await fetch(`${s.url}/metrics`)).text();
+      const line = text.split("\n").find((l) => l.startsWith(name + " ") || l.startsWith(name + "{") && !l.startsWith("#"));
+      // A series not yet incremented may not be listed at all.
+      return Number(line?.split(" ").pop() ?? 0);
+    };
+    const token = await s.token("ws_metrics");
+    const before = await metric('modelservice_watch_events_total{type="added"}');
+    const log = await watch("grpc", token);
+    await log.until((e) => e.length > 0);
+    const open = await metric("modelservice_watchers");
+    expect(open).toBeGreaterThanOrEqual(1);
+    await newModel(modelClient(s.url, token), "measured");
+    await log.until((e) => e.some((x) => x.name === "measured"));
+    expect(await metric('modelservice_watch_events_total{type="added"}')).toBe(before + 1);
+    expect(await metric("modelservice_watch_lag_seconds_count")).toBeGreaterThan(0);
+    streams.at(-1)!.abort();
+    await log.endedWith();
+    await new Promise((r) => setTimeout(r, 50));
+    expect(await metric("modelservice_watchers")).toBe(open - 1);
+  });
+});
