@@ -30,7 +30,8 @@ const nameOf = (m: Model) => m.metadata?.name || m.metadata?.id || "";
  * The workspace's models: search, filters and sort run on the service
  * (ListModels), one page at a time following nextCursor.
  */
-export function CatalogView({ onCatalogChange }: { onCatalogChange: () => void }) {
+/** liveVersion moves when another client changed a model (live-models.ts): the page is read again. */
+export function CatalogView({ onCatalogChange, liveVersion = 0 }: { onCatalogChange: () => void; liveVersion?: number }) {
   const [filters, setFilters] = useState<CatalogFilters>(noFilters);
   const [searchText, setSearchText] = useState("");
   // The cursor of every page visited so far: the last one is the page shown, the others make "Previous" work.
@@ -78,7 +79,7 @@ export function CatalogView({ onCatalogChange }: { onCatalogChange: () => void }
       },
     );
     return () => abort.abort();
-  }, [filters, cursors, reloads]);
+  }, [filters, cursors, reloads, liveVersion]);
 
   const replace = (updated: Model) => {
     setPage((p) => p && { ...p, items: p.items.map((m) => (m.metadata?.id === updated.metadata?.id ? updated : m)) });

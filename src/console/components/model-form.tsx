@@ -47,7 +47,8 @@ const textFields: ReadonlyArray<{ field: ModelField; label: string; hint?: strin
  * sent with an update mask and the etag read, so an edit never overwrites a
  * change made meanwhile by someone else; that case is said in words.
  */
-export function ModelForm({ id, onSaved }: { id?: string; onSaved: () => void }) {
+/** liveVersion moves when another client changed a model (live-models.ts): a form without unsaved edits shows the model as it now is. */
+export function ModelForm({ id, onSaved, liveVersion = 0 }: { id?: string; onSaved: () => void; liveVersion?: number }) {
   const [stored, setStored] = useState<Model>();
   const [loaded, setLoaded] = useState<FormValues>(emptyValues);
   const [values, setValues] = useState<FormValues>(emptyValues);
@@ -77,6 +78,10 @@ export function ModelForm({ id, onSaved }: { id?: string; onSaved: () => void })
       current = false;
     };
   }, [id, loads]);
+
+  useEffect(() => {
+    if (liveVersion > 0 && id !== undefined && changesOf(loaded, values).fields.length === 0) setLoads((n) => n + 1);
+  }, [liveVersion]);
 
   const set = (change: Partial<FormValues>) => setValues((v) => ({ ...v, ...change }));
 
