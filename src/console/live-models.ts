@@ -1,6 +1,7 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { useEffect, useState } from "preact/hooks";
 import { WatchEventType } from "../../gen/modelservice/v1/model_service_pb.js";
+import { isOwnWrite } from "./own-writes.js";
 import { modelService } from "./service-client.js";
 
 export type LiveState = "connecting" | "live" | "reconnecting";
@@ -33,9 +34,10 @@ export function useLiveModels(token: string | undefined): { version: number; sta
       while (!abort.signal.aborted) {
         try {
           for await (const m of modelService.watchModels({ resumeToken }, { signal: abort.signal })) {
-            if (m.type !== WatchEventType.BOOKMARK && m.type !== WatchEventType.SYNCED) changed();
-            // Reconnected: what happened meanwhile is replayed, but a view may have missed its own refresh.
-            else if (attempt > 0) changed();
+            if (m.type === WatchEventType.BOOKMARK || m.type === WatchEventType.SYNCED) {
+              // Reconnected: what happened meanwhile is replayed, but a view may have missed its own refresh.
+              if (attempt > 0) changed();
+            } else if (!isOwnWrite(m.model)) changed();
             attempt = 0;
             if (m.resumeToken) resumeToken = m.resumeToken;
             setState("live");

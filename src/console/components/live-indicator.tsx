@@ -10,7 +10,7 @@ const labels: Record<LiveState, string> = {
 /** Whether the page follows changes as they happen. */
 export function LiveIndicator({ state }: { state: LiveState }) {
   return (
-    <span class={`live live-${state}`} role="status" title={state === "live" ? "Changes by others appear as they happen" : "Not receiving changes right now"}>
+    <span class={`live live-${state}`} aria-live="polite" title={state === "live" ? "Changes by others appear as they happen" : "Not receiving changes right now"}>
       {labels[state]}
     </span>
   );
