@@ -136,12 +136,14 @@ export class WatchHub {
 
   private start(): Promise<void> {
     if (this.timer) return Promise.resolve();
-    this.starting ??= this.changes.bounds().then((bounds) => {
-      this.starting = undefined;
-      if (this.timer || this.open === 0) return;
-      this.position = bounds.head;
-      this.timer = setInterval(() => void this.poll(), this.limits.pollMs);
-    });
+    this.starting ??= this.changes
+      .bounds()
+      .then((bounds) => {
+        if (this.timer || this.open === 0 || this.closed) return;
+        this.position = bounds.head;
+        this.timer = setInterval(() => void this.poll(), this.limits.pollMs);
+      })
+      .finally(() => (this.starting = undefined));
     return this.starting;
   }
 
