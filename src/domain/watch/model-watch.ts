@@ -68,7 +68,10 @@ export class ModelWatch {
       }
       // Replay from the log, pulled at the client's pace, until live.
       while (cursor < this.hub.position) {
-        for (const change of await this.hub.changes.changesAfter(cursor, replayPage)) {
+        const page = await this.hub.changes.changesAfter(cursor, replayPage);
+        // Pruned while this watch was replaying.
+        if (page.length === 0) throw new ConnectError("the change log no longer holds this position; list again, then watch", Code.OutOfRange);
+        for (const change of page) {
           cursor = change.seq;
           const type = eventTypeOf(view, change);
           if (type === undefined) continue;
