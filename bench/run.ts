@@ -6,7 +6,7 @@
  * figures do not. Prints the report and writes it to bench/results/latest.md.
  *
  * Settings: BENCH_SECONDS (per cell, default 3), BENCH_ROUNDS (default 3),
- * BENCH_SECTIONS (default "limit,scale"), BENCH_WORKSPACES (default 10000),
+ * BENCH_SECTIONS (default "limit,scale,watch"), BENCH_WORKSPACES (default 10000),
  * BENCH_CUSTOM_MODELS (default 100000).
  */
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
@@ -19,11 +19,12 @@ import { compareWithLimit, verifyAnswers } from "./limit-comparison.js";
 import { accepting, readyz, startProcess, type ServerProcess } from "./processes.js";
 import { scaleSection } from "./scale.js";
 import { minter } from "./seed.js";
+import { watchSection } from "./watch.js";
 
 const secret = "bench-secret-bench-secret-bench-secret-0123";
 const seconds = Number(process.env.BENCH_SECONDS ?? 3);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
-const sections = new Set((process.env.BENCH_SECTIONS ?? "limit,scale").split(","));
+const sections = new Set((process.env.BENCH_SECTIONS ?? "limit,scale,watch").split(","));
 const workspaces = Number(process.env.BENCH_WORKSPACES ?? 10_000);
 const customModels = Number(process.env.BENCH_CUSTOM_MODELS ?? 100_000);
 
@@ -45,11 +46,11 @@ function tempDir(): string {
 const maxOldSpaceMiB = 160;
 
 /** The built service (npm run bench builds first) on a data directory of its own. */
-async function startService(name: string, dataDir: string): Promise<ServerProcess> {
+async function startService(name: string, dataDir: string, env: Record<string, string> = {}): Promise<ServerProcess> {
   const server = await startProcess(
     name,
     [`--max-old-space-size=${maxOldSpaceMiB}`, "dist/src/main.js"],
-    { HOST: "127.0.0.1", MODELSERVICE_DATA_DIR: dataDir, MODELSERVICE_JWT_SECRET: secret, LOG_LEVEL: "warn" },
+    { HOST: "127.0.0.1", MODELSERVICE_DATA_DIR: dataDir, MODELSERVICE_JWT_SECRET: secret, LOG_LEVEL: "warn", ...env },
     readyz,
   );
   servers.push(server);
@@ -115,6 +116,7 @@ async function main(): Promise<void> {
       await scaleSection({ small, startLarge: () => startService("service (large)", largeDir), largeDbPath, mint, workspaces, customModels, seconds, rounds }),
     );
   }
+  if (sections.has("watch")) report.push(``, await watchSection({ startService, dataDir: tempDir(), mint, seconds }));
   report.push(``, `The whole run took ${((performance.now() - started) / 60_000).toFixed(1)} minutes.`);
   const text = report.join("\n") + "\n";
   process.stdout.write(`\n${text}`);

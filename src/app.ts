@@ -19,7 +19,9 @@ import { ModelDrafts } from "./domain/models/model-drafts.js";
 import { ModelRegistry, systemProfileId } from "./domain/models/model-registry.js";
 import { ModelTransfer } from "./domain/models/model-transfer.js";
 import type { DraftStore } from "./storage/draft-store.js";
+import { openWatch } from "./domain/watch/open-watch.js";
 import type { ModelStore } from "./storage/model-store.js";
+import { SqliteChangeLog } from "./storage/sqlite/sqlite-change-log.js";
 import { SqliteDraftStore } from "./storage/sqlite/sqlite-draft-store.js";
 import { SqliteModelStore } from "./storage/sqlite/sqlite-model-store.js";
 import { draftStoreCalls, modelStoreCalls, tracedStore } from "./telemetry/traced-store.js";
@@ -40,6 +42,7 @@ import { httpBindings } from "./wire/rest/http-rules.js";
 import { notFound, restHandler } from "./wire/rest/rest-handler.js";
 import { depthCheckingJsonOptions } from "./wire/protocols/json-depth.js";
 import { OnePortServer } from "./wire/server.js";
+import { watchMetrics } from "./wire/watch-metrics.js";
 
 export interface RunningService {
   address: AddressInfo;
@@ -76,6 +79,26 @@ export async function startService(config: Config, logger: Logger, tracer?: Trac
   health.set(ModelService.typeName, HealthCheckResponse_ServingStatus.SERVING);
   const handlers = new Map<DescMethod, UniversalHandler>();
   const metrics = createMetrics({ databasePath: config.databasePath, readCache: () => registry.readCacheUsage() });
+  const watch = await openWatch(
+    store,
+    new SqliteChangeLog(sqlite.db),
+    {
+      retentionMs: config.watchRetentionMs,
+      bookmarkMs: config.watchBookmarkMs,
+      pollMs: config.watchPollMs,
+      bufferEvents: config.watchBufferEvents,
+      maxPerToken: config.watchMaxPerToken,
+      maxPerProcess: config.watchMaxPerProcess,
+    },
+    watchMetrics(metrics.registry, (e: unknown) => logger.error({ err: e }, "watch: reading the change log failed")),
+  );
+  const pruneChanges = () =>
+    watch.prune().then(
+      (pruned) => pruned > 0 && logger.info({ pruned }, "pruned the change log"),
+      (e: unknown) => logger.error({ err: e }, "change log pruning failed"),
+    );
+  await pruneChanges();
+  const pruneTimer = setInterval(pruneChanges, 60 * 60 * 1000).unref();
   const rateLimit =
     config.rateLimitRps === undefined
       ? undefined
@@ -95,6 +118,7 @@ export async function startService(config: Config, logger: Logger, tracer?: Trac
       registry,
       drafts: new ModelDrafts(tracer ? tracedStore<DraftStore>(draftStore, "DraftStore", draftStoreCalls, tracer, storeSpans) : draftStore, registry),
       transfer: new ModelTransfer(store, registry, { maxCsvBytes: config.maxBodyBytes }),
+      watch: watch.watch,
       verifier,
       health,
       files: [
@@ -171,7 +195,10 @@ export async function startService(config: Config, logger: Logger, tracer?: Trac
     async close() {
       accepting = false;
       clearInterval(purgeTimer);
+      clearInterval(pruneTimer);
       health.shutdown();
+      // Watches never finish by themselves: end them (Unavailable) so the grace period is not spent waiting on them.
+      watch.close();
       await server.close(config.shutdownGraceMs);
       await store.close();
       logger.info("stopped");

@@ -57,6 +57,18 @@ export interface Config {
   maxConnectionBufferBytes: number;
   /** The web console's built files; undefined = dist/console of this package. */
   consoleDir?: string;
+  /** WatchModels: how long the change log keeps changes (older resume tokens end OutOfRange). */
+  watchRetentionMs: number;
+  /** WatchModels: an idle stream gets a BOOKMARK this often. */
+  watchBookmarkMs: number;
+  /** WatchModels: how often the change log is polled for commits of any process on the database. */
+  watchPollMs: number;
+  /** WatchModels: changes a stream may have queued unsent before it ends ResourceExhausted. */
+  watchBufferEvents: number;
+  /** WatchModels: streams open at once per caller (workspace and token subject). */
+  watchMaxPerToken: number;
+  /** WatchModels: streams open at once in the process. */
+  watchMaxPerProcess: number;
 }
 
 export class ConfigError extends Error {}
@@ -112,6 +124,18 @@ function serverLimits(env: NodeJS.ProcessEnv) {
     maxConnections: integer(env, "MODELSERVICE_MAX_CONNECTIONS", 1024, 1, 1_000_000),
     maxConnectionsPerClient: integer(env, "MODELSERVICE_MAX_CONNECTIONS_PER_CLIENT", 128, 1, 1_000_000),
     maxConnectionBufferBytes,
+  };
+}
+
+/** WatchModels settings (README "Settings"). */
+function watchSettings(env: NodeJS.ProcessEnv) {
+  return {
+    watchRetentionMs: integer(env, "MODELSERVICE_WATCH_RETENTION_DAYS", 7, 1, 3650) * 24 * 60 * 60 * 1000,
+    watchBookmarkMs: integer(env, "MODELSERVICE_WATCH_BOOKMARK_SECONDS", 15, 1, 3600) * 1000,
+    watchPollMs: integer(env, "MODELSERVICE_WATCH_POLL_MS", 15, 1, 1000),
+    watchBufferEvents: integer(env, "MODELSERVICE_WATCH_BUFFER_EVENTS", 10_000, 1, 1_000_000),
+    watchMaxPerToken: integer(env, "MODELSERVICE_WATCH_MAX_PER_TOKEN", 16, 1, 100_000),
+    watchMaxPerProcess: integer(env, "MODELSERVICE_WATCH_MAX_PER_PROCESS", 5_000, 1, 1_000_000),
   };
 }
 
@@ -182,5 +206,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     ...rateLimit(env),
     ...serverLimits(env),
     consoleDir: env.MODELSERVICE_CONSOLE_DIR || undefined,
+    ...watchSettings(env),
   };
 }

@@ -122,6 +122,7 @@ describe("command table", slow, () => {
       "drafts publish",
       "drafts delete",
       "models export",
+      "models watch",
       "models import",
       "system-models refresh",
     ]);

@@ -13,6 +13,7 @@ import { withFlagHints, type FieldFlag } from "./flag-hints.js";
 import { format, type OutputFormat } from "./output.js";
 import { progress, spinner } from "./progress.js";
 import { readInput, secretInput, secretValue, type SecretInput } from "./secret-inputs.js";
+import { runWatch, sinceOption } from "./watch-command.js";
 
 const comments: Readonly<Record<string, string>> = { ...modelComments, ...serviceComments };
 
@@ -305,6 +306,11 @@ function isPaged(method: DescMethod): boolean {
   return method.input.field.cursor !== undefined && method.output.field.pagination !== undefined && method.output.field.items !== undefined;
 }
 
+/** A watch: a stream of messages that each carry a resume token (WatchModels). */
+function isWatch(method: DescMethod): boolean {
+  return method.input.field.resumeToken !== undefined && method.output.field.resumeToken !== undefined;
+}
+
 /** Counts CSV records in a chunk, honouring quotes. */
 function csvRecords(text: string, state: { quoted: boolean }): number {
   let n = 0;
@@ -331,6 +337,9 @@ async function runRpc(rpc: RpcCommand, request: Message, ctx: CallContext, field
   const client = createClient(ModelService, ctx.transport) as unknown as Record<string, UnaryFn | StreamFn>;
   const options: CallOptions = { headers: ctx.headers };
   const { method } = rpc;
+  if (method.methodKind === "server_streaming" && isWatch(method)) {
+    return runWatch(client[method.localName] as StreamFn, request, options, ctx.output, registry, write);
+  }
   if (method.methodKind === "server_streaming") {
     // ExportModels: the CSV goes to stdout as it arrives; a TTY shows rows against the list total.
     const bar = progress("exporting", "rows");
@@ -431,6 +440,7 @@ export function addRpcCommands(program: Command, context: (cmd: Command) => Call
       if (flag.kind === "value" && flag.secret) cmd.addOption(flag.secret.file).addOption(flag.secret.stdin);
     }
     if (isPaged(rpc.method)) cmd.addOption(new Option("--all", "Follow every page and print all items as one response."));
+    if (isWatch(rpc.method)) cmd.addOption(sinceOption);
     const takesId = rpc.method.input.field.id?.fieldKind === "scalar";
     if (takesId) cmd.argument("[id]", "the id, as --id takes it");
     const fieldFlags = flags.flatMap((f) => (f.kind === "value" && f.option.long && !f.option.negate ? [{ long: f.option.long, path: f.path }] : []));
@@ -444,6 +454,8 @@ export function addRpcCommands(program: Command, context: (cmd: Command) => Call
           self.setOptionValueWithSource("id", positional, "cli");
         }
         const request = buildRequest(rpc.method, flags, self);
+        const since = self.getOptionValue(sinceOption.attributeName()) as string | undefined;
+        if (since !== undefined) (request as Message & { resumeToken: string }).resumeToken = since;
         const ctx = context(self);
         await runRpc(rpc, request, ctx, fieldFlags);
       });

@@ -1,11 +1,13 @@
 import { useState } from "preact/hooks";
 import { CatalogView } from "./components/catalog-view.js";
+import { LiveIndicator } from "./components/live-indicator.js";
 import { ModelForm } from "./components/model-form.js";
 import { ModelPage } from "./components/model-page.js";
 import { PriceChart } from "./components/price-chart.js";
 import { ReauthDialog } from "./components/reauth-dialog.js";
 import { SignIn } from "./components/sign-in.js";
 import { followLink, paths, useRoute } from "./router.js";
+import { useLiveModels } from "./live-models.js";
 import { session, tokenClaims, useSession } from "./session.js";
 
 export function App() {
@@ -14,6 +16,7 @@ export function App() {
   // Bumped by every change to the models, so the price chart follows them.
   const [version, setVersion] = useState(0);
   const changed = () => setVersion((v) => v + 1);
+  const live = useLiveModels(token);
 
   if (!token) return <SignIn message={message} />;
   const workspace = tokenClaims(token).workspaceId;
@@ -27,6 +30,7 @@ export function App() {
           ModelService console
         </a>
         <span class="workspace">{workspace ? `Workspace ${workspace}` : "Signed in"}</span>
+        <LiveIndicator state={live.state} />
         <button type="button" onClick={() => session.signOut("You signed out.")}>
           Sign out
         </button>
@@ -36,8 +40,8 @@ export function App() {
           <>
             <h1 class="visually-hidden">Models of the workspace</h1>
             {/* Signing in again reloads the list (its state is in the URL); a model's page keeps its form instead. */}
-            <CatalogView key={token} onCatalogChange={changed} />
-            <PriceChart key={token} version={version} />
+            <CatalogView key={token} onCatalogChange={changed} liveVersion={live.version} />
+            <PriceChart key={token} version={version + live.version} />
           </>
         )}
         {route.page === "new" && (
@@ -51,7 +55,7 @@ export function App() {
             <ModelForm key="new" onSaved={changed} />
           </section>
         )}
-        {route.page === "edit" && <ModelPage key={route.id} id={route.id} onSaved={changed} />}
+        {route.page === "edit" && <ModelPage key={route.id} id={route.id} onSaved={changed} liveVersion={live.version} />}
         {route.page === "missing" && (
           <section class="panel">
             <h1>No such page</h1>

@@ -2,6 +2,7 @@ import { Code, ConnectError, createClient, type Client, type Interceptor } from 
 import { createConnectTransport } from "@connectrpc/connect-web";
 import { ModelService } from "../../gen/modelservice/v1/model_service_pb.js";
 import { tokenProblem } from "./token-problem.js";
+import { ownWritesInterceptor } from "./own-writes.js";
 import { session } from "./session.js";
 
 /**
@@ -33,5 +34,5 @@ const bearer: Interceptor = (next) => async (req) => {
 /** The generated ModelService client over Connect JSON, as any browser client of the service would use it. */
 export const modelService: Client<typeof ModelService> = createClient(
   ModelService,
-  createConnectTransport({ baseUrl: serviceUrl(), interceptors: [bearer] }),
+  createConnectTransport({ baseUrl: serviceUrl(), interceptors: [bearer, ownWritesInterceptor] }),
 );

@@ -5,6 +5,7 @@ import type { TokenVerifier } from "../domain/auth/token-verifier.js";
 import type { ModelDrafts } from "../domain/models/model-drafts.js";
 import type { ModelRegistry } from "../domain/models/model-registry.js";
 import type { ModelTransfer } from "../domain/models/model-transfer.js";
+import type { ModelWatch } from "../domain/watch/model-watch.js";
 import { registerHealthService, type HealthStatus } from "./health/health-service.js";
 import { authInterceptor } from "./interceptors/auth-interceptor.js";
 import { deadlineInterceptor } from "./interceptors/deadline-interceptor.js";
@@ -21,6 +22,8 @@ export interface RouteParts {
   drafts: ModelDrafts;
   /** CSV export and import (seed 002). */
   transfer: ModelTransfer;
+  /** WatchModels (issue 16). */
+  watch: ModelWatch;
   verifier: TokenVerifier;
   health: HealthStatus;
   /** Files that reflection describes. */
@@ -37,7 +40,7 @@ export interface RouteParts {
  */
 export function connectRoutes(parts: RouteParts): (router: ConnectRouter) => void {
   return (router) => {
-    router.service(ModelService, modelServiceHandler(parts.registry, parts.drafts, parts.transfer), {
+    router.service(ModelService, modelServiceHandler(parts.registry, parts.drafts, parts.transfer, parts.watch), {
       interceptors: [
         ...parts.interceptors,
         // Outside auth, whose first call of a workspace writes too.

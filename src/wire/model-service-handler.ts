@@ -4,10 +4,16 @@ import type { ModelService } from "../../gen/modelservice/v1/model_service_pb.js
 import type { ModelDrafts } from "../domain/models/model-drafts.js";
 import type { ModelRegistry } from "../domain/models/model-registry.js";
 import type { ModelTransfer } from "../domain/models/model-transfer.js";
+import type { ModelWatch } from "../domain/watch/model-watch.js";
 import { callOf, principalOf } from "./principal-context.js";
 
 /** ModelService: translates calls to the domain (registry, drafts, transfer); requests arrive authorized and validated. */
-export function modelServiceHandler(registry: ModelRegistry, drafts: ModelDrafts, transfer: ModelTransfer): ServiceImpl<typeof ModelService> {
+export function modelServiceHandler(
+  registry: ModelRegistry,
+  drafts: ModelDrafts,
+  transfer: ModelTransfer,
+  watch: ModelWatch,
+): ServiceImpl<typeof ModelService> {
   return {
     listModels: (req, ctx) => registry.list(principalOf(ctx), req),
     getModel: (req, ctx) => registry.get(principalOf(ctx), req.id),
@@ -38,5 +44,6 @@ export function modelServiceHandler(registry: ModelRegistry, drafts: ModelDrafts
     deleteModelDraft: (req, ctx) => drafts.delete(callOf(ctx), req),
     exportModels: (req, ctx) => transfer.exportBodies(principalOf(ctx), req),
     importModels: (req, ctx) => transfer.import(callOf(ctx), req),
+    watchModels: (req, ctx) => watch.watch(principalOf(ctx), req, ctx.signal),
   };
 }

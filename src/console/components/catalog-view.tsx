@@ -30,7 +30,8 @@ interface Notice {
  * The workspace's models: search, filters and sort run on the service
  * (ListModels), one page at a time following nextCursor, all of it in the URL.
  */
-export function CatalogView({ onCatalogChange }: { onCatalogChange: () => void }) {
+/** liveVersion moves when another client changed a model (live-models.ts): the page is read again. */
+export function CatalogView({ onCatalogChange, liveVersion = 0 }: { onCatalogChange: () => void; liveVersion?: number }) {
   const [place, go] = useCatalogLocation();
   const { filters, page: pageNumber, cursor, trail } = place;
   const [page, setPage] = useState<Page>();
@@ -62,7 +63,7 @@ export function CatalogView({ onCatalogChange }: { onCatalogChange: () => void }
       },
     );
     return () => abort.abort();
-  }, [listKey, reloads]);
+  }, [listKey, reloads, liveVersion]);
 
   const changed = () => {
     setReloads((n) => n + 1);

@@ -16,7 +16,7 @@ const titles = { edit: "Edit", labels: "View", view: "View" } as const;
  * switch, its form (editable as far as the caller may edit it, read-only
  * otherwise) and its history.
  */
-export function ModelPage({ id, onSaved }: { id: string; onSaved: () => void }) {
+export function ModelPage({ id, onSaved, liveVersion = 0 }: { id: string; onSaved: () => void; liveVersion?: number }) {
   const [stored, setStored] = useState<Model>();
   const [loadError, setLoadError] = useState<string>();
   const [loads, setLoads] = useState(0);
@@ -85,7 +85,7 @@ export function ModelPage({ id, onSaved }: { id: string; onSaved: () => void }) 
           {deleted && <p class="alert">This model is deleted; undelete it from the list of models (with “Show deleted”) to use it again.</p>}
         </div>
         <ModelFacts model={stored} />
-        <ModelForm key={reads} stored={stored} onStored={setStored} onSaved={onSaved} onReload={() => setLoads((n) => n + 1)} />
+        <ModelForm key={reads} stored={stored} onStored={setStored} onSaved={onSaved} onReload={() => setLoads((n) => n + 1)} liveVersion={liveVersion} />
       </section>
       <section class="panel">
         <ModelRevisions id={id} version={stored.metadata?.etag ?? ""} />

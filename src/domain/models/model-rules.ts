@@ -23,6 +23,8 @@ import {
   UndeleteModelRequestSchema,
   UpdateModelRequestSchema,
   UpdateSystemModelRequestSchema,
+  WatchModelsRequestSchema,
+  type WatchModelsRequest,
   type CreateModelRequest,
   type CreateSystemModelRequest,
   type DuplicateModelRequest,
@@ -281,6 +283,13 @@ rule(ApplyBundleRequestSchema, (req: ApplyBundleRequest) => {
   return out;
 });
 rule(UpdateSystemModelRequestSchema, (req: UpdateSystemModelRequest) => [...modelIdViolations(req.id), ...updateViolations(req)]);
+rule(WatchModelsRequestSchema, (req: WatchModelsRequest) => {
+  const out = workspaceIdViolations(req.workspaceId);
+  const filter = req.filter === "" ? undefined : parseCheckedFilter(req.filter);
+  if (filter instanceof FilterSyntaxError) out.push({ field: "filter", description: filter.message });
+  if (req.resumeToken.length > 128) out.push({ field: "resumeToken", description: "is longer than 128 characters" });
+  return out;
+});
 
 /** The input rules that the descriptors cannot express, for a request of any method. */
 export function modelRuleViolations(schema: DescMessage, request: Message): FieldViolation[] {

@@ -132,6 +132,38 @@ const migrations: readonly string[] = [
       (SELECT group_concat(key || ' ' || value, ' ') FROM json_each(models.labels)), external_id
     FROM models;
   `,
+  `
+  -- The change log: one row per change of a model, appended by these triggers
+  -- in the transaction of the write, whatever the write path. seq (never
+  -- reused: AUTOINCREMENT) orders the changes in commit order, since SQLite
+  -- commits one writer at a time. before/after are the model's columns
+  -- without its sealed credentials; NULL when the row did not or no longer
+  -- exists. Updates that change nothing a reader sees (catalog bookkeeping,
+  -- key rotation) leave no row.
+  CREATE TABLE model_changes (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    workspace_id TEXT,
+    model_id TEXT NOT NULL,
+    before TEXT,
+    after TEXT,
+    committed_at INTEGER NOT NULL
+  ) STRICT;
+  CREATE INDEX model_changes_by_time ON model_changes (committed_at);
+  CREATE TRIGGER model_changes_insert AFTER INSERT ON models BEGIN
+    INSERT INTO model_changes (workspace_id, model_id, before, after, committed_at)
+    VALUES (new.workspace_id, new.id, NULL, json_object('id', new.id, 'workspace_id', new.workspace_id, 'account_id', new.account_id, 'name', new.name, 'profile_id', new.profile_id, 'bundle_key', new.bundle_key, 'external_id', new.external_id, 'labels', new.labels, 'catalog_id', new.catalog_id, 'system_model_id', new.system_model_id, 'origin', new.origin, 'visible', new.visible, 'family', new.family, 'provider', new.provider, 'input_price_cents', new.input_price_cents, 'output_price_cents', new.output_price_cents, 'cached_input_price_cents', new.cached_input_price_cents, 'input_price_usd', new.input_price_usd, 'output_price_usd', new.output_price_usd, 'cached_input_price_usd', new.cached_input_price_usd, 'max_input_tokens', new.max_input_tokens, 'max_output_tokens', new.max_output_tokens, 'capabilities', new.capabilities, 'description', new.description, 'model_url', new.model_url, 'has_token', new.has_token, 'has_client_key', new.has_client_key, 'credential_fingerprint', new.credential_fingerprint, 'credentials_updated_at', new.credentials_updated_at, 'status', new.status, 'version', new.version, 'created_at', new.created_at, 'updated_at', new.updated_at, 'delete_time', new.delete_time, 'purge_time', new.purge_time), CAST(unixepoch('subsec') * 1000 AS INTEGER));
+  END;
+  CREATE TRIGGER model_changes_update AFTER UPDATE ON models
+  WHEN old.version IS NOT new.version OR old.delete_time IS NOT new.delete_time OR old.visible IS NOT new.visible
+    OR old.status IS NOT new.status BEGIN
+    INSERT INTO model_changes (workspace_id, model_id, before, after, committed_at)
+    VALUES (new.workspace_id, new.id, json_object('id', old.id, 'workspace_id', old.workspace_id, 'account_id', old.account_id, 'name', old.name, 'profile_id', old.profile_id, 'bundle_key', old.bundle_key, 'external_id', old.external_id, 'labels', old.labels, 'catalog_id', old.catalog_id, 'system_model_id', old.system_model_id, 'origin', old.origin, 'visible', old.visible, 'family', old.family, 'provider', old.provider, 'input_price_cents', old.input_price_cents, 'output_price_cents', old.output_price_cents, 'cached_input_price_cents', old.cached_input_price_cents, 'input_price_usd', old.input_price_usd, 'output_price_usd', old.output_price_usd, 'cached_input_price_usd', old.cached_input_price_usd, 'max_input_tokens', old.max_input_tokens, 'max_output_tokens', old.max_output_tokens, 'capabilities', old.capabilities, 'description', old.description, 'model_url', old.model_url, 'has_token', old.has_token, 'has_client_key', old.has_client_key, 'credential_fingerprint', old.credential_fingerprint, 'credentials_updated_at', old.credentials_updated_at, 'status', old.status, 'version', old.version, 'created_at', old.created_at, 'updated_at', old.updated_at, 'delete_time', old.delete_time, 'purge_time', old.purge_time), json_object('id', new.id, 'workspace_id', new.workspace_id, 'account_id', new.account_id, 'name', new.name, 'profile_id', new.profile_id, 'bundle_key', new.bundle_key, 'external_id', new.external_id, 'labels', new.labels, 'catalog_id', new.catalog_id, 'system_model_id', new.system_model_id, 'origin', new.origin, 'visible', new.visible, 'family', new.family, 'provider', new.provider, 'input_price_cents', new.input_price_cents, 'output_price_cents', new.output_price_cents, 'cached_input_price_cents', new.cached_input_price_cents, 'input_price_usd', new.input_price_usd, 'output_price_usd', new.output_price_usd, 'cached_input_price_usd', new.cached_input_price_usd, 'max_input_tokens', new.max_input_tokens, 'max_output_tokens', new.max_output_tokens, 'capabilities', new.capabilities, 'description', new.description, 'model_url', new.model_url, 'has_token', new.has_token, 'has_client_key', new.has_client_key, 'credential_fingerprint', new.credential_fingerprint, 'credentials_updated_at', new.credentials_updated_at, 'status', new.status, 'version', new.version, 'created_at', new.created_at, 'updated_at', new.updated_at, 'delete_time', new.delete_time, 'purge_time', new.purge_time), CAST(unixepoch('subsec') * 1000 AS INTEGER));
+  END;
+  CREATE TRIGGER model_changes_delete AFTER DELETE ON models BEGIN
+    INSERT INTO model_changes (workspace_id, model_id, before, after, committed_at)
+    VALUES (old.workspace_id, old.id, json_object('id', old.id, 'workspace_id', old.workspace_id, 'account_id', old.account_id, 'name', old.name, 'profile_id', old.profile_id, 'bundle_key', old.bundle_key, 'external_id', old.external_id, 'labels', old.labels, 'catalog_id', old.catalog_id, 'system_model_id', old.system_model_id, 'origin', old.origin, 'visible', old.visible, 'family', old.family, 'provider', old.provider, 'input_price_cents', old.input_price_cents, 'output_price_cents', old.output_price_cents, 'cached_input_price_cents', old.cached_input_price_cents, 'input_price_usd', old.input_price_usd, 'output_price_usd', old.output_price_usd, 'cached_input_price_usd', old.cached_input_price_usd, 'max_input_tokens', old.max_input_tokens, 'max_output_tokens', old.max_output_tokens, 'capabilities', old.capabilities, 'description', old.description, 'model_url', old.model_url, 'has_token', old.has_token, 'has_client_key', old.has_client_key, 'credential_fingerprint', old.credential_fingerprint, 'credentials_updated_at', old.credentials_updated_at, 'status', old.status, 'version', old.version, 'created_at', old.created_at, 'updated_at', old.updated_at, 'delete_time', old.delete_time, 'purge_time', old.purge_time), NULL, CAST(unixepoch('subsec') * 1000 AS INTEGER));
+  END;
+  `,
 ];
 
 /**

@@ -27,7 +27,7 @@ import { filterToSql, orderToSql } from "./filter-sql.js";
 import { migrate } from "./migrations.js";
 import { RowReader } from "./row-reader.js";
 
-interface ModelRow {
+export interface ModelRow {
   id: string;
   workspace_id: string | null;
   account_id: string | null;
@@ -183,7 +183,7 @@ function modelToRow(m: ModelRecord): ModelRow {
   };
 }
 
-function rowToModel(r: ModelRow): ModelRecord {
+export function rowToModel(r: ModelRow): ModelRecord {
   return {
     id: r.id,
     workspaceId: r.workspace_id,

@@ -446,6 +446,7 @@ function successResponse(binding: HttpBinding, components: Components): Schema {
     // A stream of HttpBody messages is written as one raw body, streamed.
     return { description: commentOf(`${binding.method.parent.typeName}.${binding.method.name}`) ?? "OK", content: rawContent() };
   }
+  if (binding.method.methodKind === "server_streaming") return eventStreamResponse(binding, components);
   let schema: Schema;
   if (binding.responseBody === "") {
     schema = components.valueSchema({ kind: "message", desc: output });
@@ -458,6 +459,37 @@ function successResponse(binding: HttpBinding, components: Components): Schema {
     description: commentOf(output.typeName) ?? "OK",
     content: { "application/json": { schema } },
   };
+}
+
+/** Any other server stream is Server-Sent Events (src/wire/rest/sse-stream.ts): one message per event. */
+function eventStreamResponse(binding: HttpBinding, components: Components): Schema {
+  const output = binding.method.output;
+  const resumable = output.fields.some((f) => f.name === "resume_token");
+  return {
+    description:
+      `Server-Sent Events: each event's \`data\` is one ${output.name} as JSON` +
+      (resumable ? "; its `id` is the message's resume token, which the `Last-Event-ID` request header resumes from." : ".") +
+      " A failure after the stream started is a last event named `error` whose data is a google.rpc.Status.",
+    content: {
+      "text/event-stream": {
+        schema: { type: "string", "x-event-data": components.valueSchema({ kind: "message", desc: output }) },
+      },
+    },
+  };
+}
+
+/** The header a reconnecting EventSource sends: it resumes a stream whose request has a resume token. */
+function lastEventIdParameter(binding: HttpBinding): Schema[] {
+  if (binding.method.methodKind !== "server_streaming" || !binding.method.input.fields.some((f) => f.name === "resume_token")) return [];
+  return [
+    {
+      name: "Last-Event-ID",
+      in: "header",
+      required: false,
+      description: "The id of the last event received: resumes after it, as resumeToken does (resumeToken wins when both are given).",
+      schema: { type: "string" },
+    },
+  ];
 }
 
 const statusRef = { $ref: `#/components/schemas/${StatusSchema.typeName}` };
@@ -520,7 +552,7 @@ function operation(binding: HttpBinding, operationId: string, components: Compon
   if (comment) op.summary = firstSentence(comment);
   const description = paragraphs(comment, scope ? `Requires scope \`${scope}\`.` : undefined);
   if (description) op.description = description;
-  const parameters = [...pathParameters(binding, components), ...queryParameters(binding, components)];
+  const parameters = [...pathParameters(binding, components), ...queryParameters(binding, components), ...lastEventIdParameter(binding)];
   if (parameters.length > 0) op.parameters = parameters;
   const body = requestBody(binding, components);
   if (body) op.requestBody = body;

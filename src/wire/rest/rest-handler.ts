@@ -22,6 +22,7 @@ import { assertJsonDepth } from "../protocols/json-depth.js";
 import type { HttpBinding } from "./http-rules.js";
 import { httpBodyField, httpBodyJson, jsonFieldProblem, transcodeRequest } from "./request-transcoder.js";
 import { RestRouter } from "./rest-router.js";
+import { resumeFromLastEventId, sseError, sseEvent, sseHeaders } from "./sse-stream.js";
 import { restError } from "./status-json.js";
 
 type NodeRequest = IncomingMessage | Http2ServerRequest;
@@ -258,6 +259,10 @@ async function serve(
   send(res, 200, headers, out);
 }
 
+function isHttpBodyStream(binding: HttpBinding): boolean {
+  return binding.method.output.typeName === HttpBodySchema.typeName;
+}
+
 /** Writes a chunk, waiting while the client is slower than the stream; rejects when the client is gone. */
 async function write(res: NodeResponse, chunk: Uint8Array): Promise<void> {
   const out = res as ServerResponse;
@@ -293,11 +298,13 @@ function cutOff(res: NodeResponse): void {
  * A server-streaming RPC over REST: the call runs as a Connect streaming call
  * (enveloped JSON) and each message is written as it arrives — the data of a
  * google.api.HttpBody stream as raw bytes, with the first message's content
- * type, any other stream as newline-delimited JSON. An error before the first
- * byte is the usual google.rpc.Status response; after it, the response is cut
- * off, so the client sees a truncated transfer, not a complete one.
+ * type, any other stream as Server-Sent Events (sse-stream.ts). An error
+ * before the first byte is the usual google.rpc.Status response; after it, an
+ * HttpBody response is cut off, so the client sees a truncated transfer, not
+ * a complete one, and an event stream ends with an `error` event.
  */
 async function serveStream(req: NodeRequest, res: NodeResponse, binding: HttpBinding, request: JsonObject, handler: UniversalHandler): Promise<void> {
+  if (!isHttpBodyStream(binding)) resumeFromLastEventId(req, binding, request);
   const header = forwardedHeaders(req, "application/connect+json");
   header.set("connect-protocol-version", "1");
   header.delete("connect-content-encoding");
@@ -315,7 +322,7 @@ async function serveStream(req: NodeRequest, res: NodeResponse, binding: HttpBin
     const bytes = uRes.body ? await readAllBytes(uRes.body, Number.MAX_SAFE_INTEGER) : new Uint8Array();
     return sendError(res, errorFromJsonBytes(bytes, uRes.header, new ConnectError(`HTTP ${uRes.status}`, Code.Unknown)), undefined, headers);
   }
-  const isHttpBody = binding.method.output.typeName === HttpBodySchema.typeName;
+  const isHttpBody = isHttpBodyStream(binding);
   const start = (contentType: string) => {
     if (!res.headersSent) res.writeHead(200, { ...headers, "content-type": contentType });
   };
@@ -333,18 +340,20 @@ async function serveStream(req: NodeRequest, res: NodeResponse, binding: HttpBin
         start(message.contentType || "application/octet-stream");
         if (message.data.byteLength > 0) await write(res, message.data);
       } else {
-        start("application/x-ndjson; charset=utf-8");
-        await write(res, Buffer.concat([envelope.data, Buffer.from("\n")]));
+        if (!res.headersSent) res.writeHead(200, { ...headers, ...sseHeaders });
+        await write(res, sseEvent(envelope.data));
       }
     }
     if (!ended) throw new ConnectError("the stream ended without its end-of-stream message", Code.Internal);
   } catch (e) {
+    if (res.headersSent && !isHttpBody) return void res.end(sseError(restError(ConnectError.from(e)).body));
     if (res.headersSent) return cutOff(res);
     const error = ConnectError.from(e);
     const errorRequestId = error.metadata.get("x-request-id");
     if (errorRequestId && !headers["x-request-id"]) headers["x-request-id"] = errorRequestId;
     return sendError(res, namedDecodeError(error, binding, request), undefined, headers);
   }
-  start(isHttpBody ? "application/octet-stream" : "application/x-ndjson; charset=utf-8");
+  if (isHttpBody) start("application/octet-stream");
+  else if (!res.headersSent) res.writeHead(200, { ...headers, ...sseHeaders });
   res.end();
 }

@@ -1,0 +1,37 @@
+import type { ModelRecord } from "./model-store.js";
+
+/** One committed change of a model: its state before and after (null: it did not or no longer exists). */
+export interface ModelChangeRecord {
+  /** Position in commit order; every later commit has a larger one. */
+  seq: number;
+  /** null for a system model. */
+  workspaceId: string | null;
+  modelId: string;
+  /** Without sealed credentials (keyId and blob are null). */
+  before: ModelRecord | null;
+  after: ModelRecord | null;
+  /** Unix epoch milliseconds. */
+  committedAt: number;
+}
+
+/** The change log's extent: changes after prunedThrough up to head are kept. */
+export interface ChangeLogBounds {
+  /** seq of the last committed change (0: none yet). */
+  head: number;
+  /** seq of the last change removed by pruning (0: none). */
+  prunedThrough: number;
+}
+
+/**
+ * The log of every change to models, appended in the transaction of each
+ * write (by any write path), for WatchModels. Every method is one transaction.
+ */
+export interface ChangeLog {
+  bounds(): Promise<ChangeLogBounds>;
+  /** Up to `limit` changes after `seq`, in commit order. */
+  changesAfter(seq: number, limit: number): Promise<ModelChangeRecord[]>;
+  /** The live (not deleted, visible) models of a workspace and the head seq they are current at, read at one instant. */
+  snapshot(workspaceId: string): Promise<{ head: number; models: ModelRecord[] }>;
+  /** Removes the changes committed before `before` (epoch ms); returns how many. */
+  prune(before: number): Promise<number>;
+}

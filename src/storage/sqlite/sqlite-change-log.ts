@@ -1,0 +1,84 @@
+import type { Database, Statement } from "better-sqlite3";
+import type { ChangeLog, ChangeLogBounds, ModelChangeRecord } from "../change-log.js";
+import type { ModelRecord } from "../model-store.js";
+import { rowToModel, type ModelRow } from "./sqlite-model-store.js";
+
+interface ChangeRow {
+  seq: number;
+  workspace_id: string | null;
+  model_id: string;
+  before: string | null;
+  after: string | null;
+  committed_at: number;
+}
+
+const prunedThroughSetting = "change_log_pruned_through";
+
+/** A model's columns as the change-log triggers keep them (json_object, without sealed credentials). */
+function snapshotModel(json: string | null): ModelRecord | null {
+  if (json === null) return null;
+  return rowToModel({ ...(JSON.parse(json) as ModelRow), credentials_key_id: null, credentials_blob: null });
+}
+
+/** ChangeLog over the model_changes table, which triggers on models fill (migration 4). */
+export class SqliteChangeLog implements ChangeLog {
+  private readonly head: Statement;
+  private readonly prunedThrough: Statement;
+  private readonly after: Statement;
+  private readonly liveModels: Statement;
+  private readonly deleteBefore: Statement;
+  private readonly lastBefore: Statement;
+  private readonly savePrunedThrough: Statement;
+
+  constructor(private readonly db: Database) {
+    // sqlite_sequence keeps the last seq even when pruning emptied the table.
+    this.head = db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'model_changes'").pluck();
+    this.prunedThrough = db.prepare(`SELECT value FROM settings WHERE name = '${prunedThroughSetting}'`).pluck();
+    this.after = db.prepare("SELECT * FROM model_changes WHERE seq > ? ORDER BY seq LIMIT ?");
+    this.liveModels = db.prepare(
+      "SELECT * FROM models WHERE workspace_id = ? AND delete_time IS NULL AND visible = 1 ORDER BY created_at, id",
+    );
+    this.lastBefore = db.prepare("SELECT max(seq) FROM model_changes WHERE committed_at < ?").pluck();
+    this.deleteBefore = db.prepare("DELETE FROM model_changes WHERE seq <= ?");
+    this.savePrunedThrough = db.prepare(
+      `INSERT INTO settings (name, value) VALUES ('${prunedThroughSetting}', ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value`,
+    );
+  }
+
+  private boundsSync(): ChangeLogBounds {
+    return { head: (this.head.get() as number | undefined) ?? 0, prunedThrough: Number(this.prunedThrough.get() ?? 0) };
+  }
+
+  async bounds(): Promise<ChangeLogBounds> {
+    return this.db.transaction(() => this.boundsSync())();
+  }
+
+  async changesAfter(seq: number, limit: number): Promise<ModelChangeRecord[]> {
+    return (this.after.all(seq, limit) as ChangeRow[]).map((r) => ({
+      seq: r.seq,
+      workspaceId: r.workspace_id,
+      modelId: r.model_id,
+      before: snapshotModel(r.before),
+      after: snapshotModel(r.after),
+      committedAt: r.committed_at,
+    }));
+  }
+
+  async snapshot(workspaceId: string): Promise<{ head: number; models: ModelRecord[] }> {
+    return this.db.transaction(() => ({
+      head: this.boundsSync().head,
+      models: (this.liveModels.all(workspaceId) as ModelRow[]).map((r) => rowToModel({ ...r, credentials_key_id: null, credentials_blob: null })),
+    }))();
+  }
+
+  async prune(before: number): Promise<number> {
+    return this.db
+      .transaction((): number => {
+        const last = this.lastBefore.get(before) as number | null;
+        if (last === null) return 0;
+        this.savePrunedThrough.run(String(Math.max(last, this.boundsSync().prunedThrough)));
+        return this.deleteBefore.run(last).changes;
+      })
+      .immediate();
+  }
+}
