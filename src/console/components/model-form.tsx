@@ -54,8 +54,6 @@ interface Props {
   onSaved: () => void;
   /** Read the model again (after a conflict). */
   onReload?: () => void;
-  /** Moves when another client changed a model (live-models.ts): a form without unsaved edits shows the model as it now is. */
-  liveVersion?: number;
 }
 
 /**
@@ -65,7 +63,7 @@ interface Props {
  * and the service's (a validate-only call) are shown together, in one pass,
  * and the first field to fix gets the focus.
  */
-export function ModelForm({ stored, onStored, onSaved, onReload, liveVersion = 0 }: Props) {
+export function ModelForm({ stored, onStored, onSaved, onReload }: Props) {
   const [loaded, setLoaded] = useState<FormValues>(() => (stored ? valuesOf(stored) : emptyValues));
   const [values, setValues] = useState<FormValues>(loaded);
   const [errors, setErrors] = useState<FieldErrors>({});
@@ -81,9 +79,14 @@ export function ModelForm({ stored, onStored, onSaved, onReload, liveVersion = 0
 
   const mode = formModeOf(stored);
   const editable = (field: ModelField) => mode === "edit" || (mode === "labels" && field === "labels");
+  // The model changed under the form (live-models.ts, the status switch): a form without unsaved edits shows it as it now is.
   useEffect(() => {
-    if (liveVersion > 0 && stored !== undefined && changesOf(loaded, values).fields.length === 0) onReload?.();
-  }, [liveVersion]);
+    if (stored !== undefined && changesOf(loaded, values).fields.length === 0) {
+      const now = valuesOf(stored);
+      setLoaded(now);
+      setValues(now);
+    }
+  }, [stored]);
 
   const set = (change: Partial<FormValues>) => setValues((v) => ({ ...v, ...change }));
 

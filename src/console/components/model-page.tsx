@@ -26,6 +26,19 @@ export function ModelPage({ id, onSaved, liveVersion = 0 }: { id: string; onSave
   // A load refused for an expired token is tried again once signed in; a loaded model is kept (the form holds edits).
   const retry = stored === undefined ? token : "";
 
+  // Another client changed a model (live-models.ts): read this one again without starting the form over.
+  useEffect(() => {
+    if (liveVersion === 0) return;
+    let current = true;
+    modelService.getModel({ id }).then(
+      (model) => current && setStored(model),
+      () => undefined,
+    );
+    return () => {
+      current = false;
+    };
+  }, [liveVersion]);
+
   useEffect(() => {
     let current = true;
     modelService.getModel({ id }).then(
@@ -85,7 +98,7 @@ export function ModelPage({ id, onSaved, liveVersion = 0 }: { id: string; onSave
           {deleted && <p class="alert">This model is deleted; undelete it from the list of models (with “Show deleted”) to use it again.</p>}
         </div>
         <ModelFacts model={stored} />
-        <ModelForm key={reads} stored={stored} onStored={setStored} onSaved={onSaved} onReload={() => setLoads((n) => n + 1)} liveVersion={liveVersion} />
+        <ModelForm key={reads} stored={stored} onStored={setStored} onSaved={onSaved} onReload={() => setLoads((n) => n + 1)} />
       </section>
       <section class="panel">
         <ModelRevisions id={id} version={stored.metadata?.etag ?? ""} />
