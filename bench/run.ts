@@ -1,13 +1,15 @@
 /**
- * npm run bench: the service against a limit server (its own connect-node
- * stack with prebuilt answers, no auth, no database) and a peer (grpc-js),
+ * npm run bench: the service against its references: a limit server (its
+ * own connect-node stack with prebuilt answers, no auth, no database), a
+ * peer (grpc-js) and a bare node:http route,
  * then at scale, then the export. Ratios are measured in one run, in
  * alternating rounds, so they hold on a noisy shared machine where absolute
  * figures do not. Prints the report and writes it to bench/results/latest.md.
  *
  * Settings: BENCH_SECONDS (per cell, default 3), BENCH_ROUNDS (default 3),
  * BENCH_SECTIONS (default "limit,scale"), BENCH_WORKSPACES (default 10000),
- * BENCH_CUSTOM_MODELS (default 100000).
+ * BENCH_CUSTOM_MODELS (default 100000). BENCH_QUICK=1 runs only the
+ * comparison with the references, 2 s per cell (about 2 minutes).
  */
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -21,9 +23,10 @@ import { scaleSection } from "./scale.js";
 import { minter } from "./seed.js";
 
 const secret = "bench-secret-bench-secret-bench-secret-0123";
-const seconds = Number(process.env.BENCH_SECONDS ?? 3);
+const quick = process.env.BENCH_QUICK === "1";
+const seconds = Number(process.env.BENCH_SECONDS ?? (quick ? 2 : 3));
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
-const sections = new Set((process.env.BENCH_SECTIONS ?? "limit,scale").split(","));
+const sections = new Set((process.env.BENCH_SECTIONS ?? (quick ? "limit" : "limit,scale")).split(","));
 const workspaces = Number(process.env.BENCH_WORKSPACES ?? 10_000);
 const customModels = Number(process.env.BENCH_CUSTOM_MODELS ?? 100_000);
 
@@ -103,11 +106,13 @@ async function main(): Promise<void> {
       LIST_FILE: join(answersDir, "list.bin"),
     });
     const peer = await startBenchServer("grpc-js peer", "dist/bench/grpc-js-peer.js", { MODEL_FILE: join(answersDir, "model.bin") });
-    const options = { real: small, limit, peer, token, modelId, seconds, rounds };
+    const bare = await startBenchServer("bare node:http", "dist/bench/bare-http.js", { MODEL_FILE: join(answersDir, "model.bin") });
+    const options = { real: small, limit, peer, bare, token, modelId, seconds, rounds };
     await verifyAnswers(options);
     report.push(``, (await compareWithLimit(options)).markdown);
     await limit.stop();
     await peer.stop();
+    await bare.stop();
   }
   if (sections.has("scale")) {
     const largeDir = tempDir();
