@@ -1,9 +1,10 @@
 import { equals } from "@bufbuild/protobuf";
-import { createClient } from "@connectrpc/connect";
+import { createClient, type Interceptor } from "@connectrpc/connect";
+import { createConnectTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ModelSchema, ModelStatus } from "../gen/modelservice/v1/model_pb.js";
 import { ListModelsResponseSchema, ModelService } from "../gen/modelservice/v1/model_service_pb.js";
-import { modelClient, transports } from "./support/clients.js";
+import { transports } from "./support/clients.js";
 import { startTestService, type TestService } from "./support/service.js";
 
 // GetModel and ListModels answers go out in binary from an encoded copy kept beside the read cache's answer (src/wire/encoded-answers.ts).
@@ -17,10 +18,21 @@ describe("answers kept encoded", () => {
   });
   afterAll(() => service.dispose());
 
-  const everyProtocol = () => transports(service.url, token).map(({ name, transport }) => ({ name, client: createClient(ModelService, transport) }));
+  // connect-node's Connect transport speaks binary unless told otherwise: this one is JSON, as browsers and the seeds' SDKs send.
+  const jsonClient = () => {
+    const bearer: Interceptor = (next) => (req) => {
+      req.header.set("authorization", `Bearer ${token}`);
+      return next(req);
+    };
+    return createClient(ModelService, createConnectTransport({ baseUrl: service.url, httpVersion: "1.1", useBinaryFormat: false, interceptors: [bearer] }));
+  };
+  const everyProtocol = () => [
+    { name: "connect JSON", client: jsonClient() },
+    ...transports(service.url, token).map(({ name, transport }) => ({ name, client: createClient(ModelService, transport) })),
+  ];
 
   it("are the same answers over every protocol, from the cache and again after a commit", async () => {
-    const json = modelClient(service.url, token);
+    const json = jsonClient();
     const first = await json.listModels({ limit: 5 });
     const id = first.items[0]!.metadata!.id;
     for (const round of ["first read", "cache hit"]) {
