@@ -12,6 +12,8 @@ export interface LimitOptions {
   real: ServerProcess;
   limit: ServerProcess;
   peer: ServerProcess;
+  /** A bare node:http route serving the Model as JSON (bench/bare-http.ts). */
+  bare: ServerProcess;
   token: string;
   modelId: string;
   seconds: number;
@@ -37,9 +39,13 @@ export async function verifyAnswers(o: LimitOptions): Promise<void> {
   if (!equals(ListModelsResponseSchema, list, await limit.listModels({ limit: 50 }))) throw new Error("the limit server answers ListModels differently");
   const peer = await grpcClient(o.peer.url, o.token).getModel({ id: o.modelId });
   if (!equals(ModelSchema, model, peer)) throw new Error(`the grpc-js peer answers GetModel differently (${toBinary(ModelSchema, peer).length} bytes)`);
+  const json = async (url: string) => JSON.stringify(await (await fetch(url, { headers: { authorization: `Bearer ${o.token}` } })).json());
+  if ((await json(`${o.real.url}/v1/models/${o.modelId}`)) !== (await json(`${o.bare.url}/v1/models/${o.modelId}`))) {
+    throw new Error("the bare node:http route answers GET /v1/models/{id} differently");
+  }
 }
 
-type Key = `${Call} ${Protocol} ${"real" | "limit" | "peer"}`;
+type Key = `${Call} ${Protocol} ${"real" | "limit" | "peer" | "bare"}`;
 
 /**
  * Every call over every protocol against the real service and the limit
@@ -63,6 +69,8 @@ export async function compareWithLimit(o: LimitOptions): Promise<{ markdown: str
         ];
         for (const [key, server] of alternating(round, pair)) await run(key, server, call, protocol);
         if (call === "GetModel" && protocol === "gRPC (h2c)") await run(`${call} ${protocol} peer`, o.peer, call, protocol);
+        // The bare route answers any request alike; it is loaded as REST GET is.
+        if (call === "GetModel" && protocol === "REST (HTTP/1.1)") await run(`${call} ${protocol} bare`, o.bare, call, protocol);
       }
     }
   }
@@ -88,10 +96,29 @@ export async function compareWithLimit(o: LimitOptions): Promise<{ markdown: str
   const cpu = (k: Key) => fixed(1000 * med(k, (r) => r.cpuMsPerCall!));
   ratios["service / grpc-js"] = ours / peer;
   ratios["limit / grpc-js"] = limitGrpc / peer;
+  const target = (label: string, ours: Key, reference: Key, referenceName: string, goal: number) => {
+    const ratio = med(ours, (r) => r.rps) / med(reference, (r) => r.rps);
+    ratios[label] = ratio;
+    const cell = (k: Key) => `${fixed(med(k, (r) => r.rps))} req/s, p99 ${med(k, (r) => r.p99Ms).toFixed(1)} ms, ${cpu(k)} µs CPU`;
+    const cpuRatio = med(reference, (r) => r.cpuMsPerCall!) / med(ours, (r) => r.cpuMsPerCall!);
+    return `| ${label} | ${referenceName} | ${cell(ours)} | ${cell(reference)} | **${ratio.toFixed(2)}×** | ${cpuRatio.toFixed(2)}× | ≥ ${goal.toFixed(1)}× ${ratio >= goal ? "met" : "**not met**"} |`;
+  };
+  const targets = [
+    target("GetModel, gRPC (h2c)", "GetModel gRPC (h2c) real", "GetModel gRPC (h2c) peer", "@grpc/grpc-js, prebuilt Model", 0.6),
+    target("GET /v1/models/{id}, REST", "GetModel REST (HTTP/1.1) real", "GetModel REST (HTTP/1.1) bare", "bare node:http, Model serialized per call", 0.6),
+    target("GetModel, Connect JSON", "GetModel Connect JSON (HTTP/1.1) real", "GetModel REST (HTTP/1.1) bare", "bare node:http, Model serialized per call", 0.5),
+    ...protocols.map((protocol) => target(`ListModels(50), ${protocol}`, `ListModels(50) ${protocol} real`, `ListModels(50) ${protocol} limit`, "connect-node limit server", 1.0)),
+  ];
   const markdown = [
-    `### Against the limit server (target ≥ 0.80×) and a peer`,
+    `### Against the references`,
     ``,
-    `${o.rounds} alternating rounds of ${o.seconds} s per cell (after 1 s of warm-up), medians. Load: h2load, one thread; HTTP/1.1 with 16 keep-alive connections, h2c with 4 connections × 8 streams. CPU per call is the server process's user + system time over the measured calls (from /proc): on a shared machine it moves less than throughput.`,
+    `| call | reference | service | reference | service / reference req/s | reference / service CPU per call | target (req/s) |`,
+    `|---|---|---:|---:|---:|---:|---|`,
+    ...targets,
+    ``,
+    `### Against the limit server, per protocol`,
+    ``,
+    `${o.rounds} alternating rounds of ${o.seconds} s per cell (after 1 s of warm-up), medians. Load: h2load, one thread; HTTP/1.1 with 16 keep-alive connections (one request at a time on each), h2c with 4 connections × 8 concurrent streams; the bare node:http route is loaded exactly as REST GET is. CPU per call is the server process's user + system time over the measured calls (from /proc): on a shared machine it moves less than throughput.`,
     ``,
     `| call | protocol | service req/s | limit req/s | service / limit | service µs CPU/call | limit µs CPU/call | limit / service CPU | service p50 / p99 ms | limit p50 / p99 ms |`,
     `|---|---|---:|---:|---:|---:|---:|---:|---:|---:|`,

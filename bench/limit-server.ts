@@ -15,7 +15,11 @@ import { ModelSchema } from "../gen/modelservice/v1/model_pb.js";
 import { ListModelsResponseSchema, ModelService } from "../gen/modelservice/v1/model_service_pb.js";
 import { httpBindings } from "../src/wire/rest/http-rules.js";
 import { restHandler } from "../src/wire/rest/rest-handler.js";
+import { useBufferTextEncoding } from "../src/wire/protobuf-text-encoding.js";
 import { OnePortServer } from "../src/wire/server.js";
+
+// The service's own protobuf-es setting, so that the limit server serializes as fast.
+useBufferTextEncoding();
 
 const model = fromBinary(ModelSchema, readFileSync(process.env.MODEL_FILE!));
 const list = fromBinary(ListModelsResponseSchema, readFileSync(process.env.LIST_FILE!));

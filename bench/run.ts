@@ -1,13 +1,15 @@
 /**
- * npm run bench: the service against a limit server (its own connect-node
- * stack with prebuilt answers, no auth, no database) and a peer (grpc-js),
+ * npm run bench: the service against its references: a limit server (its
+ * own connect-node stack with prebuilt answers, no auth, no database), a
+ * peer (grpc-js) and a bare node:http route,
  * then at scale, then the export. Ratios are measured in one run, in
  * alternating rounds, so they hold on a noisy shared machine where absolute
  * figures do not. Prints the report and writes it to bench/results/latest.md.
  *
  * Settings: BENCH_SECONDS (per cell, default 3), BENCH_ROUNDS (default 3),
  * BENCH_SECTIONS (default "limit,scale,watch"), BENCH_WORKSPACES (default 10000),
- * BENCH_CUSTOM_MODELS (default 100000).
+ * BENCH_CUSTOM_MODELS (default 100000). BENCH_QUICK=1 runs only the
+ * comparison with the references, 2 s per cell (about 2 minutes).
  */
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -22,9 +24,10 @@ import { minter } from "./seed.js";
 import { watchSection } from "./watch.js";
 
 const secret = "bench-secret-bench-secret-bench-secret-0123";
-const seconds = Number(process.env.BENCH_SECONDS ?? 3);
+const quick = process.env.BENCH_QUICK === "1";
+const seconds = Number(process.env.BENCH_SECONDS ?? (quick ? 2 : 3));
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
-const sections = new Set((process.env.BENCH_SECTIONS ?? "limit,scale,watch").split(","));
+const sections = new Set((process.env.BENCH_SECTIONS ?? (quick ? "limit" : "limit,scale,watch")).split(","));
 const workspaces = Number(process.env.BENCH_WORKSPACES ?? 10_000);
 const customModels = Number(process.env.BENCH_CUSTOM_MODELS ?? 100_000);
 
@@ -40,8 +43,9 @@ function tempDir(): string {
 
 /**
  * V8 grows its heap lazily, far past what the service keeps alive; the cap
- * the README recommends for small containers makes it collect sooner. Every
- * server of the run gets it, so that none is spared the extra collections.
+ * the README recommends for small containers makes it collect sooner. The
+ * service runs under it; the references do not, so that nothing of ours
+ * slows them down.
  */
 const maxOldSpaceMiB = 160;
 
@@ -57,8 +61,9 @@ async function startService(name: string, dataDir: string, env: Record<string, s
   return server;
 }
 
+/** A reference server, compiled like the service (npm run bench builds bench/ into dist/bench): no loader, no heap cap. */
 async function startBenchServer(name: string, entry: string, env: Record<string, string>): Promise<ServerProcess> {
-  const server = await startProcess(name, [`--max-old-space-size=${maxOldSpaceMiB}`, "--import", "tsx", entry], env, accepting);
+  const server = await startProcess(name, [entry], env, accepting);
   servers.push(server);
   return server;
 }
@@ -94,19 +99,21 @@ async function main(): Promise<void> {
   const report = [
     `## Benchmark`,
     ``,
-    `Run ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC on ${machine()}. Everything on loopback; the load generator and the server share the machine's cores. Every server process runs with node \`--max-old-space-size=${maxOldSpaceMiB}\` (see the README on memory).`,
+    `Run ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC on ${machine()}. Everything on loopback; the load generator and the server share the machine's cores. The service runs with node \`--max-old-space-size=${maxOldSpaceMiB}\` (see the README on memory); the references run compiled JavaScript with node's defaults.`,
   ];
   if (sections.has("limit")) {
-    const limit = await startBenchServer("limit server", "bench/limit-server.ts", {
+    const limit = await startBenchServer("limit server", "dist/bench/limit-server.js", {
       MODEL_FILE: join(answersDir, "model.bin"),
       LIST_FILE: join(answersDir, "list.bin"),
     });
-    const peer = await startBenchServer("grpc-js peer", "bench/grpc-js-peer.ts", { MODEL_FILE: join(answersDir, "model.bin") });
-    const options = { real: small, limit, peer, token, modelId, seconds, rounds };
+    const peer = await startBenchServer("grpc-js peer", "dist/bench/grpc-js-peer.js", { MODEL_FILE: join(answersDir, "model.bin") });
+    const bare = await startBenchServer("bare node:http", "dist/bench/bare-http.js", { MODEL_FILE: join(answersDir, "model.bin") });
+    const options = { real: small, limit, peer, bare, token, modelId, seconds, rounds };
     await verifyAnswers(options);
     report.push(``, (await compareWithLimit(options)).markdown);
     await limit.stop();
     await peer.stop();
+    await bare.stop();
   }
   if (sections.has("scale")) {
     const largeDir = tempDir();

@@ -38,6 +38,7 @@ import { tracingInterceptor } from "./wire/interceptors/tracing-interceptor.js";
 import { createMetrics, metricsEndpoint, serverObserver } from "./wire/metrics.js";
 import { docsPage } from "./wire/openapi/docs-page.js";
 import { openApiDocument } from "./wire/openapi/openapi-document.js";
+import { useBufferTextEncoding } from "./wire/protobuf-text-encoding.js";
 import { httpBindings } from "./wire/rest/http-rules.js";
 import { notFound, restHandler } from "./wire/rest/rest-handler.js";
 import { depthCheckingJsonOptions } from "./wire/protocols/json-depth.js";
@@ -56,6 +57,7 @@ export interface RunningService {
  * With a tracer (src/telemetry/tracing.ts), every RPC and store call is a span.
  */
 export async function startService(config: Config, logger: Logger, tracer?: Tracer): Promise<RunningService> {
+  useBufferTextEncoding();
   const sqlite = new SqliteModelStore({ path: config.databasePath, systemProfileId });
   const storeSpans = { "db.system.name": "sqlite" };
   const store = tracer ? tracedStore<ModelStore>(sqlite, "ModelStore", modelStoreCalls, tracer, storeSpans) : sqlite;

@@ -1,10 +1,11 @@
 import type { ServiceImpl } from "@connectrpc/connect";
-import { ModelStatus } from "../../gen/modelservice/v1/model_pb.js";
-import type { ModelService } from "../../gen/modelservice/v1/model_service_pb.js";
+import { ModelSchema, ModelStatus } from "../../gen/modelservice/v1/model_pb.js";
+import { ListModelsResponseSchema, type ModelService } from "../../gen/modelservice/v1/model_service_pb.js";
 import type { ModelDrafts } from "../domain/models/model-drafts.js";
 import type { ModelRegistry } from "../domain/models/model-registry.js";
 import type { ModelTransfer } from "../domain/models/model-transfer.js";
 import type { ModelWatch } from "../domain/watch/model-watch.js";
+import { encodedAnswer } from "./encoded-answers.js";
 import { callOf, principalOf } from "./principal-context.js";
 
 /** ModelService: translates calls to the domain (registry, drafts, transfer); requests arrive authorized and validated. */
@@ -15,8 +16,9 @@ export function modelServiceHandler(
   watch: ModelWatch,
 ): ServiceImpl<typeof ModelService> {
   return {
-    listModels: (req, ctx) => registry.list(principalOf(ctx), req),
-    getModel: (req, ctx) => registry.get(principalOf(ctx), req.id),
+    // The two hot reads: their answers come from the read cache, so their encoded form is kept too.
+    listModels: async (req, ctx) => encodedAnswer(ListModelsResponseSchema, await registry.list(principalOf(ctx), req), ctx.requestHeader),
+    getModel: async (req, ctx) => encodedAnswer(ModelSchema, await registry.get(principalOf(ctx), req.id), ctx.requestHeader),
     setModelStatus: (req, ctx) => registry.setStatus(callOf(ctx), req.id, req.status as ModelStatus.ENABLED | ModelStatus.DISABLED),
     enableModel: (req, ctx) => registry.setStatus(callOf(ctx), req.id, ModelStatus.ENABLED),
     disableModel: (req, ctx) => registry.setStatus(callOf(ctx), req.id, ModelStatus.DISABLED),

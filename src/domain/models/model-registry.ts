@@ -163,8 +163,12 @@ function readerKey(principal: Principal): string {
   return key;
 }
 
-/** Heap bytes a cached answer takes per byte of its binary form: about six, measured on ListModels pages. */
-const heapBytesPerSerializedByte = 6;
+/**
+ * Heap bytes a cached answer takes per byte of its binary form: about six,
+ * measured on ListModels pages, plus one for the encoded copy the wire keeps
+ * beside a GetModel or ListModels answer (src/wire/encoded-answers.ts).
+ */
+const heapBytesPerSerializedByte = 7;
 
 function pageSize(limit: number): number {
   return Math.min(limit === 0 ? defaultPageSize : limit, maxPageSize);
