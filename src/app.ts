@@ -55,7 +55,7 @@ export async function startService(config: Config, logger: Logger, tracer?: Trac
   const sqlite = new SqliteModelStore({ path: config.databasePath, systemProfileId });
   const storeSpans = { "db.system.name": "sqlite" };
   const store = tracer ? tracedStore<ModelStore>(sqlite, "ModelStore", modelStoreCalls, tracer, storeSpans) : sqlite;
-  const draftStore = new SqliteDraftStore(sqlite.db);
+  const draftStore = new SqliteDraftStore(sqlite.db, sqlite.writer);
   const registry = await ModelRegistry.open(store, {
     sealer: CredentialSealer.fromSettings(config.encryptionKey, config.encryptionKeysOld),
     purgeAfterMs: config.purgeAfterMs,
