@@ -1,8 +1,8 @@
 import Database from "better-sqlite3";
 import { setImmediate as nextTurn, setTimeout as sleep } from "node:timers/promises";
 
-/** Writes of one transaction between two turns of the event loop: ~60 µs each, so a chunk costs a few ms. */
-const chunkSize = 200;
+/** How long a chunk of a transaction's writes (~60 µs each) may hold the event loop; timed, so that it holds on a loaded machine too. */
+const chunkMs = 4;
 
 /** How long the writer connection itself waits for another process's write lock before the wait goes asynchronous. */
 const syncBusyMs = 10;
@@ -57,10 +57,12 @@ export class SerialWriter {
       await this.beginWhenFree();
       const results: O[] = [];
       try {
-        for (let start = 0; start < items.length; start += chunkSize) {
-          if (start > 0 && this.yieldBetweenChunks) await nextTurn();
+        for (let i = 0; i < items.length; ) {
+          if (i > 0 && this.yieldBetweenChunks) await nextTurn();
           this.statements(() => {
-            for (let i = start; i < Math.min(start + chunkSize, items.length); i++) results.push(step(items[i]!, i));
+            const until = performance.now() + chunkMs;
+            do results.push(step(items[i]!, i));
+            while (++i < items.length && (performance.now() < until || !this.yieldBetweenChunks));
             check();
           });
         }
