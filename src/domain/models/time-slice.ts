@@ -9,7 +9,7 @@ import { setImmediate as nextTurn } from "node:timers/promises";
 export class TimeSlice {
   private started = performance.now();
 
-  constructor(private readonly ms = 4) {}
+  constructor(private readonly ms = 2) {}
 
   /** Lets the event loop in if this slice has run its time. */
   async pause(): Promise<void> {

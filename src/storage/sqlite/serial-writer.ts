@@ -2,7 +2,7 @@ import Database from "better-sqlite3";
 import { setImmediate as nextTurn, setTimeout as sleep } from "node:timers/promises";
 
 /** How long a chunk of a transaction's writes (~60 µs each) may hold the event loop; timed, so that it holds on a loaded machine too. */
-const chunkMs = 4;
+const chunkMs = 2;
 
 /** How long the writer connection itself waits for another process's write lock before the wait goes asynchronous. */
 const syncBusyMs = 10;
