@@ -26,9 +26,9 @@ afterAll(() => service.dispose());
 const rows = 20_000;
 
 /** The first and the last row say "edge<tag>" in their description: a search finds them through the full-text index, cheaply. */
-function csvOf(tag: string): string {
+function csvOf(tag: string, count = rows): string {
   let csv = "name,labels,provider,description\r\n";
-  for (let i = 0; i < rows; i++) csv += `Bulk ${tag} ${i},bulk=${tag},acme,${i === 0 || i === rows - 1 ? `edge${tag}` : `row ${i}`}\r\n`;
+  for (let i = 0; i < count; i++) csv += `Bulk ${tag} ${i},bulk=${tag},acme,${i === 0 || i === count - 1 ? `edge${tag}` : `row ${i}`}\r\n`;
   return csv;
 }
 
@@ -99,6 +99,46 @@ describe("a large import", () => {
     expect((await c.listModels({ limit: 1, labels: `beside=${tag}` })).pagination!.total).toBe(created.length);
     for (const id of created) expect((await c.getModel({ id })).metadata!.name).toMatch(/^Beside /);
     expect((await c.listModels({ limit: 1, labels: `bulk=${tag}` })).pagination!.total).toBe(rows);
+  }, 120_000);
+
+  it("whose deadline passes while its rows are written leaves none of them, and readers never see a part", async () => {
+    const count = 10_000;
+    /** ImportModels over Connect into a fresh workspace, the deadline as a header, while a reader looks for the first and the last row. */
+    const importWithin = async (workspace: string, tag: string, timeoutMs: number) => {
+      const token = await service.token(workspace);
+      const c = modelClient(service.url, token);
+      let importing = true;
+      const imported = fetch(`${service.url}/modelservice.v1.ModelService/ImportModels`, {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: `Bearer ${token}`, "connect-timeout-ms": String(timeoutMs) },
+        body: JSON.stringify({ csv: { contentType: "text/csv", data: Buffer.from(csvOf(tag, count)).toString("base64") } }),
+      })
+        .then(async (res) => ({ status: res.status, body: (await res.json()) as { code?: string; createdCount?: number } }))
+        .finally(() => (importing = false));
+      const seen: number[] = [];
+      while (importing) {
+        seen.push((await c.listModels({ limit: 2 + (seen.length % 100), query: `edge${tag}` })).pagination!.total!);
+        await sleep(20);
+      }
+      expect(seen.filter((n) => n !== 0 && n !== 2)).toEqual([]);
+      return { ...(await imported), c };
+    };
+    const started = Date.now();
+    expect((await importWithin(`${ws}_timing`, Math.random().toString(36).slice(2, 8), 60_000)).status).toBe(200);
+    // Late in the call, when the rows are checked and being written (if the call is quicker this time, it commits them all).
+    const timeoutMs = Math.round((Date.now() - started) * 0.9);
+    const tag = Math.random().toString(36).slice(2, 8);
+    const { c, ...result } = await importWithin(`${ws}_deadline`, tag, timeoutMs);
+    // A write queued behind the import is acknowledged once the import's transaction has ended, committed or rolled back.
+    await c.createModel({ model: { metadata: { name: `After ${tag}` }, spec: { provider: "acme" } } });
+    const total = (await c.listModels({ limit: 1, labels: `bulk=${tag}` })).pagination!.total;
+    if (result.status === 200) {
+      expect(result.body.createdCount).toBe(count);
+      expect(total).toBe(count);
+    } else {
+      expect(result.body.code, `${timeoutMs} ms`).toBe("deadline_exceeded");
+      expect(total).toBe(0);
+    }
   }, 120_000);
 });
 
