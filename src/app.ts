@@ -61,7 +61,7 @@ export async function startService(config: Config, logger: Logger, tracer?: Trac
   const sqlite = new SqliteModelStore({ path: config.databasePath, systemProfileId });
   const storeSpans = { "db.system.name": "sqlite" };
   const store = tracer ? tracedStore<ModelStore>(sqlite, "ModelStore", modelStoreCalls, tracer, storeSpans) : sqlite;
-  const draftStore = new SqliteDraftStore(sqlite.db);
+  const draftStore = new SqliteDraftStore(sqlite.db, sqlite.writer);
   const registry = await ModelRegistry.open(store, {
     sealer: CredentialSealer.fromSettings(config.encryptionKey, config.encryptionKeysOld),
     purgeAfterMs: config.purgeAfterMs,
@@ -83,7 +83,7 @@ export async function startService(config: Config, logger: Logger, tracer?: Trac
   const metrics = createMetrics({ databasePath: config.databasePath, readCache: () => registry.readCacheUsage() });
   const watch = await openWatch(
     store,
-    new SqliteChangeLog(sqlite.db),
+    new SqliteChangeLog(sqlite.db, sqlite.writer),
     {
       retentionMs: config.watchRetentionMs,
       bookmarkMs: config.watchBookmarkMs,

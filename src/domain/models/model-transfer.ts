@@ -1,4 +1,3 @@
-import { setImmediate as nextTurn } from "node:timers/promises";
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { HttpBodySchema, type HttpBody } from "../../../gen/google/api/httpbody_pb.js";
@@ -37,6 +36,7 @@ import { storedStatus, toModelMessage } from "./model-message.js";
 import { modelPages } from "./model-pages.js";
 import type { Call, ModelRegistry, Step } from "./model-registry.js";
 import { parseLabelSelector } from "./model-rules.js";
+import { TimeSlice } from "./time-slice.js";
 
 export interface TransferOptions {
   /** Largest CSV an import takes (the configured max body size). */
@@ -181,16 +181,17 @@ export class ModelTransfer {
     const query = exportQuery(principal.workspaceId, req);
     const encoder = new TextEncoder();
     let pending = modelCsvHeader();
+    const slice = new TimeSlice();
     if (query) {
       for await (const page of modelPages(this.store, query, this.pageSize)) {
-        for (const [i, record] of page.entries()) {
+        for (const record of page) {
           pending += csvText([modelCsvRecord(toModelMessage(record, principal.scopes))]);
           if (pending.length >= this.chunkBytes) {
             yield encoder.encode(pending);
             pending = "";
           }
           // Pages come from the store synchronously and a fast client never pushes back: let other calls in now and then.
-          if (i % 25 === 24) await nextTurn();
+          await slice.pause();
         }
       }
     }
@@ -227,9 +228,10 @@ export class ModelTransfer {
     /** "catalogId:x" / "externalId:y" -> the row that named it first. */
     const firstRow = new Map<string, number>();
     const planned: Array<PlannedRow & { row: number; idUnmatched: boolean }> = [];
-    for (const [i, parsed] of file.rows.entries()) {
+    const slice = new TimeSlice();
+    for (const parsed of file.rows) {
       // The store answers synchronously under its promises: let other requests and probes in now and then.
-      if (i % 100 === 99) await nextTurn();
+      await slice.pause();
       // The caller has been answered DeadlineExceeded: planning the rest would be wasted, nothing will be written.
       if (call.deadline !== undefined && Date.now() >= call.deadline) throw new DeadlinePassedError();
       if (!parsed.ok) {

@@ -1,6 +1,7 @@
 import type { Database, Statement } from "better-sqlite3";
 import type { ChangeLog, ChangeLogBounds, ModelChangeRecord } from "../change-log.js";
 import type { ModelRecord } from "../model-store.js";
+import type { SerialWriter } from "./serial-writer.js";
 import { rowToModel, type ModelRow } from "./sqlite-model-store.js";
 
 interface ChangeRow {
@@ -29,8 +30,13 @@ export class SqliteChangeLog implements ChangeLog {
   private readonly deleteBefore: Statement;
   private readonly lastBefore: Statement;
   private readonly savePrunedThrough: Statement;
+  private readonly prunedThroughOnWriter: Statement;
 
-  constructor(private readonly db: Database) {
+  /** Reads on `db` (the store's read connection); pruning writes through the store's `writer` queue. */
+  constructor(
+    private readonly db: Database,
+    private readonly writer: SerialWriter,
+  ) {
     // sqlite_sequence keeps the last seq even when pruning emptied the table.
     this.head = db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'model_changes'").pluck();
     this.prunedThrough = db.prepare(`SELECT value FROM settings WHERE name = '${prunedThroughSetting}'`).pluck();
@@ -38,9 +44,10 @@ export class SqliteChangeLog implements ChangeLog {
     this.liveModels = db.prepare(
       "SELECT * FROM models WHERE workspace_id = ? AND delete_time IS NULL AND visible = 1 ORDER BY created_at, id",
     );
-    this.lastBefore = db.prepare("SELECT max(seq) FROM model_changes WHERE committed_at < ?").pluck();
-    this.deleteBefore = db.prepare("DELETE FROM model_changes WHERE seq <= ?");
-    this.savePrunedThrough = db.prepare(
+    this.lastBefore = writer.db.prepare("SELECT max(seq) FROM model_changes WHERE committed_at < ?").pluck();
+    this.deleteBefore = writer.db.prepare("DELETE FROM model_changes WHERE seq <= ?");
+    this.prunedThroughOnWriter = writer.db.prepare(`SELECT value FROM settings WHERE name = '${prunedThroughSetting}'`).pluck();
+    this.savePrunedThrough = writer.db.prepare(
       `INSERT INTO settings (name, value) VALUES ('${prunedThroughSetting}', ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value`,
     );
   }
@@ -72,13 +79,11 @@ export class SqliteChangeLog implements ChangeLog {
   }
 
   async prune(before: number): Promise<number> {
-    return this.db
-      .transaction((): number => {
-        const last = this.lastBefore.get(before) as number | null;
-        if (last === null) return 0;
-        this.savePrunedThrough.run(String(Math.max(last, this.boundsSync().prunedThrough)));
-        return this.deleteBefore.run(last).changes;
-      })
-      .immediate();
+    return this.writer.run((): number => {
+      const last = this.lastBefore.get(before) as number | null;
+      if (last === null) return 0;
+      this.savePrunedThrough.run(String(Math.max(last, Number(this.prunedThroughOnWriter.get() ?? 0))));
+      return this.deleteBefore.run(last).changes;
+    });
   }
 }

@@ -1,5 +1,6 @@
 import type { Database, Statement } from "better-sqlite3";
 import type { DraftRecord, DraftStore, DraftUpdate, DraftUpdateOutcome } from "../draft-store.js";
+import type { SerialWriter } from "./serial-writer.js";
 
 interface DraftRow {
   id: string;
@@ -28,9 +29,10 @@ function rowToDraft(r: DraftRow): DraftRecord {
 }
 
 /**
- * DraftStore on the better-sqlite3 connection of SqliteModelStore (table
- * model_drafts of migration 2). Every statement is prepared once, here, and
- * reused; each method is a single statement, hence atomic.
+ * DraftStore on the better-sqlite3 connections of SqliteModelStore (table
+ * model_drafts of migration 2): reads on its read connection, writes queued
+ * on its writer. Every statement is prepared once, here, and reused; each
+ * method is a single statement, hence atomic.
  */
 export class SqliteDraftStore implements DraftStore {
   private readonly insertStmt: Statement;
@@ -40,27 +42,30 @@ export class SqliteDraftStore implements DraftStore {
   private readonly listStmt: Statement;
   private readonly deleteStmt: Statement;
 
-  constructor(db: Database) {
-    this.insertStmt = db.prepare(
+  constructor(
+    db: Database,
+    private readonly writer: SerialWriter,
+  ) {
+    this.insertStmt = writer.db.prepare(
       `INSERT INTO model_drafts (id, workspace_id, profile_id, base_model_id, base_etag, model, version, created_at, updated_at)
        VALUES (@id, @workspace_id, @profile_id, @base_model_id, @base_etag, @model, @version, @created_at, @updated_at)`,
     );
     this.getStmt = db.prepare("SELECT * FROM model_drafts WHERE workspace_id = ? AND profile_id = ? AND id = ?");
     // Compare-and-set: the version check and the write are one statement.
-    this.updateStmt = db.prepare(
+    this.updateStmt = writer.db.prepare(
       `UPDATE model_drafts SET model = @model, version = version + 1, updated_at = @updated_at
        WHERE workspace_id = @workspace_id AND profile_id = @profile_id AND id = @id AND version = @expected_version
        RETURNING *`,
     );
-    this.existsStmt = db.prepare("SELECT 1 FROM model_drafts WHERE workspace_id = ? AND profile_id = ? AND id = ?");
+    this.existsStmt = writer.db.prepare("SELECT 1 FROM model_drafts WHERE workspace_id = ? AND profile_id = ? AND id = ?");
     this.listStmt = db.prepare(
       "SELECT * FROM model_drafts WHERE workspace_id = ? AND profile_id = ? ORDER BY updated_at DESC, id DESC",
     );
-    this.deleteStmt = db.prepare("DELETE FROM model_drafts WHERE workspace_id = ? AND profile_id = ? AND id = ?");
+    this.deleteStmt = writer.db.prepare("DELETE FROM model_drafts WHERE workspace_id = ? AND profile_id = ? AND id = ?");
   }
 
   async insert(d: DraftRecord): Promise<void> {
-    this.insertStmt.run({
+    const row = {
       id: d.id,
       workspace_id: d.workspaceId,
       profile_id: d.profileId,
@@ -70,7 +75,8 @@ export class SqliteDraftStore implements DraftStore {
       version: d.version,
       created_at: d.createdAt,
       updated_at: d.updatedAt,
-    } satisfies DraftRow);
+    } satisfies DraftRow;
+    await this.writer.run(() => this.insertStmt.run(row));
   }
 
   async get(workspaceId: string, profileId: string, id: string): Promise<DraftRecord | undefined> {
@@ -79,6 +85,10 @@ export class SqliteDraftStore implements DraftStore {
   }
 
   async update(u: DraftUpdate): Promise<DraftUpdateOutcome> {
+    return this.writer.run(() => this.updateSync(u));
+  }
+
+  private updateSync(u: DraftUpdate): DraftUpdateOutcome {
     const row = this.updateStmt.get({
       model: u.model,
       updated_at: u.updatedAt,
@@ -97,6 +107,6 @@ export class SqliteDraftStore implements DraftStore {
   }
 
   async delete(workspaceId: string, profileId: string, id: string): Promise<boolean> {
-    return this.deleteStmt.run(workspaceId, profileId, id).changes > 0;
+    return (await this.writer.run(() => this.deleteStmt.run(workspaceId, profileId, id))).changes > 0;
   }
 }

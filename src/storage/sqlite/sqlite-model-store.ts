@@ -2,7 +2,6 @@ import Database from "better-sqlite3";
 import { createHash } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
-import { ByteBoundedLru } from "../byte-bounded-lru.js";
 import type {
   CatalogEntryRecord,
   CatalogSyncResult,
@@ -25,7 +24,9 @@ import type {
 import { DeadlinePassedError, noCredentials } from "../model-store.js";
 import { filterToSql, orderToSql } from "./filter-sql.js";
 import { migrate } from "./migrations.js";
-import { RowReader } from "./row-reader.js";
+import type { RowReader } from "./row-reader.js";
+import { SerialWriter } from "./serial-writer.js";
+import { StatementCache } from "./statement-cache.js";
 
 export interface ModelRow {
   id: string;
@@ -312,54 +313,64 @@ export interface SqliteOptions {
   systemProfileId: string;
 }
 
-/** SQL text the prepared statements of each cache may take (two bytes a character); SQLite's own memory for them grows with it. */
-const maxStatementSqlBytes = 2 * 1024 * 1024;
-
 /**
  * ModelStore on better-sqlite3: WAL journal, busy timeout, versioned
  * migrations at open, and every statement prepared once and reused.
+ *
+ * Two connections: every write goes through `writer` (one transaction at a
+ * time, queued asynchronously, long ones in chunks that let the event loop
+ * in), every read through `db`, which sees only committed transactions. So
+ * an import of many rows keeps other calls responsive, and they see all of
+ * it or none of it. (":memory:" is one database per connection: there both
+ * are one connection and a transaction runs without letting the event loop in.)
  */
 export class SqliteModelStore implements ModelStore {
-  /** The connection, shared with the other SQLite stores of the process (drafts). */
+  /** The read connection, shared with the other SQLite stores of the process (drafts). */
   readonly db: Database.Database;
-  // Bounded: list filters and orderings make SQL of many shapes, chosen by the client.
-  private readonly statements = new ByteBoundedLru<Database.Statement>(maxStatementSqlBytes);
-  private readonly readers = new ByteBoundedLru<RowReader<unknown>>(maxStatementSqlBytes);
+  /** The write connection and its queue, shared with the other SQLite stores of the process. */
+  readonly writer: SerialWriter;
+  private readonly onReader: StatementCache;
+  private readonly onWriter: StatementCache;
   private readonly ownChanges: Database.Statement;
   private readonly otherCommits: Database.Statement;
 
   constructor(private readonly options: SqliteOptions) {
     if (options.path !== ":memory:") mkdirSync(dirname(options.path), { recursive: true });
-    this.db = new Database(options.path);
-    this.db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 5000}`);
-    this.db.pragma("journal_mode = WAL");
-    // In WAL mode NORMAL loses no committed transaction when the process dies
-    // (kill -9); only an operating-system crash or power loss can cost the
-    // last commits.
-    this.db.pragma("synchronous = NORMAL");
-    this.db.pragma("foreign_keys = ON");
-    migrate(this.db);
+    const busyTimeoutMs = options.busyTimeoutMs ?? 5000;
+    const writeDb = this.open();
+    migrate(writeDb);
+    this.db = options.path === ":memory:" ? writeDb : this.open();
+    this.db.pragma(`busy_timeout = ${busyTimeoutMs}`);
+    this.writer = new SerialWriter(writeDb, busyTimeoutMs, this.db !== writeDb);
+    this.onReader = new StatementCache(this.db);
+    this.onWriter = new StatementCache(writeDb);
     this.ownChanges = this.db.prepare("SELECT total_changes()").pluck();
     this.otherCommits = this.db.prepare("PRAGMA data_version").pluck();
   }
 
+  private open(): Database.Database {
+    const db = new Database(this.options.path);
+    db.pragma("journal_mode = WAL");
+    // In WAL mode NORMAL loses no committed transaction when the process dies
+    // (kill -9); only an operating-system crash or power loss can cost the
+    // last commits.
+    db.pragma("synchronous = NORMAL");
+    db.pragma("foreign_keys = ON");
+    return db;
+  }
+
+  /** Statements of the connection the running code may use: the writer's inside a write, else the reader's. */
+  private prepared(): StatementCache {
+    return this.writer.writing ? this.onWriter : this.onReader;
+  }
+
   private statement(sql: string): Database.Statement {
-    let stmt = this.statements.get(sql);
-    if (!stmt) {
-      stmt = this.db.prepare(sql);
-      this.statements.set(sql, stmt, 0);
-    }
-    return stmt;
+    return this.prepared().statement(sql);
   }
 
   /** A cached statement reading model rows (see RowReader). */
   private modelRows<Row = ModelRow>(sql: string): RowReader<Row> {
-    let reader = this.readers.get(sql);
-    if (!reader) {
-      reader = new RowReader(this.db.prepare(sql));
-      this.readers.set(sql, reader, 0);
-    }
-    return reader as RowReader<Row>;
+    return this.prepared().modelRows<Row>(sql);
   }
 
   private workspaces(): WorkspaceRecord[] {
@@ -378,56 +389,54 @@ export class SqliteModelStore implements ModelStore {
   }
 
   async syncCatalog(entries: CatalogEntryRecord[], copy: CopyContext): Promise<CatalogSyncResult> {
-    return this.db
-      .transaction((): CatalogSyncResult => {
-        const result: CatalogSyncResult = { added: 0, changed: 0, copiesCreated: 0 };
-        entries.forEach((entry, position) => {
-          const entryDigest = digest(entry);
-          const row = this.statement("SELECT * FROM models WHERE workspace_id IS NULL AND catalog_id = ?").get(
-            entry.catalogId,
-          ) as (ModelRow & { shipped_digest: string | null }) | undefined;
-          if (!row) {
-            const system: ModelRecord = {
-              id: copy.newId(),
-              workspaceId: null,
-              accountId: null,
-              name: entry.name,
-              profileId: this.options.systemProfileId,
-              bundleKey: null,
-              externalId: null,
-              labels: {},
-              catalogId: entry.catalogId,
-              systemModelId: null,
-              origin: "MODEL_ORIGIN_SYSTEM",
-              visible: true,
-              spec: entry.spec,
-              credentials: noCredentials,
-              status: null,
-              version: 1,
-              createdAt: copy.now,
-              updatedAt: copy.now,
-              deleteTime: null,
-              purgeTime: null,
-            };
-            this.statement(insertModelSql).run(modelToRow(system));
-            this.statement("UPDATE models SET shipped_digest = ?, shipped_position = ? WHERE id = ?").run(entryDigest, position, system.id);
-            result.added++;
-            result.copiesCreated += this.insertCopies(system, copy);
-            return;
-          }
-          this.statement("UPDATE models SET shipped_position = ? WHERE id = ?").run(position, row.id);
-          // Only a change of the shipped entry itself is applied, so an admin's
-          // edit of the system model survives restarts of the same release.
-          if (row.shipped_digest === entryDigest) return;
-          result.changed++;
-          const system = { ...rowToModel(row), name: entry.name, spec: entry.spec, version: row.version + 1, updatedAt: copy.now };
-          this.statement(updateModelSql).run({ ...modelToRow(system), expected_version: row.version });
-          this.statement("UPDATE models SET shipped_digest = ? WHERE id = ?").run(entryDigest, row.id);
-          this.inherit(system);
-        });
-        return result;
-      })
-      .immediate();
+    return this.writer.run((): CatalogSyncResult => {
+      const result: CatalogSyncResult = { added: 0, changed: 0, copiesCreated: 0 };
+      entries.forEach((entry, position) => {
+        const entryDigest = digest(entry);
+        const row = this.statement("SELECT * FROM models WHERE workspace_id IS NULL AND catalog_id = ?").get(
+          entry.catalogId,
+        ) as (ModelRow & { shipped_digest: string | null }) | undefined;
+        if (!row) {
+          const system: ModelRecord = {
+            id: copy.newId(),
+            workspaceId: null,
+            accountId: null,
+            name: entry.name,
+            profileId: this.options.systemProfileId,
+            bundleKey: null,
+            externalId: null,
+            labels: {},
+            catalogId: entry.catalogId,
+            systemModelId: null,
+            origin: "MODEL_ORIGIN_SYSTEM",
+            visible: true,
+            spec: entry.spec,
+            credentials: noCredentials,
+            status: null,
+            version: 1,
+            createdAt: copy.now,
+            updatedAt: copy.now,
+            deleteTime: null,
+            purgeTime: null,
+          };
+          this.statement(insertModelSql).run(modelToRow(system));
+          this.statement("UPDATE models SET shipped_digest = ?, shipped_position = ? WHERE id = ?").run(entryDigest, position, system.id);
+          result.added++;
+          result.copiesCreated += this.insertCopies(system, copy);
+          return;
+        }
+        this.statement("UPDATE models SET shipped_position = ? WHERE id = ?").run(position, row.id);
+        // Only a change of the shipped entry itself is applied, so an admin's
+        // edit of the system model survives restarts of the same release.
+        if (row.shipped_digest === entryDigest) return;
+        result.changed++;
+        const system = { ...rowToModel(row), name: entry.name, spec: entry.spec, version: row.version + 1, updatedAt: copy.now };
+        this.statement(updateModelSql).run({ ...modelToRow(system), expected_version: row.version });
+        this.statement("UPDATE models SET shipped_digest = ? WHERE id = ?").run(entryDigest, row.id);
+        this.inherit(system);
+      });
+      return result;
+    });
   }
 
   /** Copies a system model's inherited columns onto its workspace copies. */
@@ -441,19 +450,17 @@ export class SqliteModelStore implements ModelStore {
   async ensureWorkspace(workspace: WorkspaceRecord, copy: CopyContext): Promise<WorkspaceRecord> {
     const found = this.findWorkspace(workspace.id);
     if (found) return found;
-    return this.db
-      .transaction((): WorkspaceRecord => {
-        const raced = this.findWorkspace(workspace.id);
-        if (raced) return raced;
-        this.statement("INSERT INTO workspaces (id, account_id, created_at) VALUES (?, ?, ?)").run(workspace.id, workspace.accountId, copy.now);
-        const systems = this.statement(
-          `SELECT * FROM models WHERE workspace_id IS NULL AND visible = 1 AND delete_time IS NULL
-           ORDER BY shipped_position IS NULL, shipped_position, created_at, id`,
-        ).all() as ModelRow[];
-        for (const system of systems) this.statement(insertModelSql).run(modelToRow(copyOf(rowToModel(system), workspace, copy)));
-        return workspace;
-      })
-      .immediate();
+    return this.writer.run((): WorkspaceRecord => {
+      const raced = this.findWorkspace(workspace.id);
+      if (raced) return raced;
+      this.statement("INSERT INTO workspaces (id, account_id, created_at) VALUES (?, ?, ?)").run(workspace.id, workspace.accountId, copy.now);
+      const systems = this.statement(
+        `SELECT * FROM models WHERE workspace_id IS NULL AND visible = 1 AND delete_time IS NULL
+         ORDER BY shipped_position IS NULL, shipped_position, created_at, id`,
+      ).all() as ModelRow[];
+      for (const system of systems) this.statement(insertModelSql).run(modelToRow(copyOf(rowToModel(system), workspace, copy)));
+      return workspace;
+    });
   }
 
   private findWorkspace(id: string): WorkspaceRecord | undefined {
@@ -557,19 +564,19 @@ export class SqliteModelStore implements ModelStore {
   async writeModels(writes: ModelWrite[]): Promise<{ outcomes: WriteOutcome[]; failedIndex?: number }> {
     const outcomes: WriteOutcome[] = [];
     const deadline = Math.min(...writes.map((w) => w.deadline ?? Infinity));
-    const run = this.db.transaction((): void => {
-      for (const [i, write] of writes.entries()) {
-        const outcome = this.writeOrConflict(write);
-        outcomes.push(outcome);
-        // Undo the writes before it: the batch is all or nothing.
-        const reusedRequestId = outcome.kind === "request-id-taken" && outcome.record.requestHash !== write.idempotency?.requestHash;
-        if (outcome.kind === "stale" || outcome.kind === "external-id-taken" || reusedRequestId) throw new RolledBack(i);
-      }
-      // Checked last, after the work: a caller that has given up gets no half-acknowledged write.
+    const step = (write: ModelWrite, i: number): void => {
+      const outcome = this.writeOrConflict(write);
+      outcomes.push(outcome);
+      // Undo the writes before it: the batch is all or nothing.
+      const reusedRequestId = outcome.kind === "request-id-taken" && outcome.record.requestHash !== write.idempotency?.requestHash;
+      if (outcome.kind === "stale" || outcome.kind === "external-id-taken" || reusedRequestId) throw new RolledBack(i);
+    };
+    // Checked after each chunk and last, after the work: a caller that has given up gets no half-acknowledged write.
+    const inTime = () => {
       if (Date.now() >= deadline) throw new DeadlinePassedError();
-    });
+    };
     try {
-      run.immediate();
+      await this.writer.runEach(writes, step, inTime);
       return { outcomes };
     } catch (e) {
       if (e instanceof RolledBack) return { outcomes, failedIndex: e.index };
@@ -579,25 +586,24 @@ export class SqliteModelStore implements ModelStore {
 
   async writeEach(writes: ModelWrite[]): Promise<WriteOutcome[]> {
     const deadline = Math.min(...writes.map((w) => w.deadline ?? Infinity));
-    // Nested in the transaction below, each write runs in a savepoint of its own.
-    const one = this.db.transaction((write: ModelWrite): WriteOutcome => {
+    // Nested in the writer's transaction, each write runs in a savepoint of its own.
+    const one = this.writer.db.transaction((write: ModelWrite): WriteOutcome => {
       const outcome = this.writeOrConflict(write);
       if (outcome.kind !== "written") throw new Refused(outcome);
       return outcome;
     });
-    const run = this.db.transaction((): WriteOutcome[] => {
-      const outcomes = writes.map((write) => {
-        try {
-          return one(write);
-        } catch (e) {
-          if (e instanceof Refused) return e.outcome;
-          throw e;
-        }
-      });
+    const step = (write: ModelWrite): WriteOutcome => {
+      try {
+        return one(write);
+      } catch (e) {
+        if (e instanceof Refused) return e.outcome;
+        throw e;
+      }
+    };
+    // Checked after each chunk and last: past the deadline the whole transaction rolls back.
+    return this.writer.runEach(writes, step, () => {
       if (Date.now() >= deadline) throw new DeadlinePassedError();
-      return outcomes;
     });
-    return run.immediate();
   }
 
   private writeOrConflict(write: ModelWrite): WriteOutcome {
@@ -643,7 +649,7 @@ export class SqliteModelStore implements ModelStore {
   }
 
   async insertModel(model: ModelRecord): Promise<void> {
-    this.statement(insertModelSql).run(modelToRow(model));
+    await this.writer.run(() => this.statement(insertModelSql).run(modelToRow(model)));
   }
 
   private findRequestSync(scope: string, requestId: string): IdempotencyRecord | undefined {
@@ -686,45 +692,51 @@ export class SqliteModelStore implements ModelStore {
   }
 
   async resealCredentials(id: string, keyId: string, blob: Uint8Array): Promise<void> {
-    this.statement("UPDATE models SET credentials_key_id = ?, credentials_blob = ? WHERE id = ?").run(keyId, blob, id);
+    await this.writer.run(() => this.statement("UPDATE models SET credentials_key_id = ?, credentials_blob = ? WHERE id = ?").run(keyId, blob, id));
   }
 
   async purgeDeleted(now: number): Promise<number> {
-    return this.db
-      .transaction((): number => {
-        // Copies first: they reference their system model.
-        this.statement(
-          "DELETE FROM models WHERE system_model_id IN (SELECT id FROM models WHERE purge_time IS NOT NULL AND purge_time <= ?)",
-        ).run(now);
-        return this.statement("DELETE FROM models WHERE purge_time IS NOT NULL AND purge_time <= ?").run(now).changes;
-      })
-      .immediate();
+    return this.writer.run((): number => {
+      // Copies first: they reference their system model.
+      this.statement(
+        "DELETE FROM models WHERE system_model_id IN (SELECT id FROM models WHERE purge_time IS NOT NULL AND purge_time <= ?)",
+      ).run(now);
+      return this.statement("DELETE FROM models WHERE purge_time IS NOT NULL AND purge_time <= ?").run(now).changes;
+    });
   }
 
   async secret(name: string, create: () => string): Promise<string> {
-    this.statement("INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING").run(name, create());
-    return (this.statement("SELECT value FROM settings WHERE name = ?").get(name) as { value: string }).value;
+    return this.writer.run(() => {
+      this.statement("INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING").run(name, create());
+      return (this.statement("SELECT value FROM settings WHERE name = ?").get(name) as { value: string }).value;
+    });
   }
 
   async replaceSecret(name: string, expected: string, value: string): Promise<void> {
-    // secure_delete zeroes the bytes the old value leaves behind, for this one statement.
-    const secureDelete = this.db.pragma("secure_delete", { simple: true }) as number;
-    this.db.pragma("secure_delete = ON");
-    try {
-      this.statement("UPDATE settings SET value = ? WHERE name = ? AND value = ?").run(value, name, expected);
-    } finally {
-      this.db.pragma(`secure_delete = ${secureDelete}`);
-    }
+    const db = this.writer.db;
+    await this.writer.run(() => {
+      // secure_delete zeroes the bytes the old value leaves behind, for this one statement.
+      const secureDelete = db.pragma("secure_delete", { simple: true }) as number;
+      db.pragma("secure_delete = ON");
+      try {
+        this.statement("UPDATE settings SET value = ? WHERE name = ? AND value = ?").run(value, name, expected);
+      } finally {
+        db.pragma(`secure_delete = ${secureDelete}`);
+      }
+    });
     // And the main file, not only the WAL, gets the page without them now rather than at the next checkpoint.
-    this.db.pragma("wal_checkpoint(TRUNCATE)");
+    await this.writer.exclusive(() => db.pragma("wal_checkpoint(TRUNCATE)"));
   }
 
   async changeStamp(): Promise<string> {
-    // total_changes moves with this connection's own rows, data_version with commits of other connections.
+    // On the read connection: data_version moves with every commit of the writer and of other processes
+    // (total_changes with the rows of the one connection of ":memory:").
     return `${this.ownChanges.get() as number}:${this.otherCommits.get() as number}`;
   }
 
   async close(): Promise<void> {
-    this.db.close();
+    await this.writer.drain();
+    this.writer.db.close();
+    if (this.db.open) this.db.close();
   }
 }
