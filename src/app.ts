@@ -185,6 +185,7 @@ export async function startService(config: Config, logger: Logger, tracer?: Trac
       maxConnections: config.maxConnections,
       maxConnectionsPerClient: config.maxConnectionsPerClient,
       maxConnectionBufferBytes: config.maxConnectionBufferBytes,
+      maxOpenStreams: config.maxOpenStreams,
     },
     serverObserver(metrics),
   );

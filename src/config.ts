@@ -55,6 +55,8 @@ export interface Config {
   maxConnectionsPerClient: number;
   /** HTTP/2: request bytes a connection may have sent and not had read, over all its streams (sets each stream's flow-control window). */
   maxConnectionBufferBytes: number;
+  /** HTTP/2 streams open at once over all connections; more are refused. */
+  maxOpenStreams: number;
   /** The web console's built files; undefined = dist/console of this package. */
   consoleDir?: string;
   /** WatchModels: how long the change log keeps changes (older resume tokens end OutOfRange). */
@@ -124,6 +126,7 @@ function serverLimits(env: NodeJS.ProcessEnv) {
     maxConnections: integer(env, "MODELSERVICE_MAX_CONNECTIONS", 1024, 1, 1_000_000),
     maxConnectionsPerClient: integer(env, "MODELSERVICE_MAX_CONNECTIONS_PER_CLIENT", 128, 1, 1_000_000),
     maxConnectionBufferBytes,
+    maxOpenStreams: integer(env, "MODELSERVICE_MAX_OPEN_STREAMS", 4096, 1, 1_000_000),
   };
 }
 

@@ -26,6 +26,7 @@ export interface ServiceMetrics {
   readonly rejectedConnections: Counter;
   /** HTTP/2 streams reset because their request did not arrive within the request timeout. */
   readonly streamTimeouts: Counter;
+  readonly refusedStreams: Counter;
 }
 
 export interface MetricsOptions {
@@ -123,7 +124,12 @@ export function createMetrics(options: MetricsOptions): ServiceMetrics {
       },
     });
   }
-  return { registry, requests, duration, inFlight, rateLimited, openConnections, rejectedConnections, streamTimeouts };
+  const refusedStreams = new Counter({
+    name: "modelservice_refused_streams_total",
+    help: "HTTP/2 streams refused (REFUSED_STREAM) because MODELSERVICE_MAX_OPEN_STREAMS were open.",
+    registers: [registry],
+  });
+  return { registry, requests, duration, inFlight, rateLimited, openConnections, rejectedConnections, streamTimeouts, refusedStreams };
 }
 
 /** The server's connection and stream events as metrics. */
@@ -133,6 +139,7 @@ export function serverObserver(metrics: ServiceMetrics): ServerObserver {
     connectionClosed: () => metrics.openConnections.dec(),
     connectionRejected: () => metrics.rejectedConnections.inc(),
     streamTimedOut: () => metrics.streamTimeouts.inc(),
+    streamRefused: () => metrics.refusedStreams.inc(),
   };
 }
 

@@ -44,6 +44,13 @@ export interface ServerLimits {
    * the service reads. Default 8 MiB.
    */
   maxConnectionBufferBytes?: number;
+  /**
+   * HTTP/2 streams open at once over all connections; more are refused with
+   * REFUSED_STREAM (safe to retry). Every stream costs heap however little it
+   * sends, so this, not the per-connection caps, bounds a flood of stalled
+   * streams. Default 4096.
+   */
+  maxOpenStreams?: number;
 }
 
 /** What the server refused or cut off, for metrics. */
@@ -54,6 +61,8 @@ export interface ServerObserver {
   connectionRejected(): void;
   /** An HTTP/2 stream whose request was not complete within the request timeout, reset. */
   streamTimedOut(): void;
+  /** An HTTP/2 stream over maxOpenStreams, refused. */
+  streamRefused(): void;
 }
 
 /**
@@ -68,6 +77,7 @@ export class OnePortServer {
   private readonly sessions = new Set<Http2Session>();
   private readonly sockets = new Set<Socket>();
   private inFlight = 0;
+  private openStreams = 0;
   private drained?: () => void;
 
   private readonly headersTimeoutMs: number;
@@ -86,7 +96,17 @@ export class OnePortServer {
     const idleTimeout = limits.idleTimeoutMs ?? 300_000;
     this.maxConnections = limits.maxConnections ?? 1024;
     this.maxConnectionsPerClient = limits.maxConnectionsPerClient ?? 128;
+    const maxOpenStreams = limits.maxOpenStreams ?? 4096;
     const counted: RequestHandler = (req, res) => {
+      if ("stream" in req) {
+        if (this.openStreams >= maxOpenStreams) {
+          this.observer?.streamRefused();
+          req.stream.close(http2Constants.NGHTTP2_REFUSED_STREAM);
+          return;
+        }
+        this.openStreams++;
+        req.stream.once("close", () => this.openStreams--);
+      }
       this.inFlight++;
       res.once("close", () => {
         this.inFlight--;
