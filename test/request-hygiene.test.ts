@@ -1,16 +1,10 @@
-import { spawn, type ChildProcess } from "node:child_process";
 import { randomFillSync } from "node:crypto";
 import { connect as http2Connect } from "node:http2";
-import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { create, toBinary, type DescMessage } from "@bufbuild/protobuf";
 import { BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CreateModelRequestSchema, ListModelsRequestSchema } from "../gen/modelservice/v1/model_service_pb.js";
-import { scopes } from "../src/domain/auth/principal.js";
-import { mintToken } from "../src/domain/auth/token-minter.js";
+import { startServerProcess, type ServerProcess } from "./support/server-process.js";
 import { startTestService, type TestService } from "./support/service.js";
 
 /**
@@ -65,70 +59,27 @@ async function gauge(url: string, name: string): Promise<number> {
 
 // ---------------------------------------------------------------- item 1: memory
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      if (typeof address !== "object" || address === null) return reject(new Error("no port"));
-      server.close(() => resolve(address.port));
-    });
-  });
-}
-
 describe("item 1: a request's unknown fields never grow memory", () => {
-  const secret = "hygiene-secret-hygiene-secret-0123456789";
-  let proc: ChildProcess | undefined;
-  let dir: string;
+  let server: ServerProcess | undefined;
 
-  afterAll(async () => {
-    if (proc && proc.exitCode === null && proc.signalCode === null) {
-      const exited = new Promise((resolve) => proc!.once("exit", resolve));
-      proc.kill("SIGKILL");
-      await exited;
-    }
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(() => server?.dispose());
 
   it("a server capped at 160 MB survives 60 ListModels with 4 MB unknown fields and still answers", async () => {
-    dir = mkdtempSync(join(tmpdir(), "modelservice-hygiene-"));
-    const port = await freePort();
-    const url = `http://127.0.0.1:${port}`;
     // Run from source through tsx, as test/durability.test.ts does, with the heap cap of the benchmark.
-    const child = spawn(process.execPath, ["--max-old-space-size=160", "--import", "tsx", join(import.meta.dirname, "..", "src", "main.ts")], {
-      env: { ...process.env, HOST: "127.0.0.1", PORT: String(port), MODELSERVICE_DATA_DIR: dir, MODELSERVICE_JWT_SECRET: secret, LOG_LEVEL: "warn" },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    proc = child;
-    let output = "";
-    child.stdout!.on("data", (d: Buffer) => (output += d.toString()));
-    child.stderr!.on("data", (d: Buffer) => (output += d.toString()));
-    for (const deadline = Date.now() + 60_000; ; ) {
-      if (child.exitCode !== null) throw new Error(`server exited: ${output}`);
-      const ready = await fetch(`${url}/readyz`).then((r) => r.status === 200, () => false);
-      if (ready) break;
-      if (Date.now() > deadline) throw new Error(`server not ready: ${output}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    const bearer = await mintToken({
-      secret: new TextEncoder().encode(secret),
-      workspaceId: ws,
-      accountId: "acct_hygiene",
-      profileId: "profile_hygiene",
-      scope: scopes.join(" "),
-      ttl: "1h",
-    });
+    server = await startServerProcess({ nodeArgs: ["--max-old-space-size=160"] });
+    const { url, proc: child } = server;
+    const output = server.output;
+    const bearer = await server.token(ws);
     const payload = Buffer.alloc(4_000_000);
     for (let i = 0; i < 60; i++) {
       randomFillSync(payload, 0, 4096); // distinct contents every time
       const body = withUnknownField(ListModelsRequestSchema, { limit: 10 }, payload);
       const answer = await post(url, bearer, "ListModels", body, { "content-type": "application/proto" }).catch((e: unknown) => {
-        throw new Error(`request ${i} failed (${String(e)}); server output: ${output.slice(-2000)}`);
+        throw new Error(`request ${i} failed (${String(e)}); server output: ${output().slice(-2000)}`);
       });
       expect(answer.status, `request ${i}: ${answer.bytes.toString("utf8").slice(0, 200)}`).toBe(200);
     }
-    expect(child.exitCode, output).toBeNull();
+    expect(child.exitCode, output()).toBeNull();
     expect((await fetch(`${url}/healthz`)).status).toBe(200);
     const list = await post(url, bearer, "ListModels", JSON.stringify({ limit: 1 }), { "content-type": "application/json" });
     expect(list.status).toBe(200);
