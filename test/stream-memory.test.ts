@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { connect as connectHttp2, type ClientHttp2Session } from "node:http2";
+import { constants as http2Constants, connect as connectHttp2, type ClientHttp2Session } from "node:http2";
 import { afterAll, describe, expect, it } from "vitest";
 import { startServerProcess, type ServerProcess } from "./support/server-process.js";
 
@@ -106,12 +106,15 @@ describe("item 2: stalled HTTP/2 streams against a server capped at 160 MB", () 
     expect(closed, `streams ended of ${streams.length}`).toBe(streams.length);
     const outcomes = ended as Stalled[];
 
-    // Each stream was answered Unauthenticated at once, or reset when its request timed out.
+    // Each stream was answered Unauthenticated at once, refused over MODELSERVICE_MAX_OPEN_STREAMS, or reset when its request timed out.
     const unauthenticated = outcomes.filter((o) => o.grpcStatus === "16" || o.status === "401").length;
-    const reset = outcomes.length - unauthenticated;
+    const refused = outcomes.filter((o) => o.rstCode === http2Constants.NGHTTP2_REFUSED_STREAM).length;
+    const reset = outcomes.length - unauthenticated - refused;
     const metrics = await (await fetch(`${url}/metrics`)).text();
     const timeouts = sample(metrics, "modelservice_stream_timeouts_total");
-    expect(unauthenticated + Math.min(reset, timeouts), JSON.stringify(outcomes.find((o) => o.grpcStatus !== "16" && o.status !== "401"))).toBe(outcomes.length);
+    expect(sample(metrics, "modelservice_refused_streams_total")).toBe(refused);
+    const unexplained = outcomes.find((o) => o.grpcStatus !== "16" && o.status !== "401" && o.rstCode !== http2Constants.NGHTTP2_REFUSED_STREAM);
+    expect(unauthenticated + refused + Math.min(reset, timeouts), JSON.stringify(unexplained)).toBe(outcomes.length);
 
     // The server is small and answers: the health probe and an authenticated call, while the attack's connections are still open.
     expect(procStatus(pid, "VmHWM"), `peak RSS; now ${procStatus(pid, "VmRSS")} bytes`).toBeLessThan(rssLimitBytes);
