@@ -1,5 +1,5 @@
 import type { DescField, DescMessage, Message } from "@bufbuild/protobuf";
-import { ModelSpecSchema, ResourceMetadataSchema, type Model } from "../../../gen/modelservice/v1/model_pb.js";
+import { ModelSpecSchema, type Model } from "../../../gen/modelservice/v1/model_pb.js";
 import {
   ApplyBundleRequestSchema,
   BatchCreateModelsRequestSchema,
@@ -12,6 +12,7 @@ import {
   DisableModelRequestSchema,
   DuplicateModelRequestSchema,
   EnableModelRequestSchema,
+  ExportModelsRequestSchema,
   GetModelRequestSchema,
   GetSystemModelRequestSchema,
   ListModelRevisionsRequestSchema,
@@ -24,50 +25,24 @@ import {
   type CreateModelRequest,
   type CreateSystemModelRequest,
   type DuplicateModelRequest,
+  type ExportModelsRequest,
   type ListModelsRequest,
   type RotateModelCredentialsRequest,
   type UpdateModelRequest,
   type UpdateSystemModelRequest,
 } from "../../../gen/modelservice/v1/model_service_pb.js";
-import { fieldRules, matchesPattern, pageSizeOf, scalarProblem } from "../../proto/field-rules.js";
+import { fieldRules, pageSizeOf, scalarProblem } from "../../proto/field-rules.js";
 import { usdToCents } from "../catalog/decimal-price.js";
-import { FilterSyntaxError, parseCheckedFilter, parseOrderBy } from "../search/filter-expression.js";
 import { credentialViolations, modelUrlProblem } from "./endpoint-rules.js";
 import { isWorkspaceId } from "../auth/principal.js";
 import { fieldRuleViolations } from "../validation/field-rules.js";
 import type { FieldViolation } from "../validation/field-violations.js";
+import { listFilterViolations, listOrderViolations } from "./list-query.js";
 import { isModelId } from "./model-id.js";
 
 /** Page size rules of API.md, from the rulebook: 0 means the default, larger than the maximum is clamped. */
 export const { defaultSize: defaultPageSize, maxSize: maxPageSize } = pageSizeOf(ListModelsRequestSchema.field.limit);
-const labelRules = fieldRules(ResourceMetadataSchema.field.labels)!;
 const controlCharacters = /[\u0000-\u001f\u007f]/;
-
-export type SortOrder = "asc" | "desc";
-
-/** Parses a label selector "env=prod,team=ai" into pairs, or says what is wrong with it. */
-export function parseLabelSelector(selector: string): Array<[string, string]> | string {
-  if (selector.trim() === "") return [];
-  const pairs: Array<[string, string]> = [];
-  for (const part of selector.split(",")) {
-    const eq = part.indexOf("=");
-    if (eq < 0) return `"${part}" is not key=value`;
-    const key = part.slice(0, eq).trim();
-    const value = part.slice(eq + 1).trim();
-    if (!matchesPattern(labelRules.keyPattern!, key)) return `"${key}" is not a valid label key`;
-    if (!matchesPattern(labelRules.valuePattern!, value)) return `"${value}" is not a valid label value`;
-    pairs.push([key, value]);
-  }
-  return pairs;
-}
-
-/** The sort order named by a request ("" means ascending), or undefined when it names none. */
-export function parseSortOrder(text: string): SortOrder | undefined {
-  const lower = text.toLowerCase();
-  if (lower === "" || lower === "asc") return "asc";
-  if (lower === "desc") return "desc";
-  return undefined;
-}
 
 function workspaceIdViolations(workspaceId: string): FieldViolation[] {
   return workspaceId === "" || isWorkspaceId(workspaceId)
@@ -77,23 +52,6 @@ function workspaceIdViolations(workspaceId: string): FieldViolation[] {
 
 function modelIdViolations(id: string): FieldViolation[] {
   return id === "" || isModelId(id) ? [] : [{ field: "id", description: `"${id.slice(0, 64)}" is not a model id (model_<ULID>)` }];
-}
-
-function listViolations(req: ListModelsRequest): FieldViolation[] {
-  const out = workspaceIdViolations(req.workspaceId);
-  if (parseSortOrder(req.sortOrder) === undefined) {
-    out.push({ field: "sortOrder", description: `must be "asc" or "desc", not "${req.sortOrder.slice(0, 16)}"` });
-  }
-  for (const [field, parsed] of [
-    ["filter", req.filter === "" ? undefined : parseCheckedFilter(req.filter)],
-    ["orderBy", req.orderBy === "" ? undefined : parseOrderBy(req.orderBy)],
-  ] as const) {
-    if (parsed instanceof FilterSyntaxError) out.push({ field, description: parsed.message });
-  }
-  if (req.orderBy !== "" && req.sortOrder !== "") out.push({ field: "sortOrder", description: "cannot be combined with orderBy" });
-  const labels = parseLabelSelector(req.labels);
-  if (typeof labels === "string") out.push({ field: "labels", description: labels.slice(0, 200) });
-  return out;
 }
 
 /** Lengths, patterns and ranges are the rulebook's (field-rules.ts); text fields also refuse control characters. */
@@ -171,7 +129,8 @@ const modelRequest: Rule<Message & ModelRequest> = (req) => [
   ...modelIdViolations(req.id),
 ];
 
-rule(ListModelsRequestSchema, listViolations);
+rule(ListModelsRequestSchema, (req: ListModelsRequest) => [...listOrderViolations(req), ...listFilterViolations(req)]);
+rule(ExportModelsRequestSchema, (req: ExportModelsRequest) => listFilterViolations(req));
 rule(GetModelRequestSchema, modelRequest);
 rule(SetModelStatusRequestSchema, modelRequest);
 rule(EnableModelRequestSchema, modelRequest);

@@ -1,4 +1,6 @@
 import { ModelCapability, ModelOrigin, ModelStatus } from "../../../gen/modelservice/v1/model_pb.js";
+import { ListModelsRequestSchema } from "../../../gen/modelservice/v1/model_service_pb.js";
+import { fieldRules } from "../../proto/field-rules.js";
 import type {
   CheckedFilterNode,
   FilterBoolField,
@@ -45,12 +47,13 @@ export type {
  * and produces the CheckedFilterNode that the storage layer compiles.
  */
 
-export const maxFilterLength = 2048;
+/** From the rulebook (the proto's ListModelsRequest.filter and order_by). */
+export const maxFilterLength = fieldRules(ListModelsRequestSchema.field.filter)!.maxLength!;
 /** Parentheses and negations, counted together. */
 export const maxFilterDepth = 64;
 /** Comparisons in one filter. */
 export const maxFilterRestrictions = 64;
-export const maxOrderByLength = 2048;
+export const maxOrderByLength = fieldRules(ListModelsRequestSchema.field.orderBy)!.maxLength!;
 
 /** A syntax or meaning error in a filter or orderBy, at a 1-based column (in code points). */
 export class FilterSyntaxError extends Error {
