@@ -14,7 +14,8 @@ import { StatusSchema } from "../../../gen/google/rpc/status_pb.js";
 import { comments as modelComments } from "../../../gen/modelservice/v1/model_comments.js";
 import { comments as serviceComments } from "../../../gen/modelservice/v1/model_service_comments.js";
 import { comments as optionsComments } from "../../../gen/modelservice/v1/options_comments.js";
-import { required_scope } from "../../../gen/modelservice/v1/options_pb.js";
+import { page_size, required_scope } from "../../../gen/modelservice/v1/options_pb.js";
+import { fieldRules, pageSizeOf } from "../../proto/field-rules.js";
 import type { HttpBinding } from "../rest/http-rules.js";
 import type { PathTemplate, TemplateVariable } from "../rest/path-template.js";
 
@@ -226,7 +227,7 @@ class Components {
     if (field.fieldKind === "list") schema = { type: "array", items: value };
     else if (field.fieldKind === "map") schema = { type: "object", additionalProperties: value };
     else schema = value;
-    return { ...schema, ...fieldAnnotations(field, requestTop) };
+    return { ...schema, ...ruleKeywords(field, schema), ...fieldAnnotations(field, requestTop) };
   }
 
   /**
@@ -266,6 +267,27 @@ class Components {
   }
 }
 
+/** The rulebook's limits of a field (its rules and page_size options) as JSON Schema keywords. */
+function ruleKeywords(field: DescField, schema: Schema): Schema {
+  const r = fieldRules(field);
+  const out: Schema = {};
+  if (r?.maxLength !== undefined) out.maxLength = r.maxLength;
+  if (r?.pattern !== undefined) out.pattern = r.pattern;
+  if (r?.minimum !== undefined) out.minimum = Number(r.minimum);
+  if (r?.maximum !== undefined) out.maximum = Number(r.maximum);
+  if (field.fieldKind === "list") {
+    if (r?.minItems !== undefined) out.minItems = r.minItems;
+    if (r?.maxItems !== undefined) out.maxItems = r.maxItems;
+  }
+  if (field.fieldKind === "map") {
+    if (r?.maxItems !== undefined) out.maxProperties = r.maxItems;
+    if (r?.keyPattern !== undefined) out.propertyNames = { pattern: r.keyPattern };
+    if (r?.valuePattern !== undefined) out.additionalProperties = { ...(schema.additionalProperties as Schema), pattern: r.valuePattern };
+  }
+  if (hasOption(field, page_size)) out.default = pageSizeOf(field).defaultSize;
+  return out;
+}
+
 /** Description, readOnly / writeOnly and deprecation of a field, from its comment and options. */
 function fieldAnnotations(field: DescField, requestTop: boolean): Schema {
   const behaviors = behaviorsOf(field);
@@ -277,6 +299,7 @@ function fieldAnnotations(field: DescField, requestTop: boolean): Schema {
     notes.push(`At most one of ${members} is set.`);
   }
   const out: Schema = {};
+  if (hasOption(field, page_size)) notes.push(`At most ${pageSizeOf(field).maxSize}; larger values are clamped.`);
   const description = paragraphs(fieldComment(field), notes.join(" "));
   if (description) out.description = description;
   if (behaviors.includes(FieldBehavior.OUTPUT_ONLY)) out.readOnly = true;
