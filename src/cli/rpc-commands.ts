@@ -7,6 +7,7 @@ import { comments as modelComments } from "../../gen/modelservice/v1/model_comme
 import { comments as serviceComments } from "../../gen/modelservice/v1/model_service_comments.js";
 import { file_modelservice_v1_model_service, ListModelsRequestSchema, ModelService } from "../../gen/modelservice/v1/model_service_pb.js";
 import { errorDetailTypes } from "../domain/errors/rpc-status.js";
+import { rulesSummary } from "../proto/field-rules.js";
 import { rpcCommands, type RpcCommand } from "./command-table.js";
 import { UsageError } from "./errors.js";
 import { format, type OutputFormat } from "./output.js";
@@ -26,8 +27,11 @@ function kebab(name: string): string {
   return name.replace(/_/g, "-");
 }
 
+/** The field's comment, then its limits from the rulebook. */
 function help(parent: DescMessage, field: DescField): string {
-  return (comments[`${parent.typeName}.${field.name}`] ?? field.name).replace(/\s*\n\s*/g, " ");
+  const comment = (comments[`${parent.typeName}.${field.name}`] ?? field.name).replace(/\s*\n\s*/g, " ");
+  const limits = rulesSummary(field);
+  return limits ? `${comment} ${limits}` : comment;
 }
 
 function behaviors(field: DescField): FieldBehavior[] {

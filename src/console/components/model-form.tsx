@@ -2,6 +2,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { useEffect, useState } from "preact/hooks";
 import { ModelOrigin, type Model } from "../../../gen/modelservice/v1/model_pb.js";
 import { errorText } from "../error-text.js";
+import { maxLengthOf } from "../form-limits.js";
 import {
   changesOf,
   emptyValues,
@@ -215,6 +216,7 @@ export function ModelForm({ id, onSaved }: { id?: string; onSaved: () => void })
                 id={field}
                 type="text"
                 inputMode={inputMode}
+                maxLength={maxLengthOf(field)}
                 required={field === "name"}
                 disabled={catalogCopy && field !== "labels"}
                 value={values[field]}
@@ -237,7 +239,7 @@ export function ModelForm({ id, onSaved }: { id?: string; onSaved: () => void })
         })}
         <div class="field wide">
           <label for="description">Description</label>
-          <textarea id="description" rows={3} disabled={catalogCopy} value={values.description} onInput={(e) => set({ description: e.currentTarget.value })} />
+          <textarea id="description" rows={3} maxLength={maxLengthOf("description")} disabled={catalogCopy} value={values.description} onInput={(e) => set({ description: e.currentTarget.value })} />
           {errors.description && <p class="field-error">{errors.description}</p>}
         </div>
         <CredentialFields values={values} set={set} errors={errors} stored={stored} disabled={catalogCopy} />
