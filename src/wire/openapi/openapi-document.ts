@@ -9,6 +9,8 @@ import {
   type DescService,
 } from "@bufbuild/protobuf";
 import { isWrapperDesc } from "@bufbuild/protobuf/wkt";
+import { Code } from "@connectrpc/connect";
+import { codeToHttpStatus } from "@connectrpc/connect/protocol-connect";
 import { field_behavior, FieldBehavior } from "../../../gen/google/api/field_behavior_pb.js";
 import { StatusSchema } from "../../../gen/google/rpc/status_pb.js";
 import { comments as modelComments } from "../../../gen/modelservice/v1/model_comments.js";
@@ -508,18 +510,25 @@ function errorResponses(): Record<string, Schema> {
     Conflict: errorResponse("AlreadyExists (6) or Aborted (10, e.g. a stale etag).", noRetry),
     TooManyRequests: errorResponse("ResourceExhausted (8): rate limited; wait as the headers say.", retryAfter),
     Error: errorResponse(
-      "Any other error: Unimplemented 501, Internal 500, Unavailable 503 (with Retry-After), DeadlineExceeded 504.",
+      `Any other error: ${[Code.Unimplemented, Code.Internal, Code.Unavailable, Code.DeadlineExceeded]
+        .map((c) => `${Code[c]} ${codeToHttpStatus(c)}${c === Code.Unavailable ? " (with Retry-After)" : ""}`)
+        .join(", ")}.`,
     ),
   };
 }
 
+/** Each documented error response under the HTTP status of its code, from the one gRPC → HTTP mapping. */
 const errorRefs: Readonly<Record<string, Schema>> = {
-  "400": { $ref: "#/components/responses/BadRequest" },
-  "401": { $ref: "#/components/responses/Unauthenticated" },
-  "403": { $ref: "#/components/responses/PermissionDenied" },
-  "404": { $ref: "#/components/responses/NotFound" },
-  "409": { $ref: "#/components/responses/Conflict" },
-  "429": { $ref: "#/components/responses/TooManyRequests" },
+  ...Object.fromEntries(
+    ([
+      [Code.InvalidArgument, "BadRequest"],
+      [Code.Unauthenticated, "Unauthenticated"],
+      [Code.PermissionDenied, "PermissionDenied"],
+      [Code.NotFound, "NotFound"],
+      [Code.AlreadyExists, "Conflict"],
+      [Code.ResourceExhausted, "TooManyRequests"],
+    ] as const).map(([code, name]) => [String(codeToHttpStatus(code)), { $ref: `#/components/responses/${name}` }]),
+  ),
   default: { $ref: "#/components/responses/Error" },
 };
 
