@@ -18,6 +18,7 @@ import { comments as serviceComments } from "../../../gen/modelservice/v1/model_
 import { comments as optionsComments } from "../../../gen/modelservice/v1/options_comments.js";
 import { page_size, required_scope } from "../../../gen/modelservice/v1/options_pb.js";
 import { fieldRules, pageSizeOf } from "../../proto/field-rules.js";
+import { stringEncodedMessages } from "../../proto/scalar-text.js";
 import type { HttpBinding } from "../rest/http-rules.js";
 import type { PathTemplate, TemplateVariable } from "../rest/path-template.js";
 
@@ -183,8 +184,6 @@ function wellKnownSchema(message: DescMessage): Schema | undefined {
   return undefined;
 }
 
-/** Well-known types a query or path string can carry (their JSON is a string); the transcoder accepts these. */
-const stringEncodedMessages = new Set(["google.protobuf.Timestamp", "google.protobuf.Duration", "google.protobuf.FieldMask"]);
 
 // ---------------------------------------------------------------- components
 
