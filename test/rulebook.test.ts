@@ -88,6 +88,16 @@ const lengthCases: Record<string, WireCase> = {
       return [`ModelSpec.${proto}`, { path: `model.spec.${json}`, fill: usdOf, send: (c: ModelClient, v: string) => c.createModel(create({ [json]: v })) }];
     }),
   ),
+  "ModelSpec.model_url": {
+    path: "model.spec.modelUrl",
+    fill: (n: number) => `https://example.com/${"a".repeat(n - 20)}`,
+    send: (c, v) => c.createModel(create({ modelUrl: v })),
+  },
+  "Credentials.token": {
+    path: "model.spec.credentials.token",
+    fill: letters,
+    send: (c, v) => c.createModel(create({ modelUrl: "https://example.com", credentials: { token: v } })),
+  },
   "CreateModelRequest.request_id": { path: "requestId", fill: letters, send: (c, v) => c.createModel({ ...create(), requestId: v }) },
   "ListModelsRequest.prefix": { path: "prefix", fill: letters, send: (c, v) => c.listModels({ prefix: v }) },
   "ListModelsRequest.query": { path: "query", fill: letters, send: (c, v) => c.listModels({ query: v }) },

@@ -12,7 +12,6 @@ import {
   DisableModelRequestSchema,
   DuplicateModelRequestSchema,
   EnableModelRequestSchema,
-  ExportModelsRequestSchema,
   GetModelRequestSchema,
   GetSystemModelRequestSchema,
   ListModelRevisionsRequestSchema,
@@ -25,7 +24,6 @@ import {
   type CreateModelRequest,
   type CreateSystemModelRequest,
   type DuplicateModelRequest,
-  type ExportModelsRequest,
   type ListModelsRequest,
   type RotateModelCredentialsRequest,
   type UpdateModelRequest,
@@ -97,7 +95,9 @@ function modelViolations(model: Model | undefined, prefix: string): FieldViolati
     ]) {
       out.push({ field: `${prefix}.${v.field}`, description: v.description });
     }
-    if (s.modelUrl !== undefined) add("spec.modelUrl", modelUrlProblem(s.modelUrl));
+    if (s.modelUrl !== undefined && scalarProblem(fieldRules(ModelSpecSchema.field.modelUrl)!, s.modelUrl) === undefined) {
+      add("spec.modelUrl", modelUrlProblem(s.modelUrl));
+    }
     if (s.credentials) out.push(...credentialViolations(s.credentials, `${prefix}.spec.credentials`));
   }
   return out;
@@ -130,7 +130,6 @@ const modelRequest: Rule<Message & ModelRequest> = (req) => [
 ];
 
 rule(ListModelsRequestSchema, (req: ListModelsRequest) => [...listOrderViolations(req), ...listFilterViolations(req)]);
-rule(ExportModelsRequestSchema, (req: ExportModelsRequest) => listFilterViolations(req));
 rule(GetModelRequestSchema, modelRequest);
 rule(SetModelStatusRequestSchema, modelRequest);
 rule(EnableModelRequestSchema, modelRequest);

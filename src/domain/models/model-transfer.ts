@@ -35,7 +35,7 @@ import {
 import { toModelMessage } from "./model-message.js";
 import { modelPages } from "./model-pages.js";
 import type { Call, ModelRegistry, Step } from "./model-registry.js";
-import { filterQuery } from "./list-query.js";
+import { filterQuery, listFilterViolations } from "./list-query.js";
 
 export interface TransferOptions {
   /** Largest CSV an import takes (the configured max body size). */
@@ -84,8 +84,15 @@ interface PlannedRow {
 
 type ExportQuery = Omit<ModelListQuery, "limit" | "after">;
 
-/** The store query of an export's filters (those of ListModels, checked as ListModels checks them); undefined matches nothing. */
+/**
+ * The store query of an export's filters (those of ListModels, checked as
+ * ListModels checks them), or InvalidArgument naming each bad one; undefined
+ * matches nothing. Checked here rather than by the validation interceptor, so
+ * that a filter the descriptor's rules refuse (a NUL) is not refused twice.
+ */
 function exportQuery(workspaceId: string, req: ExportModelsRequest): ExportQuery | undefined {
+  const violations = listFilterViolations(req);
+  if (violations.length > 0) throw invalidArgument(violations);
   const filters = filterQuery(workspaceId, req);
   if (filters === undefined) return undefined;
   return {
