@@ -129,6 +129,7 @@ export async function startService(config: Config, logger: Logger, tracer?: Trac
         file_grpc_reflection_v1_reflection,
         file_grpc_reflection_v1alpha_reflection,
       ],
+      // The one list of cross-cutting interceptors, outermost first: tracing's span covers the rest.
       interceptors: [...(tracer ? [tracingInterceptor(tracer)] : []), metricsInterceptor(metrics), loggingInterceptor(logger)],
       rateLimit,
   });
@@ -137,7 +138,6 @@ export async function startService(config: Config, logger: Logger, tracer?: Trac
       routes(router);
       for (const handler of router.handlers) handlers.set(handler.method, handler);
     },
-    interceptors: [...(tracer ? [tracingInterceptor(tracer)] : []), metricsInterceptor(metrics), loggingInterceptor(logger)],
     fallback: (req, res) => notFound(req, res as ServerResponse),
     // Implicit-presence fields are written even at their defaults ("items": [],
     // "nextCursor": ""), as the seeds' SDKs expect; proto3 optional fields stay

@@ -1,4 +1,4 @@
-import { createRegistry, fromJson, getOption, type DescField, type DescMessage, type DescMethod, type JsonValue, type Message } from "@bufbuild/protobuf";
+import { createRegistry, fromJson, getOption, ScalarType, type DescField, type DescMessage, type DescMethod, type JsonValue, type Message } from "@bufbuild/protobuf";
 import { createClient, type CallOptions, type Transport } from "@connectrpc/connect";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { FieldBehavior, field_behavior } from "../../gen/google/api/field_behavior_pb.js";
@@ -7,6 +7,8 @@ import { comments as serviceComments } from "../../gen/modelservice/v1/model_ser
 import { file_modelservice_v1_model_service, ListModelsRequestSchema, ModelService, type ImportModelsResponse } from "../../gen/modelservice/v1/model_service_pb.js";
 import { errorDetailTypes } from "../domain/errors/rpc-status.js";
 import { explainDelete, reportImport } from "./call-outcomes.js";
+import { rulesSummary } from "../proto/field-rules.js";
+import { textToJson } from "../proto/scalar-text.js";
 import { rpcCommands, type RpcCommand } from "./command-table.js";
 import { UsageError } from "./errors.js";
 import { withFlagHints, type FieldFlag } from "./flag-hints.js";
@@ -29,8 +31,11 @@ function kebab(name: string): string {
   return name.replace(/_/g, "-");
 }
 
+/** The field's comment, then its limits from the rulebook. */
 function help(parent: DescMessage, field: DescField): string {
-  return (comments[`${parent.typeName}.${field.name}`] ?? field.name).replace(/\s*\n\s*/g, " ");
+  const comment = (comments[`${parent.typeName}.${field.name}`] ?? field.name).replace(/\s*\n\s*/g, " ");
+  const limits = rulesSummary(field);
+  return limits ? `${comment} ${limits}` : comment;
 }
 
 /** The unit of a price field: cents when an exact `…_usd` sibling exists, dollars for that sibling. */
@@ -60,34 +65,15 @@ function enumValue(field: DescField & { fieldKind: "enum" } | DescField & { fiel
   throw new InvalidArgumentError(`Allowed choices are ${values.map((v) => v.name).join(", ")}.`);
 }
 
-/** Converts one flag value to its proto JSON form. */
+/** Converts one flag value to its proto JSON form, as REST converts a query parameter; enums also by short name, bytes as text. */
 function scalarJson(field: DescField, text: string): JsonValue {
-  const scalar = field.fieldKind === "scalar" ? field.scalar : field.fieldKind === "list" && field.listKind === "scalar" ? field.scalar : undefined;
   if (field.fieldKind === "enum" || (field.fieldKind === "list" && field.listKind === "enum")) return enumValue(field as never, text);
-  switch (scalar) {
-    case 3: // int64
-    case 4: // uint64
-    case 6: // fixed64
-    case 16: // sfixed64
-    case 18: // sint64
-      if (!/^-?\d+$/.test(text)) throw new InvalidArgumentError("Not an integer.");
-      return text;
-    case 5: // int32
-    case 13: // uint32
-    case 7: // fixed32
-    case 15: // sfixed32
-    case 17: // sint32
-      if (!/^-?\d+$/.test(text)) throw new InvalidArgumentError("Not an integer.");
-      return Number(text);
-    case 1: // double
-    case 2: // float
-      if (!Number.isFinite(Number(text))) throw new InvalidArgumentError("Not a number.");
-      return Number(text);
-    case 12: // bytes
-      return Buffer.from(text).toString("base64");
-    default:
-      return text;
+  if (field.fieldKind === "scalar" || field.fieldKind === "list") {
+    if (field.scalar === ScalarType.BYTES) return Buffer.from(text).toString("base64");
   }
+  const converted = textToJson(field, text);
+  if ("problem" in converted) throw new InvalidArgumentError(`The value ${converted.problem}.`);
+  return converted.value;
 }
 
 /** Parser for a value flag; repeated fields and maps take several values, comma-separated or repeated. */

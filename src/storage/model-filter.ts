@@ -3,50 +3,53 @@
  * every field resolved to its canonical proto JSON path (aliases expanded),
  * every value converted to the field's type (timestamps to epoch ms). Produced
  * by src/domain/search/filter-expression.ts; compiled to SQL by
- * src/storage/sqlite/filter-sql.ts. Types only: they live here so that the
- * storage layer needs nothing from the domain layer.
+ * src/storage/sqlite/filter-sql.ts. They live here so that the storage layer
+ * needs nothing from the domain layer.
  */
 
+/**
+ * The one table of the fields a filter or orderBy may name: each field's type,
+ * whether a model may leave it unset (what `field:*` tests, and what sorts
+ * last), and whether a list can be ordered by it. The parser, the SQL compiler
+ * and every other reader derive their field lists from here.
+ */
+export const filterFields = {
+  "metadata.name": { type: "text", optional: false, sortable: true },
+  "metadata.externalId": { type: "text", optional: true, sortable: false },
+  "metadata.bundleKey": { type: "text", optional: true, sortable: false },
+  "metadata.labels": { type: "labels", optional: true, sortable: false },
+  "metadata.createdAt": { type: "timestamp", optional: false, sortable: true },
+  "metadata.updatedAt": { type: "timestamp", optional: false, sortable: true },
+  "metadata.origin": { type: "enum", optional: false, sortable: false },
+  "spec.provider": { type: "text", optional: true, sortable: true },
+  "spec.family": { type: "text", optional: true, sortable: true },
+  "spec.description": { type: "text", optional: true, sortable: false },
+  "spec.modelUrl": { type: "text", optional: true, sortable: false },
+  "spec.status": { type: "enum", optional: true, sortable: true },
+  "spec.inputPricePerMillionTokens": { type: "number", optional: true, sortable: true },
+  "spec.outputPricePerMillionTokens": { type: "number", optional: true, sortable: true },
+  "spec.cachedInputPricePerMillionTokens": { type: "number", optional: true, sortable: true },
+  "spec.maxInputTokens": { type: "number", optional: true, sortable: true },
+  "spec.maxOutputTokens": { type: "number", optional: true, sortable: true },
+  "spec.capabilities": { type: "capabilities", optional: true, sortable: false },
+  "spec.hasToken": { type: "bool", optional: false, sortable: false },
+} as const;
+
+export type FilterField = keyof typeof filterFields;
+type FieldsWhere<P> = { [F in FilterField]: (typeof filterFields)[F] extends P ? F : never }[FilterField];
+
 /** Text fields: every comparison; `=`, `!=` and `:` also with `*` wildcards. */
-export type FilterTextField =
-  | "metadata.name"
-  | "metadata.externalId"
-  | "metadata.bundleKey"
-  | "spec.provider"
-  | "spec.family"
-  | "spec.description"
-  | "spec.modelUrl";
+export type FilterTextField = FieldsWhere<{ type: "text" }>;
 
 /** Numeric fields (timestamps are epoch milliseconds). */
-export type FilterNumberField =
-  | "metadata.createdAt"
-  | "metadata.updatedAt"
-  | "spec.inputPricePerMillionTokens"
-  | "spec.outputPricePerMillionTokens"
-  | "spec.cachedInputPricePerMillionTokens"
-  | "spec.maxInputTokens"
-  | "spec.maxOutputTokens";
+export type FilterNumberField = FieldsWhere<{ type: "number" | "timestamp" }>;
 
-export type FilterEnumField = "metadata.origin" | "spec.status";
+export type FilterEnumField = FieldsWhere<{ type: "enum" }>;
 
-export type FilterBoolField = "spec.hasToken";
+export type FilterBoolField = FieldsWhere<{ type: "bool" }>;
 
 /** Fields a model may leave unset: the ones a `field:*` presence test applies to. */
-export type FilterOptionalField =
-  | "metadata.externalId"
-  | "metadata.bundleKey"
-  | "spec.provider"
-  | "spec.family"
-  | "spec.description"
-  | "spec.modelUrl"
-  | "spec.status"
-  | "spec.inputPricePerMillionTokens"
-  | "spec.outputPricePerMillionTokens"
-  | "spec.cachedInputPricePerMillionTokens"
-  | "spec.maxInputTokens"
-  | "spec.maxOutputTokens"
-  | "metadata.labels"
-  | "spec.capabilities";
+export type FilterOptionalField = FieldsWhere<{ optional: true }>;
 
 export type FilterComparator = "=" | "!=" | "<" | "<=" | ">" | ">=";
 
@@ -76,23 +79,10 @@ export type CheckedFilterNode =
   /** spec.capabilities contains the capability (a ModelCapability enum name). */
   | { kind: "capability"; value: string };
 
-/** Fields ListModels can sort by. */
 /** The fields a list can be ordered by. */
-export const sortFields = [
-  "metadata.name",
-  "metadata.createdAt",
-  "metadata.updatedAt",
-  "spec.provider",
-  "spec.family",
-  "spec.status",
-  "spec.inputPricePerMillionTokens",
-  "spec.outputPricePerMillionTokens",
-  "spec.cachedInputPricePerMillionTokens",
-  "spec.maxInputTokens",
-  "spec.maxOutputTokens",
-] as const;
+export const sortFields = (Object.keys(filterFields) as FilterField[]).filter((f) => filterFields[f].sortable) as Array<FieldsWhere<{ sortable: true }>>;
 
-export type SortField = (typeof sortFields)[number];
+export type SortField = FieldsWhere<{ sortable: true }>;
 
 export interface OrderTerm {
   field: SortField;

@@ -28,7 +28,12 @@ export interface RouteParts {
   health: HealthStatus;
   /** Files that reflection describes. */
   files: readonly DescFile[];
-  /** Cross-cutting interceptors of every service (metrics, logging). */
+  /**
+   * Cross-cutting interceptors of every service, outermost first: tracing
+   * (when on), metrics, logging. Given here only: connect replaces a router's
+   * interceptors with a service's rather than merging them, so each service is
+   * registered with this list, and the adapter gets none.
+   */
   interceptors: Interceptor[];
   /** The per-token rate limit of ModelService, run right after auth (only verified tokens get a bucket); none when off. */
   rateLimit?: Interceptor;
@@ -52,8 +57,8 @@ export function connectRoutes(parts: RouteParts): (router: ConnectRouter) => voi
         validationInterceptor,
       ],
     });
-    registerHealthService(router, parts.health);
-    registerServerReflection(router, parts.files);
+    registerHealthService(router, parts.health, parts.interceptors);
+    registerServerReflection(router, parts.files, parts.interceptors);
     // connect-node's adapter serves router.handlers as they stand after this function.
     router.handlers.forEach((handler, i) => {
       // Authentication is outermost: a caller without a valid token learns nothing about its body.

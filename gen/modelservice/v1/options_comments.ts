@@ -4,5 +4,19 @@
 
 /** Leading comments of modelservice/v1/options.proto by fully-qualified name. */
 export const comments: Readonly<Record<string, string>> = {
-  "modelservice.v1.required_scope": "The scope a caller's token must carry to call the method. The server's\nauth interceptor reads it from the descriptor, so the proto is the one\nplace where a method's permission is written down."
+  "modelservice.v1.FieldRules": "The limits and format of a field's value. Validation, the OpenAPI\ndocument, the CLI help and the console's forms all read them from the\ndescriptor, so this is the one place where a field rule is written down.",
+  "modelservice.v1.FieldRules.max_length": "Most characters of a string (UTF-16 code units, as JavaScript counts them).",
+  "modelservice.v1.FieldRules.pattern": "ECMAScript regular expression the whole string must match.",
+  "modelservice.v1.FieldRules.minimum": "Smallest value of a number.",
+  "modelservice.v1.FieldRules.maximum": "Largest value of a number.",
+  "modelservice.v1.FieldRules.min_items": "Fewest entries of a repeated field.",
+  "modelservice.v1.FieldRules.max_items": "Most entries of a repeated field or map.",
+  "modelservice.v1.FieldRules.key_pattern": "ECMAScript regular expression every key of a map must match.",
+  "modelservice.v1.FieldRules.value_pattern": "ECMAScript regular expression every value of a map must match.",
+  "modelservice.v1.PageSize": "The page size of a list: 0 asks for the default, more than the maximum is\nclamped to it (not refused).",
+  "modelservice.v1.PageSize.default_size": "The page size when the request gives none.",
+  "modelservice.v1.PageSize.max_size": "The largest page size.",
+  "modelservice.v1.required_scope": "The scope a caller's token must carry to call the method. The server's\nauth interceptor reads it from the descriptor, so the proto is the one\nplace where a method's permission is written down.",
+  "modelservice.v1.rules": "The rules of the field's value.",
+  "modelservice.v1.page_size": "The page size bounds of a list's limit field."
 };

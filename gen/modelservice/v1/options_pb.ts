@@ -2,16 +2,118 @@
 // @generated from file modelservice/v1/options.proto (package modelservice.v1, syntax proto3)
 /* eslint-disable */
 
-import type { GenExtension, GenFile } from "@bufbuild/protobuf/codegenv2";
-import { extDesc, fileDesc } from "@bufbuild/protobuf/codegenv2";
-import type { MethodOptions } from "@bufbuild/protobuf/wkt";
+import type { GenExtension, GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
+import { extDesc, fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
+import type { FieldOptions, MethodOptions } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_descriptor } from "@bufbuild/protobuf/wkt";
+import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file modelservice/v1/options.proto.
  */
 export const file_modelservice_v1_options: GenFile = /*@__PURE__*/
-  fileDesc("Ch1tb2RlbHNlcnZpY2UvdjEvb3B0aW9ucy5wcm90bxIPbW9kZWxzZXJ2aWNlLnYxOkcKDnJlcXVpcmVkX3Njb3BlEh4uZ29vZ2xlLnByb3RvYnVmLk1ldGhvZE9wdGlvbnMY0YYDIAEoCVINcmVxdWlyZWRTY29wZWIGcHJvdG8z", [file_google_protobuf_descriptor]);
+  fileDesc("Ch1tb2RlbHNlcnZpY2UvdjEvb3B0aW9ucy5wcm90bxIPbW9kZWxzZXJ2aWNlLnYxIr4CCgpGaWVsZFJ1bGVzEhcKCm1heF9sZW5ndGgYASABKA1IAIgBARIUCgdwYXR0ZXJuGAIgASgJSAGIAQESFAoHbWluaW11bRgDIAEoA0gCiAEBEhQKB21heGltdW0YBCABKANIA4gBARIWCgltaW5faXRlbXMYBSABKA1IBIgBARIWCgltYXhfaXRlbXMYBiABKA1IBYgBARIYCgtrZXlfcGF0dGVybhgHIAEoCUgGiAEBEhoKDXZhbHVlX3BhdHRlcm4YCCABKAlIB4gBAUINCgtfbWF4X2xlbmd0aEIKCghfcGF0dGVybkIKCghfbWluaW11bUIKCghfbWF4aW11bUIMCgpfbWluX2l0ZW1zQgwKCl9tYXhfaXRlbXNCDgoMX2tleV9wYXR0ZXJuQhAKDl92YWx1ZV9wYXR0ZXJuIjIKCFBhZ2VTaXplEhQKDGRlZmF1bHRfc2l6ZRgBIAEoDRIQCghtYXhfc2l6ZRgCIAEoDTpHCg5yZXF1aXJlZF9zY29wZRIeLmdvb2dsZS5wcm90b2J1Zi5NZXRob2RPcHRpb25zGNGGAyABKAlSDXJlcXVpcmVkU2NvcGU6UgoFcnVsZXMSHS5nb29nbGUucHJvdG9idWYuRmllbGRPcHRpb25zGNKGAyABKAsyGy5tb2RlbHNlcnZpY2UudjEuRmllbGRSdWxlc1IFcnVsZXM6VwoJcGFnZV9zaXplEh0uZ29vZ2xlLnByb3RvYnVmLkZpZWxkT3B0aW9ucxjThgMgASgLMhkubW9kZWxzZXJ2aWNlLnYxLlBhZ2VTaXplUghwYWdlU2l6ZWIGcHJvdG8z", [file_google_protobuf_descriptor]);
+
+/**
+ * The limits and format of a field's value. Validation, the OpenAPI
+ * document, the CLI help and the console's forms all read them from the
+ * descriptor, so this is the one place where a field rule is written down.
+ *
+ * @generated from message modelservice.v1.FieldRules
+ */
+export type FieldRules = Message<"modelservice.v1.FieldRules"> & {
+  /**
+   * Most characters of a string (UTF-16 code units, as JavaScript counts them).
+   *
+   * @generated from field: optional uint32 max_length = 1;
+   */
+  maxLength?: number | undefined;
+
+  /**
+   * ECMAScript regular expression the whole string must match.
+   *
+   * @generated from field: optional string pattern = 2;
+   */
+  pattern?: string | undefined;
+
+  /**
+   * Smallest value of a number.
+   *
+   * @generated from field: optional int64 minimum = 3;
+   */
+  minimum?: bigint | undefined;
+
+  /**
+   * Largest value of a number.
+   *
+   * @generated from field: optional int64 maximum = 4;
+   */
+  maximum?: bigint | undefined;
+
+  /**
+   * Fewest entries of a repeated field.
+   *
+   * @generated from field: optional uint32 min_items = 5;
+   */
+  minItems?: number | undefined;
+
+  /**
+   * Most entries of a repeated field or map.
+   *
+   * @generated from field: optional uint32 max_items = 6;
+   */
+  maxItems?: number | undefined;
+
+  /**
+   * ECMAScript regular expression every key of a map must match.
+   *
+   * @generated from field: optional string key_pattern = 7;
+   */
+  keyPattern?: string | undefined;
+
+  /**
+   * ECMAScript regular expression every value of a map must match.
+   *
+   * @generated from field: optional string value_pattern = 8;
+   */
+  valuePattern?: string | undefined;
+};
+
+/**
+ * Describes the message modelservice.v1.FieldRules.
+ * Use `create(FieldRulesSchema)` to create a new message.
+ */
+export const FieldRulesSchema: GenMessage<FieldRules> = /*@__PURE__*/
+  messageDesc(file_modelservice_v1_options, 0);
+
+/**
+ * The page size of a list: 0 asks for the default, more than the maximum is
+ * clamped to it (not refused).
+ *
+ * @generated from message modelservice.v1.PageSize
+ */
+export type PageSize = Message<"modelservice.v1.PageSize"> & {
+  /**
+   * The page size when the request gives none.
+   *
+   * @generated from field: uint32 default_size = 1;
+   */
+  defaultSize: number;
+
+  /**
+   * The largest page size.
+   *
+   * @generated from field: uint32 max_size = 2;
+   */
+  maxSize: number;
+};
+
+/**
+ * Describes the message modelservice.v1.PageSize.
+ * Use `create(PageSizeSchema)` to create a new message.
+ */
+export const PageSizeSchema: GenMessage<PageSize> = /*@__PURE__*/
+  messageDesc(file_modelservice_v1_options, 1);
 
 /**
  * The scope a caller's token must carry to call the method. The server's
@@ -22,4 +124,20 @@ export const file_modelservice_v1_options: GenFile = /*@__PURE__*/
  */
 export const required_scope: GenExtension<MethodOptions, string> = /*@__PURE__*/
   extDesc(file_modelservice_v1_options, 0);
+
+/**
+ * The rules of the field's value.
+ *
+ * @generated from extension: modelservice.v1.FieldRules rules = 50002;
+ */
+export const rules: GenExtension<FieldOptions, FieldRules> = /*@__PURE__*/
+  extDesc(file_modelservice_v1_options, 1);
+
+/**
+ * The page size bounds of a list's limit field.
+ *
+ * @generated from extension: modelservice.v1.PageSize page_size = 50003;
+ */
+export const page_size: GenExtension<FieldOptions, PageSize> = /*@__PURE__*/
+  extDesc(file_modelservice_v1_options, 2);
 

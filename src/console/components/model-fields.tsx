@@ -1,5 +1,6 @@
 import { ModelCapability } from "../../../gen/modelservice/v1/model_pb.js";
 import { capabilitiesOf, capabilityText, type FieldErrors, type FormValues, type ModelField } from "../model-form-values.js";
+import { maxLengthOf } from "../form-limits.js";
 
 const textFields: ReadonlyArray<{ field: ModelField; label: string; hint?: string; inputMode?: "decimal" | "numeric" | "url" }> = [
   { field: "name", label: "Name", hint: "Shown in lists and pickers." },
@@ -66,6 +67,7 @@ export function ModelFields({ values, set, errors, editable }: Props) {
               id={field}
               type="text"
               inputMode={inputMode}
+              maxLength={maxLengthOf(field)}
               required={field === "name"}
               readOnly={!editable(field)}
               value={values[field]}
@@ -85,6 +87,7 @@ export function ModelFields({ values, set, errors, editable }: Props) {
       <div class="field wide">
         <label for="description">Description</label>
         <textarea
+          maxLength={maxLengthOf("description")}
           id="description"
           rows={3}
           readOnly={!editable("description")}

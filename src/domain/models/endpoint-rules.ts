@@ -3,15 +3,13 @@ import type { FieldViolation } from "../validation/field-violations.js";
 
 const bedrockModelId = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,199}$/;
 const loopbackHosts = new Set(["localhost", "127.0.0.1", "[::1]"]);
-const maxSecretLength = 8192;
 
 export function isBedrockUrl(url: string): boolean {
   return url.startsWith("bedrock://");
 }
 
-/** Seed 004's endpoints: https://…, http:// only on loopback, or bedrock://<bedrock-model-id>. */
+/** Seed 004's endpoints: https://…, http:// only on loopback, or bedrock://<bedrock-model-id>. Its length is the rulebook's. */
 export function modelUrlProblem(text: string): string | undefined {
-  if (text.length > 2048) return "is longer than 2048 characters";
   if (isBedrockUrl(text)) {
     return bedrockModelId.test(text.slice("bedrock://".length)) ? undefined : "must be bedrock://<bedrock-model-id>";
   }
@@ -27,17 +25,10 @@ export function modelUrlProblem(text: string): string | undefined {
   return "must be https://… or bedrock://<bedrock-model-id>";
 }
 
-/** Credentials are a token, or a client key and a secret key together. */
+/** Credentials are a token, or a client key and a secret key together; their lengths are the rulebook's. */
 export function credentialViolations(c: Credentials, path: string): FieldViolation[] {
   const out: FieldViolation[] = [];
   if (c.clientKey !== "" && c.secretKey === "") out.push({ field: `${path}.secretKey`, description: "is required with clientKey" });
   if (c.secretKey !== "" && c.clientKey === "") out.push({ field: `${path}.clientKey`, description: "is required with secretKey" });
-  for (const [name, value] of [
-    ["token", c.token],
-    ["clientKey", c.clientKey],
-    ["secretKey", c.secretKey],
-  ] as const) {
-    if (value.length > maxSecretLength) out.push({ field: `${path}.${name}`, description: `is longer than ${maxSecretLength} characters` });
-  }
   return out;
 }

@@ -75,10 +75,10 @@ import { ReadCache } from "./read-cache.js";
 import { modelPages } from "./model-pages.js";
 import { applyUpdate, copyEditablePaths, credentialsPath, resolveMask, specOf, updatablePaths } from "./model-input.js";
 import { etagOf, storedStatus, toModelMessage } from "./model-message.js";
-import { defaultPageSize, maxPageSize, parseLabelSelector, parseSortOrder } from "./model-rules.js";
+import { filterQuery, listOrder, parseSortOrder } from "./list-query.js";
+import { defaultPageSize, maxPageSize } from "./model-rules.js";
 import { requestDigest } from "./request-ids.js";
-import { parseCheckedFilter, parseOrderBy } from "../search/filter-expression.js";
-import type { CheckedFilterNode, OrderTerm } from "../../storage/model-filter.js";
+import type { OrderTerm } from "../../storage/model-filter.js";
 import { fieldChanges } from "./revision-diff.js";
 
 /** The profile id recorded as creator of the shipped platform catalog. */
@@ -108,17 +108,6 @@ function notFound(id: string): ConnectError {
 
 function failedPrecondition(message: string): ConnectError {
   return new ConnectError(message, Code.FailedPrecondition);
-}
-
-/**
- * Full-text search terms of a query: its words, each matched as a prefix.
- * undefined when the query has words but none with a letter or digit, which
- * nothing can match.
- */
-function searchTerms(query: string): string[] | undefined {
-  const words = query.split(/\s+/).filter((w) => w !== "");
-  const terms = words.filter((w) => /[\p{L}\p{N}]/u.test(w));
-  return words.length > 0 && terms.length === 0 ? undefined : terms;
 }
 
 /** A planned write, or the model the request already is (a replay, a preview, no change). */
@@ -277,20 +266,12 @@ export class ModelRegistry {
 
   private async listUncached(principal: Principal, req: ListModelsRequest): Promise<ListModelsResponse> {
     const sortOrder = parseSortOrder(req.sortOrder);
-    const search = searchTerms(req.query);
-    if (search === undefined) return create(ListModelsResponseSchema, { pagination: { nextCursor: "", total: 0 } });
+    const filters = filterQuery(principal.workspaceId, req);
+    if (filters === undefined) return create(ListModelsResponseSchema, { pagination: { nextCursor: "", total: 0 } });
     const { page, pagination, facets } = await this.page(
       {
-        workspaceId: principal.workspaceId,
-        prefix: req.prefix || undefined,
-        search,
-        status: req.status === ModelStatus.UNSPECIFIED ? undefined : storedStatus(req.status),
-        bundleKey: req.bundleKey || undefined,
-        labels: [...(parseLabelSelector(req.labels) as Array<[string, string]>)].sort(),
-        showDeleted: req.showDeleted,
-        showHidden: false,
-        filter: req.filter === "" ? undefined : (parseCheckedFilter(req.filter) as CheckedFilterNode),
-        order: req.orderBy === "" ? [] : (parseOrderBy(req.orderBy) as OrderTerm[]),
+        ...filters,
+        order: listOrder(req) as OrderTerm[],
         rankBySearch: req.sortOrder === "" && req.orderBy === "",
         descending: sortOrder === "desc",
         facets: req.includeFacets,

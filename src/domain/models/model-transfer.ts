@@ -2,7 +2,7 @@ import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { HttpBodySchema, type HttpBody } from "../../../gen/google/api/httpbody_pb.js";
 import { BadRequestSchema } from "../../../gen/google/rpc/error_details_pb.js";
-import { ModelOrigin, ModelSchema, ModelStatus, type Model } from "../../../gen/modelservice/v1/model_pb.js";
+import { ModelOrigin, ModelSchema, type Model } from "../../../gen/modelservice/v1/model_pb.js";
 import {
   CreateModelRequestSchema,
   ImportModelsResponseSchema,
@@ -16,9 +16,8 @@ import {
 import type { CheckedFilterNode } from "../../storage/model-filter.js";
 import { DeadlinePassedError, type ModelListQuery, type ModelRecord, type ModelStore } from "../../storage/model-store.js";
 import { requireChangeScopes } from "../auth/change-scopes.js";
-import { isWorkspaceId, type Principal } from "../auth/principal.js";
-import { FilterSyntaxError, parseCheckedFilter } from "../search/filter-expression.js";
-import { invalidArgument, type FieldViolation } from "../validation/field-violations.js";
+import type { Principal } from "../auth/principal.js";
+import { invalidArgument } from "../validation/field-violations.js";
 import { validateRequest } from "../validation/request-validation.js";
 import {
   columnOfPath,
@@ -32,11 +31,11 @@ import {
   type ModelCsvColumn,
   type ModelCsvRow,
 } from "./model-csv.js";
-import { storedStatus, toModelMessage } from "./model-message.js";
+import { toModelMessage } from "./model-message.js";
 import { modelPages } from "./model-pages.js";
 import type { Call, ModelRegistry, Step } from "./model-registry.js";
-import { parseLabelSelector } from "./model-rules.js";
 import { TimeSlice } from "./time-slice.js";
+import { filterQuery, listFilterViolations } from "./list-query.js";
 
 export interface TransferOptions {
   /** Largest CSV an import takes (the configured max body size). */
@@ -50,7 +49,6 @@ export interface TransferOptions {
 }
 
 export const maxImportRows = 100_000;
-const maxFilterLength = 512;
 
 /** Content types an import accepts for its CSV ("" when the caller gave none). */
 const csvContentTypes = /^(text\/csv|application\/csv|text\/comma-separated-values|text\/plain|application\/octet-stream|application\/vnd\.ms-excel)\s*(;|$)/i;
@@ -84,44 +82,21 @@ interface PlannedRow {
   step?: Step;
 }
 
-/** Full-text search terms of a query, as ListModels reads them; undefined when nothing can match. */
-function searchTerms(query: string): string[] | undefined {
-  const words = query.split(/\s+/).filter((w) => w !== "");
-  const terms = words.filter((w) => /[\p{L}\p{N}]/u.test(w));
-  return words.length > 0 && terms.length === 0 ? undefined : terms;
-}
-
 type ExportQuery = Omit<ModelListQuery, "limit" | "after">;
 
-/** The store query of an export's filters (those of ListModels), or InvalidArgument naming each bad one; undefined matches nothing. */
+/**
+ * The store query of an export's filters (those of ListModels, checked as
+ * ListModels checks them), or InvalidArgument naming each bad one; undefined
+ * matches nothing. Checked here rather than by the validation interceptor, so
+ * that a filter the descriptor's rules refuse (a NUL) is not refused twice.
+ */
 function exportQuery(workspaceId: string, req: ExportModelsRequest): ExportQuery | undefined {
-  const violations: FieldViolation[] = [];
-  if (req.workspaceId !== "" && !isWorkspaceId(req.workspaceId)) violations.push({ field: "workspaceId", description: "is not a valid workspace id" });
-  for (const [field, value] of [
-    ["prefix", req.prefix],
-    ["query", req.query],
-    ["bundleKey", req.bundleKey],
-    ["labels", req.labels],
-  ] as const) {
-    if (value.length > maxFilterLength) violations.push({ field, description: `is longer than ${maxFilterLength} characters` });
-  }
-  const labels = parseLabelSelector(req.labels);
-  if (typeof labels === "string") violations.push({ field: "labels", description: labels.slice(0, 200) });
-  const filter = req.filter === "" ? undefined : parseCheckedFilter(req.filter);
-  if (filter instanceof FilterSyntaxError) violations.push({ field: "filter", description: filter.message });
+  const violations = listFilterViolations(req);
   if (violations.length > 0) throw invalidArgument(violations);
-  const search = searchTerms(req.query);
-  if (search === undefined) return undefined;
+  const filters = filterQuery(workspaceId, req);
+  if (filters === undefined) return undefined;
   return {
-    workspaceId,
-    prefix: req.prefix || undefined,
-    search,
-    status: req.status === ModelStatus.UNSPECIFIED ? undefined : storedStatus(req.status),
-    bundleKey: req.bundleKey || undefined,
-    labels: [...(labels as Array<[string, string]>)].sort(),
-    showDeleted: req.showDeleted,
-    showHidden: false,
-    filter: filter as CheckedFilterNode | undefined,
+    ...filters,
     // Creation order, whatever the search: the keyset walk needs a total order and a stable file.
     order: [],
     rankBySearch: false,

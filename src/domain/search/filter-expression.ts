@@ -1,4 +1,6 @@
 import { ModelCapability, ModelOrigin, ModelStatus } from "../../../gen/modelservice/v1/model_pb.js";
+import { ListModelsRequestSchema } from "../../../gen/modelservice/v1/model_service_pb.js";
+import { fieldRules } from "../../proto/field-rules.js";
 import type {
   CheckedFilterNode,
   FilterBoolField,
@@ -11,7 +13,7 @@ import type {
   SortField,
   TextMatch,
 } from "../../storage/model-filter.js";
-import { sortFields } from "../../storage/model-filter.js";
+import { filterFields, sortFields, type FilterField } from "../../storage/model-filter.js";
 
 export type {
   CheckedFilterNode,
@@ -45,12 +47,13 @@ export type {
  * and produces the CheckedFilterNode that the storage layer compiles.
  */
 
-export const maxFilterLength = 2048;
+/** From the rulebook (the proto's ListModelsRequest.filter and order_by). */
+export const maxFilterLength = fieldRules(ListModelsRequestSchema.field.filter)!.maxLength!;
 /** Parentheses and negations, counted together. */
 export const maxFilterDepth = 64;
 /** Comparisons in one filter. */
 export const maxFilterRestrictions = 64;
-export const maxOrderByLength = 2048;
+export const maxOrderByLength = fieldRules(ListModelsRequestSchema.field.orderBy)!.maxLength!;
 
 /** A syntax or meaning error in a filter or orderBy, at a 1-based column (in code points). */
 export class FilterSyntaxError extends Error {
@@ -404,27 +407,13 @@ const statusNames = enumNames(ModelStatus, "MODEL_STATUS_");
 const originNames = enumNames(ModelOrigin, "MODEL_ORIGIN_");
 const capabilityNames = enumNames(ModelCapability, "MODEL_CAPABILITY_");
 
-const fieldSpecs: readonly FieldSpec[] = [
-  { type: "text", field: "metadata.name", optional: false },
-  { type: "text", field: "metadata.externalId", optional: true },
-  { type: "text", field: "metadata.bundleKey", optional: true },
-  { type: "labels", field: "metadata.labels", optional: true },
-  { type: "timestamp", field: "metadata.createdAt", optional: false },
-  { type: "timestamp", field: "metadata.updatedAt", optional: false },
-  { type: "enum", field: "metadata.origin", optional: false, values: originNames },
-  { type: "text", field: "spec.provider", optional: true },
-  { type: "text", field: "spec.family", optional: true },
-  { type: "text", field: "spec.description", optional: true },
-  { type: "text", field: "spec.modelUrl", optional: true },
-  { type: "enum", field: "spec.status", optional: true, values: statusNames },
-  { type: "number", field: "spec.inputPricePerMillionTokens", optional: true },
-  { type: "number", field: "spec.outputPricePerMillionTokens", optional: true },
-  { type: "number", field: "spec.cachedInputPricePerMillionTokens", optional: true },
-  { type: "number", field: "spec.maxInputTokens", optional: true },
-  { type: "number", field: "spec.maxOutputTokens", optional: true },
-  { type: "capabilities", field: "spec.capabilities", optional: true },
-  { type: "bool", field: "spec.hasToken", optional: false },
-];
+/** The enum fields' values, by field. */
+const enumValues: Readonly<Record<FilterEnumField, readonly string[]>> = { "metadata.origin": originNames, "spec.status": statusNames };
+
+const fieldSpecs = (Object.keys(filterFields) as FilterField[]).map((field) => {
+  const { type, optional } = filterFields[field];
+  return (type === "enum" ? { type, field, optional, values: enumValues[field as FilterEnumField] } : { type, field, optional }) as FieldSpec;
+});
 
 const aliases: ReadonlyMap<string, string> = new Map([
   ["name", "metadata.name"],

@@ -10,7 +10,7 @@ import type {
   SortField,
   TextMatch,
 } from "../model-filter.js";
-import { sortFields } from "../model-filter.js";
+import { filterFields, sortFields, type FilterField } from "../model-filter.js";
 
 /**
  * Compiles checked ListModels filters and orders to SQL on the `models` table.
@@ -30,28 +30,33 @@ interface Column {
   nullable: boolean;
 }
 
-const scalarColumns: ReadonlyMap<FilterTextField | FilterNumberField | FilterEnumField | FilterBoolField, Column> = new Map([
-  ["metadata.name", { sql: "models.name", nullable: false }],
-  ["metadata.externalId", { sql: "models.external_id", nullable: true }],
-  ["metadata.bundleKey", { sql: "models.bundle_key", nullable: true }],
-  ["metadata.createdAt", { sql: "models.created_at", nullable: false }],
-  ["metadata.updatedAt", { sql: "models.updated_at", nullable: false }],
-  ["metadata.origin", { sql: "models.origin", nullable: false }],
-  ["spec.provider", { sql: "models.provider", nullable: true }],
-  ["spec.family", { sql: "models.family", nullable: true }],
-  ["spec.description", { sql: "models.description", nullable: true }],
-  ["spec.modelUrl", { sql: "models.model_url", nullable: true }],
-  ["spec.status", { sql: "models.status", nullable: true }],
-  ["spec.inputPricePerMillionTokens", { sql: "models.input_price_cents", nullable: true }],
-  ["spec.outputPricePerMillionTokens", { sql: "models.output_price_cents", nullable: true }],
-  ["spec.cachedInputPricePerMillionTokens", { sql: "models.cached_input_price_cents", nullable: true }],
-  ["spec.maxInputTokens", { sql: "models.max_input_tokens", nullable: true }],
-  ["spec.maxOutputTokens", { sql: "models.max_output_tokens", nullable: true }],
-  ["spec.hasToken", { sql: "models.has_token", nullable: false }],
-]);
+type ScalarField = FilterTextField | FilterNumberField | FilterEnumField | FilterBoolField;
+
+/** The column of each scalar filter field (a field added to the table needs one); whether it may be NULL is the table's `optional`. */
+const scalarColumns: Readonly<Record<ScalarField, string>> = {
+  "metadata.name": "models.name",
+  "metadata.externalId": "models.external_id",
+  "metadata.bundleKey": "models.bundle_key",
+  "metadata.createdAt": "models.created_at",
+  "metadata.updatedAt": "models.updated_at",
+  "metadata.origin": "models.origin",
+  "spec.provider": "models.provider",
+  "spec.family": "models.family",
+  "spec.description": "models.description",
+  "spec.modelUrl": "models.model_url",
+  "spec.status": "models.status",
+  "spec.inputPricePerMillionTokens": "models.input_price_cents",
+  "spec.outputPricePerMillionTokens": "models.output_price_cents",
+  "spec.cachedInputPricePerMillionTokens": "models.cached_input_price_cents",
+  "spec.maxInputTokens": "models.max_input_tokens",
+  "spec.maxOutputTokens": "models.max_output_tokens",
+  "spec.hasToken": "models.has_token",
+};
 
 const presence: ReadonlyMap<FilterOptionalField, string> = new Map<FilterOptionalField, string>([
-  ...[...scalarColumns].filter(([, c]) => c.nullable).map(([f, c]) => [f as FilterOptionalField, `${c.sql} IS NOT NULL`] as const),
+  ...(Object.entries(scalarColumns) as Array<[ScalarField, string]>)
+    .filter(([f]) => filterFields[f].optional)
+    .map(([f, sql]) => [f as FilterOptionalField, `${sql} IS NOT NULL`] as const),
   ["metadata.labels", "EXISTS (SELECT 1 FROM json_each(models.labels))"],
   ["spec.capabilities", "EXISTS (SELECT 1 FROM json_each(models.capabilities))"],
 ]);
@@ -137,10 +142,10 @@ export function filterToSql(node: CheckedFilterNode, params: Record<string, unkn
   return compile(node, 0);
 }
 
-function column(field: string): Column {
-  const c = scalarColumns.get(field as FilterTextField);
-  if (!c) throw new Error(`no column for filter field ${JSON.stringify(field)}`);
-  return c;
+function column(field: FilterField): Column {
+  const sql = scalarColumns[field as ScalarField] as string | undefined;
+  if (!sql) throw new Error(`no column for filter field ${JSON.stringify(field)}`);
+  return { sql, nullable: filterFields[field].optional };
 }
 
 function sqlOperator(op: FilterComparator): string {

@@ -5,7 +5,7 @@
  * and load balancers call Check; client-side health checking calls Watch.
  */
 import { create } from "@bufbuild/protobuf";
-import { Code, ConnectError, type ConnectRouter } from "@connectrpc/connect";
+import { Code, ConnectError, type ConnectRouter, type Interceptor } from "@connectrpc/connect";
 import {
   Health,
   HealthCheckResponseSchema,
@@ -92,8 +92,8 @@ export class HealthStatus {
   }
 }
 
-/** Registers grpc.health.v1.Health (Check, Watch and List) backed by `health`. */
-export function registerHealthService(router: ConnectRouter, health: HealthStatus): void {
+/** Registers grpc.health.v1.Health (Check, Watch and List) backed by `health`, behind the given interceptors. */
+export function registerHealthService(router: ConnectRouter, health: HealthStatus, interceptors: Interceptor[]): void {
   router.service(Health, {
     check(request) {
       const status = health.get(request.service);
@@ -109,5 +109,5 @@ export function registerHealthService(router: ConnectRouter, health: HealthStatu
       const statuses = Object.fromEntries([...health.entries()].map(([service, status]) => [service, { status }]));
       return create(HealthListResponseSchema, { statuses });
     },
-  });
+  }, { interceptors });
 }

@@ -9,12 +9,16 @@ import {
   type DescService,
 } from "@bufbuild/protobuf";
 import { isWrapperDesc } from "@bufbuild/protobuf/wkt";
+import { Code } from "@connectrpc/connect";
+import { codeToHttpStatus } from "@connectrpc/connect/protocol-connect";
 import { field_behavior, FieldBehavior } from "../../../gen/google/api/field_behavior_pb.js";
 import { StatusSchema } from "../../../gen/google/rpc/status_pb.js";
 import { comments as modelComments } from "../../../gen/modelservice/v1/model_comments.js";
 import { comments as serviceComments } from "../../../gen/modelservice/v1/model_service_comments.js";
 import { comments as optionsComments } from "../../../gen/modelservice/v1/options_comments.js";
-import { required_scope } from "../../../gen/modelservice/v1/options_pb.js";
+import { page_size, required_scope } from "../../../gen/modelservice/v1/options_pb.js";
+import { fieldRules, pageSizeOf } from "../../proto/field-rules.js";
+import { stringEncodedMessages } from "../../proto/scalar-text.js";
 import type { HttpBinding } from "../rest/http-rules.js";
 import type { PathTemplate, TemplateVariable } from "../rest/path-template.js";
 
@@ -180,8 +184,6 @@ function wellKnownSchema(message: DescMessage): Schema | undefined {
   return undefined;
 }
 
-/** Well-known types a query or path string can carry (their JSON is a string); the transcoder accepts these. */
-const stringEncodedMessages = new Set(["google.protobuf.Timestamp", "google.protobuf.Duration", "google.protobuf.FieldMask"]);
 
 // ---------------------------------------------------------------- components
 
@@ -226,7 +228,7 @@ class Components {
     if (field.fieldKind === "list") schema = { type: "array", items: value };
     else if (field.fieldKind === "map") schema = { type: "object", additionalProperties: value };
     else schema = value;
-    return { ...schema, ...fieldAnnotations(field, requestTop) };
+    return { ...schema, ...ruleKeywords(field, schema), ...fieldAnnotations(field, requestTop) };
   }
 
   /**
@@ -266,6 +268,27 @@ class Components {
   }
 }
 
+/** The rulebook's limits of a field (its rules and page_size options) as JSON Schema keywords. */
+function ruleKeywords(field: DescField, schema: Schema): Schema {
+  const r = fieldRules(field);
+  const out: Schema = {};
+  if (r?.maxLength !== undefined) out.maxLength = r.maxLength;
+  if (r?.pattern !== undefined) out.pattern = r.pattern;
+  if (r?.minimum !== undefined) out.minimum = Number(r.minimum);
+  if (r?.maximum !== undefined) out.maximum = Number(r.maximum);
+  if (field.fieldKind === "list") {
+    if (r?.minItems !== undefined) out.minItems = r.minItems;
+    if (r?.maxItems !== undefined) out.maxItems = r.maxItems;
+  }
+  if (field.fieldKind === "map") {
+    if (r?.maxItems !== undefined) out.maxProperties = r.maxItems;
+    if (r?.keyPattern !== undefined) out.propertyNames = { pattern: r.keyPattern };
+    if (r?.valuePattern !== undefined) out.additionalProperties = { ...(schema.additionalProperties as Schema), pattern: r.valuePattern };
+  }
+  if (hasOption(field, page_size)) out.default = pageSizeOf(field).defaultSize;
+  return out;
+}
+
 /** Description, readOnly / writeOnly and deprecation of a field, from its comment and options. */
 function fieldAnnotations(field: DescField, requestTop: boolean): Schema {
   const behaviors = behaviorsOf(field);
@@ -277,6 +300,7 @@ function fieldAnnotations(field: DescField, requestTop: boolean): Schema {
     notes.push(`At most one of ${members} is set.`);
   }
   const out: Schema = {};
+  if (hasOption(field, page_size)) notes.push(`At most ${pageSizeOf(field).maxSize}; larger values are clamped.`);
   const description = paragraphs(fieldComment(field), notes.join(" "));
   if (description) out.description = description;
   if (behaviors.includes(FieldBehavior.OUTPUT_ONLY)) out.readOnly = true;
@@ -517,18 +541,25 @@ function errorResponses(): Record<string, Schema> {
     Conflict: errorResponse("AlreadyExists (6) or Aborted (10, e.g. a stale etag).", noRetry),
     TooManyRequests: errorResponse("ResourceExhausted (8): rate limited; wait as the headers say.", retryAfter),
     Error: errorResponse(
-      "Any other error: Unimplemented 501, Internal 500, Unavailable 503 (with Retry-After), DeadlineExceeded 504.",
+      `Any other error: ${[Code.Unimplemented, Code.Internal, Code.Unavailable, Code.DeadlineExceeded]
+        .map((c) => `${Code[c]} ${codeToHttpStatus(c)}${c === Code.Unavailable ? " (with Retry-After)" : ""}`)
+        .join(", ")}.`,
     ),
   };
 }
 
+/** Each documented error response under the HTTP status of its code, from the one gRPC → HTTP mapping. */
 const errorRefs: Readonly<Record<string, Schema>> = {
-  "400": { $ref: "#/components/responses/BadRequest" },
-  "401": { $ref: "#/components/responses/Unauthenticated" },
-  "403": { $ref: "#/components/responses/PermissionDenied" },
-  "404": { $ref: "#/components/responses/NotFound" },
-  "409": { $ref: "#/components/responses/Conflict" },
-  "429": { $ref: "#/components/responses/TooManyRequests" },
+  ...Object.fromEntries(
+    ([
+      [Code.InvalidArgument, "BadRequest"],
+      [Code.Unauthenticated, "Unauthenticated"],
+      [Code.PermissionDenied, "PermissionDenied"],
+      [Code.NotFound, "NotFound"],
+      [Code.AlreadyExists, "Conflict"],
+      [Code.ResourceExhausted, "TooManyRequests"],
+    ] as const).map(([code, name]) => [String(codeToHttpStatus(code)), { $ref: `#/components/responses/${name}` }]),
+  ),
   default: { $ref: "#/components/responses/Error" },
 };
 

@@ -6,7 +6,7 @@
  * Behaviour follows grpc-go's reference server, which is what grpcurl and
  * `buf curl` are tested against.
  */
-import { Code, type ConnectRouter } from "@connectrpc/connect";
+import { Code, type ConnectRouter, type Interceptor } from "@connectrpc/connect";
 import { create, toBinary, type DescFile } from "@bufbuild/protobuf";
 import { nestedTypes } from "@bufbuild/protobuf/reflect";
 import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
@@ -18,10 +18,10 @@ import * as v1alpha from "../../../gen/grpc/reflection/v1alpha/reflection_pb.js"
  * (older grpcurl and `buf curl --reflect-protocol grpc-v1alpha` still speak
  * it), describing `files` and everything they import.
  */
-export function registerServerReflection(router: ConnectRouter, files: readonly DescFile[]): void {
+export function registerServerReflection(router: ConnectRouter, files: readonly DescFile[], interceptors: Interceptor[]): void {
   const index = buildIndex(files);
-  serveReflection(router, v1.ServerReflection, index);
-  serveReflection(router, v1alpha.ServerReflection, index);
+  serveReflection(router, v1.ServerReflection, index, interceptors);
+  serveReflection(router, v1alpha.ServerReflection, index, interceptors);
 }
 
 /** Lookup tables built once at registration; every request is a map lookup. */
@@ -108,7 +108,7 @@ type MessageResponse =
   | { case: "errorResponse"; value: { errorCode: number; errorMessage: string } };
 
 /** One handler for both versions: only the schemas differ. */
-function serveReflection(router: ConnectRouter, service: ReflectionService, index: ReflectionIndex): void {
+function serveReflection(router: ConnectRouter, service: ReflectionService, index: ReflectionIndex, interceptors: Interceptor[]): void {
   // The two versions' method types do not unite into one MethodImpl, so the
   // handler is typed against v1; at run time it only reads and creates
   // messages of the given version, whose shapes are identical.
@@ -123,7 +123,7 @@ function serveReflection(router: ConnectRouter, service: ReflectionService, inde
         messageResponse: answer(index, request.messageRequest, sent),
       });
     }
-  });
+  }, { interceptors });
 }
 
 function answer(index: ReflectionIndex, request: MessageRequest, sent: Set<string>): MessageResponse {

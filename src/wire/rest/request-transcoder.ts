@@ -1,15 +1,9 @@
-import { fromJson, ScalarType, type DescField, type DescMessage, type JsonObject, type JsonValue } from "@bufbuild/protobuf";
+import { fromJson, type DescField, type DescMessage, type JsonObject, type JsonValue } from "@bufbuild/protobuf";
 import type { FieldViolation } from "../../domain/validation/field-violations.js";
+import { stringEncodedMessages, textToJson } from "../../proto/scalar-text.js";
 import { withoutSecrets } from "../protocols/secret-redaction.js";
 import type { HttpBinding } from "./http-rules.js";
 import type { PathBindings } from "./path-template.js";
-
-/** Well-known message types whose JSON form is a string, so a query value can carry them. */
-const stringEncodedMessages = new Set([
-  "google.protobuf.Timestamp",
-  "google.protobuf.Duration",
-  "google.protobuf.FieldMask",
-]);
 
 function fieldNamed(message: DescMessage, name: string): DescField | undefined {
   return message.fields.find((f) => f.name === name || f.jsonName === name);
@@ -39,49 +33,6 @@ function setPath(target: JsonObject, fields: readonly DescField[], value: JsonVa
     node = (node[field.jsonName] = typeof next === "object" && next !== null && !Array.isArray(next) ? next : {}) as JsonObject;
   }
   node[fields[fields.length - 1]!.jsonName] = value;
-}
-
-const integer = /^-?\d+$/;
-
-type Converted = { value: JsonValue } | { problem: string };
-
-function notA(what: string, text: string): Converted {
-  return { problem: `must be ${what}, not "${text.slice(0, 32)}"` };
-}
-
-/** A query or path string as the JSON value of the field's type. */
-function convert(field: DescField, text: string): Converted {
-  const kind = field.fieldKind === "list" ? field.listKind : field.fieldKind;
-  if (kind === "enum" && (field.fieldKind === "enum" || field.fieldKind === "list")) {
-    const values = field.enum?.values ?? [];
-    if (integer.test(text)) return { value: Number(text) };
-    return values.some((v) => v.name === text) ? { value: text } : notA(`one of ${values.map((v) => v.name).join(", ")}`, text);
-  }
-  if (kind === "message" && (field.fieldKind === "message" || field.fieldKind === "list")) {
-    const typeName = field.message?.typeName;
-    if (typeName && stringEncodedMessages.has(typeName)) return { value: text };
-  }
-  if (field.fieldKind !== "scalar" && !(field.fieldKind === "list" && field.listKind === "scalar")) {
-    return { problem: "cannot be set from the path or a query parameter" };
-  }
-  switch (field.scalar) {
-    case ScalarType.STRING:
-    case ScalarType.BYTES:
-      return { value: text };
-    case ScalarType.BOOL:
-      return text === "true" || text === "false" ? { value: text === "true" } : notA("true or false", text);
-    case ScalarType.INT64:
-    case ScalarType.UINT64:
-    case ScalarType.SINT64:
-    case ScalarType.FIXED64:
-    case ScalarType.SFIXED64:
-      return integer.test(text) ? { value: text } : notA("an integer", text);
-    case ScalarType.DOUBLE:
-    case ScalarType.FLOAT:
-      return text.trim() !== "" && Number.isFinite(Number(text)) ? { value: Number(text) } : notA("a number", text);
-    default:
-      return integer.test(text) && Number.isSafeInteger(Number(text)) ? { value: Number(text) } : notA("an integer", text);
-  }
 }
 
 /**
@@ -131,7 +82,7 @@ export function transcodeRequest(
   for (const { fieldPath, value } of path) {
     const fields = resolvePath(input, fieldPath);
     if (!fields) continue;
-    const converted = convert(fields[fields.length - 1]!, value);
+    const converted = textToJson(fields[fields.length - 1]!, value);
     if ("problem" in converted) {
       violations.push({ field: jsonPath(fields), description: converted.problem });
       continue;
@@ -151,7 +102,7 @@ export function transcodeRequest(
       violations.push({ field: name, description: "is set by the path or the body, not a query parameter" });
       continue;
     }
-    const converted = query.getAll(key).map((text) => convert(last, text));
+    const converted = query.getAll(key).map((text) => textToJson(last, text));
     const problem = converted.find((c) => "problem" in c);
     if (problem && "problem" in problem) {
       violations.push({ field: name, description: problem.problem });

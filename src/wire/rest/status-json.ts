@@ -1,28 +1,11 @@
 import { toJsonString } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
+// The standard gRPC → HTTP mapping (google/rpc/code.proto, grpc-gateway), as the Connect protocol uses it.
+import { codeToHttpStatus } from "@connectrpc/connect/protocol-connect";
 import { RetryInfoSchema } from "../../../gen/google/rpc/error_details_pb.js";
 import { StatusSchema } from "../../../gen/google/rpc/status_pb.js";
 import { errorDetailTypes, rpcStatus } from "../../domain/errors/rpc-status.js";
 
-/** The standard gRPC → HTTP mapping (google/rpc/code.proto, grpc-gateway). */
-const httpStatusOf: Record<Code, number> = {
-  [Code.Canceled]: 499,
-  [Code.Unknown]: 500,
-  [Code.InvalidArgument]: 400,
-  [Code.DeadlineExceeded]: 504,
-  [Code.NotFound]: 404,
-  [Code.AlreadyExists]: 409,
-  [Code.PermissionDenied]: 403,
-  [Code.ResourceExhausted]: 429,
-  [Code.FailedPrecondition]: 400,
-  [Code.Aborted]: 409,
-  [Code.OutOfRange]: 400,
-  [Code.Unimplemented]: 501,
-  [Code.Internal]: 500,
-  [Code.Unavailable]: 503,
-  [Code.DataLoss]: 500,
-  [Code.Unauthenticated]: 401,
-};
 
 export interface RestError {
   status: number;
@@ -42,7 +25,7 @@ function retryAfterSeconds(error: ConnectError): number {
  * 503 say when to retry.
  */
 export function restError(error: ConnectError, statusOverride?: number): RestError {
-  const status = statusOverride ?? httpStatusOf[error.code] ?? 500;
+  const status = statusOverride ?? codeToHttpStatus(error.code);
   const headers: Record<string, string> = { "content-type": "application/json; charset=utf-8" };
   if (status === 409 || error.code === Code.FailedPrecondition) headers["x-should-retry"] = "false";
   if (status === 429 || status === 503) {
