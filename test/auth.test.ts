@@ -230,14 +230,15 @@ describe("workspaces", () => {
     const id = theirs!.metadata!.id;
     const before = (await b.getModel({ id })).spec?.status;
 
-    const calls: Array<Promise<unknown>> = [
-      c.getModel({ id }),
-      c.enableModel({ id }),
-      c.disableModel({ id }),
-      c.setModelStatus({ id, status: before === ModelStatus.ENABLED ? ModelStatus.DISABLED : ModelStatus.ENABLED }),
+    // Called one at a time: a rejection is always awaited as it happens, never left unhandled meanwhile.
+    const calls: Array<() => Promise<unknown>> = [
+      () => c.getModel({ id }),
+      () => c.enableModel({ id }),
+      () => c.disableModel({ id }),
+      () => c.setModelStatus({ id, status: before === ModelStatus.ENABLED ? ModelStatus.DISABLED : ModelStatus.ENABLED }),
     ];
     for (const call of calls) {
-      const err = await expectCode(call, Code.NotFound);
+      const err = await expectCode(call(), Code.NotFound);
       const told = JSON.stringify({ message: err.rawMessage, details: err.details, metadata: [...err.metadata] });
       expect(told).not.toContain(theirs!.metadata!.name);
       expect(told).not.toContain("ws_b");
