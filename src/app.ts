@@ -13,17 +13,15 @@ import { file_modelservice_v1_model_service, ModelService } from "../gen/modelse
 import { devWorkspace, type Config } from "./config.js";
 import { TokenVerifier } from "./domain/auth/token-verifier.js";
 import { loadPlatformCatalog } from "./domain/catalog/platform-catalog.js";
-import { errorDetailTypes } from "./domain/errors/rpc-status.js";
+import { errorDetailTypes } from "./proto/error-detail-types.js";
 import { CredentialSealer } from "./domain/credentials/credential-sealer.js";
 import { ModelDrafts } from "./domain/models/model-drafts.js";
-import { ModelRegistry, systemProfileId } from "./domain/models/model-registry.js";
+import { ModelRegistry } from "./domain/models/model-registry.js";
 import { ModelTransfer } from "./domain/models/model-transfer.js";
 import type { DraftStore } from "./storage/draft-store.js";
 import { openWatch } from "./domain/watch/open-watch.js";
 import type { ModelStore } from "./storage/model-store.js";
-import { SqliteChangeLog } from "./storage/sqlite/sqlite-change-log.js";
-import { SqliteDraftStore } from "./storage/sqlite/sqlite-draft-store.js";
-import { SqliteModelStore } from "./storage/sqlite/sqlite-model-store.js";
+import { openSqliteStore } from "./storage/sqlite/open-sqlite-store.js";
 import { draftStoreCalls, modelStoreCalls, tracedStore } from "./telemetry/traced-store.js";
 import { connectRoutes } from "./wire/connect-routes.js";
 import { consoleFiles, defaultConsoleDir } from "./wire/console/console-files.js";
@@ -58,10 +56,10 @@ export interface RunningService {
  */
 export async function startService(config: Config, logger: Logger, tracer?: Tracer): Promise<RunningService> {
   useBufferTextEncoding();
-  const sqlite = new SqliteModelStore({ path: config.databasePath, systemProfileId });
-  const storeSpans = { "db.system.name": "sqlite" };
-  const store = tracer ? tracedStore<ModelStore>(sqlite, "ModelStore", modelStoreCalls, tracer, storeSpans) : sqlite;
-  const draftStore = new SqliteDraftStore(sqlite.db, sqlite.writer);
+  const opened = openSqliteStore(config.databasePath);
+  const storeSpans = { "db.system.name": opened.system };
+  const store = tracer ? tracedStore<ModelStore>(opened.models, "ModelStore", modelStoreCalls, tracer, storeSpans) : opened.models;
+  const draftStore = opened.drafts;
   const registry = await ModelRegistry.open(store, {
     sealer: CredentialSealer.fromSettings(config.encryptionKey, config.encryptionKeysOld),
     purgeAfterMs: config.purgeAfterMs,
@@ -83,7 +81,7 @@ export async function startService(config: Config, logger: Logger, tracer?: Trac
   const metrics = createMetrics({ databasePath: config.databasePath, readCache: () => registry.readCacheUsage() });
   const watch = await openWatch(
     store,
-    new SqliteChangeLog(sqlite.db, sqlite.writer),
+    opened.changes,
     {
       retentionMs: config.watchRetentionMs,
       bookmarkMs: config.watchBookmarkMs,

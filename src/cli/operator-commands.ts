@@ -7,11 +7,8 @@ import { errorLine, exitCodeOf } from "./errors.js";
 // The database and token libraries load only when an operator command runs,
 // so that the client commands start quickly.
 async function openStore(path: string) {
-  const [{ SqliteModelStore }, { systemProfileId }] = await Promise.all([
-    import("../storage/sqlite/sqlite-model-store.js"),
-    import("../domain/models/model-registry.js"),
-  ]);
-  return new SqliteModelStore({ path, systemProfileId });
+  const { SqliteModelStore } = await import("../storage/sqlite/sqlite-model-store.js");
+  return new SqliteModelStore({ path });
 }
 
 /*

@@ -9,11 +9,9 @@ import {
   BundleAction,
   type ApplyBundleRequest,
   type ApplyBundleResponse,
-  BatchModelsResponseSchema,
   RefreshCatalogResponseSchema,
   type BatchCreateModelsRequest,
   type BatchDeleteModelsRequest,
-  type BatchModelsResponse,
   type BatchUpdateModelsRequest,
   type RefreshCatalogResponse,
   CreateModelRequestSchema,
@@ -50,8 +48,7 @@ import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import {
   noCredentials,
   type CatalogEntryRecord,
-  type CatalogSyncResult,
-  type CopyContext,
+  type CopyRules,
   type CredentialRecord,
   type IdempotencyRecord,
   type ModelListQuery,
@@ -64,8 +61,10 @@ import { requireChangeScopes, type ModelChange } from "../auth/change-scopes.js"
 import type { Principal } from "../auth/principal.js";
 import { CredentialOpenError, fingerprint, type CredentialSealer, type Credentials } from "../credentials/credential-sealer.js";
 import { serviceKey, serviceKeyNames } from "../credentials/service-keys.js";
+import { copyRules } from "../catalog/catalog-copies.js";
+import { syncCatalog, type CatalogSyncResult } from "../catalog/catalog-sync.js";
 import { loadPlatformCatalog } from "../catalog/platform-catalog.js";
-import { rpcStatus } from "../errors/rpc-status.js";
+import { WorkspaceAdmission } from "../catalog/workspace-admission.js";
 import { invalidArgument } from "../validation/field-violations.js";
 import { validateRequest } from "../validation/request-validation.js";
 import { isBedrockUrl } from "./endpoint-rules.js";
@@ -80,9 +79,8 @@ import { defaultPageSize, maxPageSize } from "./model-rules.js";
 import { requestDigest } from "./request-ids.js";
 import type { OrderTerm } from "../../storage/model-filter.js";
 import { fieldChanges } from "./revision-diff.js";
+import type { BatchOutcome } from "./model-batches.js";
 
-/** The profile id recorded as creator of the shipped platform catalog. */
-export const systemProfileId = "profile_system";
 const systemScope = "system";
 
 /** Who is calling, and the request id their call is logged under. */
@@ -169,8 +167,7 @@ function pageSize(limit: number): number {
  * history. Requests arrive authorized and validated.
  */
 export class ModelRegistry {
-  /** Workspace id -> owning account, for workspaces known to exist. */
-  private readonly workspaceAccounts = new Map<string, string>();
+  private readonly workspaces: WorkspaceAdmission;
   private readonly clock: () => number;
   /** Answers of GetModel and ListModels, bounded by bytes (RegistryOptions.readCacheBytes). */
   private readonly reads: ReadCache;
@@ -184,6 +181,7 @@ export class ModelRegistry {
   ) {
     this.clock = options.clock ?? Date.now;
     this.reads = new ReadCache(options.readCacheBytes);
+    this.workspaces = new WorkspaceAdmission(store, this.clock);
   }
 
   /** What the read cache holds now: its bytes and its answers (for /metrics). */
@@ -207,13 +205,13 @@ export class ModelRegistry {
     return new ModelRegistry(store, new ListCursors(cursorKey instanceof Buffer ? cursorKey : randomBytes(32)), fingerprintKey, options);
   }
 
-  private copyContext(): CopyContext {
-    return { newId: newModelId, now: this.clock() };
+  private copyRules(): CopyRules {
+    return copyRules({ newId: newModelId, now: this.clock() });
   }
 
   /** Stores the catalog of this release; new entries reach every existing workspace. */
   syncCatalog(entries: CatalogEntryRecord[]): Promise<CatalogSyncResult> {
-    return this.store.syncCatalog(entries, this.copyContext());
+    return syncCatalog(this.store, entries, { newId: newModelId, now: this.clock() });
   }
 
   /** Removes soft-deleted models past their purge time. */
@@ -225,16 +223,8 @@ export class ModelRegistry {
    * Lets the caller into its workspace: creates it with the whole catalog on
    * first use, and refuses a token that names it under another account.
    */
-  async admitWorkspace(principal: Principal): Promise<void> {
-    let accountId = this.workspaceAccounts.get(principal.workspaceId);
-    if (accountId === undefined) {
-      const workspace = await this.store.ensureWorkspace({ id: principal.workspaceId, accountId: principal.accountId }, this.copyContext());
-      accountId = workspace.accountId;
-      this.workspaceAccounts.set(workspace.id, accountId);
-    }
-    if (accountId !== principal.accountId) {
-      throw new ConnectError(`workspace "${principal.workspaceId}" belongs to another account`, Code.PermissionDenied);
-    }
+  admitWorkspace(principal: Principal): Promise<void> {
+    return this.workspaces.admit(principal);
   }
 
   // ---- reads
@@ -350,7 +340,7 @@ export class ModelRegistry {
         createdAt: now,
       },
       idempotency,
-      copies: model.workspaceId === null ? this.copyContext() : undefined,
+      copies: model.workspaceId === null ? this.copyRules() : undefined,
       deadline: call.deadline,
     };
   }
@@ -711,7 +701,7 @@ export class ModelRegistry {
     field: (i: number) => string,
     allowPartial: boolean,
     plan: (item: T) => Promise<Step>,
-  ): Promise<BatchModelsResponse> {
+  ): Promise<BatchOutcome> {
     const { scopes } = call.principal;
     if (items.length > 0) requireChangeScopes(call.principal, [change], `a batch that would ${change} models`);
     // All the writes share one transaction, where a second write of a model would be stale: name the repeat instead.
@@ -737,11 +727,9 @@ export class ModelRegistry {
       let s = 0;
       const results = planned.map((p) => {
         const r = p instanceof ConnectError ? p : written[s++]!;
-        return r instanceof ConnectError
-          ? { result: { case: "status" as const, value: rpcStatus(r) } }
-          : { result: { case: "model" as const, value: toModelMessage(r, scopes) } };
+        return r instanceof ConnectError ? r : toModelMessage(r, scopes);
       });
-      return create(BatchModelsResponseSchema, { results });
+      return { results };
     }
     const steps: Step[] = [];
     for (const [i, item] of items.entries()) {
@@ -771,7 +759,7 @@ export class ModelRegistry {
       models.push(failedIndex === undefined ? await this.outcomeModel(step, outcome!) : step.model);
       w++;
     }
-    return create(BatchModelsResponseSchema, { models: models.map((m) => toModelMessage(m, scopes)) });
+    return { models: models.map((m) => toModelMessage(m, scopes)) };
   }
 
   private checkItem(call: Call, schema: DescMessage, item: Message & { workspaceId: string }): void {
@@ -781,21 +769,21 @@ export class ModelRegistry {
     }
   }
 
-  batchCreate(call: Call, req: BatchCreateModelsRequest): Promise<BatchModelsResponse> {
+  batchCreate(call: Call, req: BatchCreateModelsRequest): Promise<BatchOutcome> {
     return this.batch(call, "create", req.requests, (i) => `requests[${i}]`, req.allowPartial, async (item) => {
       this.checkItem(call, CreateModelRequestSchema, item);
       return this.planCreate(call, false, item, CreateModelRequestSchema);
     });
   }
 
-  batchUpdate(call: Call, req: BatchUpdateModelsRequest): Promise<BatchModelsResponse> {
+  batchUpdate(call: Call, req: BatchUpdateModelsRequest): Promise<BatchOutcome> {
     return this.batch(call, "update", req.requests, (i) => `requests[${i}]`, req.allowPartial, async (item) => {
       this.checkItem(call, UpdateModelRequestSchema, item);
       return this.planUpdate(call, call.principal.workspaceId, item, UpdateModelRequestSchema);
     });
   }
 
-  batchDelete(call: Call, req: BatchDeleteModelsRequest): Promise<BatchModelsResponse> {
+  batchDelete(call: Call, req: BatchDeleteModelsRequest): Promise<BatchOutcome> {
     checkDistinct(req.ids, (i) => `ids[${i}]`);
     const items = req.ids.map((id) => create(DeleteModelRequestSchema, { id }));
     return this.batch(call, "delete", items, (i) => `ids[${i}]`, req.allowPartial, async (item) => {

@@ -1,0 +1,26 @@
+import type { ChangeLog } from "../change-log.js";
+import type { DraftStore } from "../draft-store.js";
+import type { ModelStore } from "../model-store.js";
+import { SqliteChangeLog } from "./sqlite-change-log.js";
+import { SqliteDraftStore } from "./sqlite-draft-store.js";
+import { SqliteModelStore } from "./sqlite-model-store.js";
+
+/** The stores of one database, sharing its connections. */
+export interface OpenedStores {
+  models: ModelStore;
+  drafts: DraftStore;
+  changes: ChangeLog;
+  /** The database system's name for telemetry (OpenTelemetry's db.system.name). */
+  system: string;
+}
+
+/** Opens (and migrates) the SQLite database at `path` (":memory:" for none on disk). */
+export function openSqliteStore(path: string): OpenedStores {
+  const models = new SqliteModelStore({ path });
+  return {
+    models,
+    drafts: new SqliteDraftStore(models.db, models.writer),
+    changes: new SqliteChangeLog(models.db, models.writer),
+    system: "sqlite",
+  };
+}
