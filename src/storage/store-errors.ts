@@ -1,18 +1,19 @@
-/**
+/*
  * The failures every store adapter reports in the same terms, whatever its
  * database: the domain and the wire see these, never a driver's error codes.
+ * (A stale version or a taken unique key is no error: writes report them as
+ * their WriteOutcome.)
  */
-export class StoreError extends Error {}
 
 /** Another writer held the database too long (past the busy timeout); nothing was written, a retry may succeed. */
-export class StoreBusy extends StoreError {
+export class StoreBusy extends Error {
   constructor(cause: unknown) {
     super("database is busy, retry", { cause });
   }
 }
 
 /** A write's deadline passed before its transaction could commit; nothing was written. */
-export class DeadlinePassed extends StoreError {
+export class DeadlinePassed extends Error {
   constructor() {
     super("deadline passed before the write committed; nothing was written");
   }

@@ -3,12 +3,12 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import type { Model } from "../../../gen/modelservice/v1/model_pb.js";
 import { BadRequestSchema } from "../../../gen/google/rpc/error_details_pb.js";
 import {
-  type BatchCreateModelsRequest,
-  type BatchDeleteModelsRequest,
-  type BatchUpdateModelsRequest,
   CreateModelRequestSchema,
   DeleteModelRequestSchema,
   UpdateModelRequestSchema,
+  type BatchCreateModelsRequest,
+  type BatchDeleteModelsRequest,
+  type BatchUpdateModelsRequest,
 } from "../../../gen/modelservice/v1/model_service_pb.js";
 import type { ModelRecord, ModelStore } from "../../storage/model-store.js";
 import { requireChangeScopes, type ModelChange } from "../auth/change-scopes.js";

@@ -3,10 +3,10 @@ import type { Model } from "../../../gen/modelservice/v1/model_pb.js";
 import {
   ApplyBundleResponseSchema,
   BundleAction,
-  type ApplyBundleRequest,
-  type ApplyBundleResponse,
   CreateModelRequestSchema,
   RevisionAction,
+  type ApplyBundleRequest,
+  type ApplyBundleResponse,
 } from "../../../gen/modelservice/v1/model_service_pb.js";
 import type { ModelRecord, ModelStore } from "../../storage/model-store.js";
 import { requireChangeScopes, type ModelChange } from "../auth/change-scopes.js";

@@ -3,13 +3,12 @@ import { create } from "@bufbuild/protobuf";
 import { ConnectError } from "@connectrpc/connect";
 import type { Model, ModelStatus } from "../../../gen/modelservice/v1/model_pb.js";
 import {
+  RefreshCatalogResponseSchema,
   type ApplyBundleRequest,
   type ApplyBundleResponse,
-  RefreshCatalogResponseSchema,
   type BatchCreateModelsRequest,
   type BatchDeleteModelsRequest,
   type BatchUpdateModelsRequest,
-  type RefreshCatalogResponse,
   type CreateModelRequest,
   type CreateSystemModelRequest,
   type DeleteModelRequest,
@@ -21,6 +20,7 @@ import {
   type ListModelsResponse,
   type ListSystemModelsRequest,
   type ListSystemModelsResponse,
+  type RefreshCatalogResponse,
   type RotateModelCredentialsRequest,
   type UndeleteModelRequest,
   type UpdateModelRequest,
@@ -35,7 +35,6 @@ import { loadPlatformCatalog } from "../catalog/platform-catalog.js";
 import { WorkspaceAdmission } from "../catalog/workspace-admission.js";
 import { ListCursors } from "./list-cursor.js";
 import { newModelId } from "./model-id.js";
-
 import { ModelBatches, type BatchOutcome } from "./model-batches.js";
 import { ModelBundles } from "./model-bundles.js";
 import { ModelCommits, type Call, type Step } from "./model-commits.js";
