@@ -13,7 +13,7 @@ import { file_modelservice_v1_model_service, ModelService } from "../gen/modelse
 import { devWorkspace, type Config } from "./config.js";
 import { TokenVerifier } from "./domain/auth/token-verifier.js";
 import { loadPlatformCatalog } from "./domain/catalog/platform-catalog.js";
-import { errorDetailTypes } from "./domain/errors/rpc-status.js";
+import { errorDetailTypes } from "./proto/error-detail-types.js";
 import { CredentialSealer } from "./domain/credentials/credential-sealer.js";
 import { ModelDrafts } from "./domain/models/model-drafts.js";
 import { ModelRegistry, systemProfileId } from "./domain/models/model-registry.js";
