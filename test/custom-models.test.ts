@@ -11,7 +11,7 @@ import {
   type ListModelsResponse,
   type ModelRevision,
 } from "../gen/modelservice/v1/model_service_pb.js";
-import { modelClient, type ModelClient } from "./support/clients.js";
+import { clientCache } from "./support/clients.js";
 import { expectCode } from "./support/expect-code.js";
 import { RestError, restCall, type RestAnswer, type StatusJson } from "./support/rest.js";
 import { startTestService, type TestService } from "./support/service.js";
@@ -76,13 +76,7 @@ interface Surface {
   revisions(token: string, id: string, o?: { limit?: number; cursor?: string }): Promise<ListModelRevisionsResponse>;
 }
 
-const clientCache = new Map<string, ModelClient>();
-function rpcClient(protocol: string, token: string): ModelClient {
-  const key = `${protocol} ${token}`;
-  let client = clientCache.get(key);
-  if (!client) clientCache.set(key, (client = modelClient(service.url, token, protocol)));
-  return client;
-}
+const rpcClient = clientCache(() => service.url);
 
 function seenModel(m: Model): Model {
   received.push(toJsonString(ModelSchema, m));

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import { execFile } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { get, Agent } from "node:http";
@@ -18,8 +19,6 @@ import { startTestService, type TestService } from "./support/service.js";
 
 const ws = "ws_export_load";
 const rows = 20_000;
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
 let service: TestService;
 let token: string;
 

@@ -11,7 +11,7 @@ import {
   type ListModelDraftsResponse,
   type ModelDraft,
 } from "../gen/modelservice/v1/model_service_pb.js";
-import { modelClient, type ModelClient } from "./support/clients.js";
+import { clientCache } from "./support/clients.js";
 import { expectCode } from "./support/expect-code.js";
 import { RestError, restCall } from "./support/rest.js";
 import { startTestService, type TestService } from "./support/service.js";
@@ -67,13 +67,7 @@ interface Surface {
   updateModel(token: string, id: string, model: JsonObject, mask: string): Promise<Model>;
 }
 
-const clients = new Map<string, ModelClient>();
-function client(protocol: string, token: string): ModelClient {
-  const key = `${protocol} ${token}`;
-  let c = clients.get(key);
-  if (!c) clients.set(key, (c = modelClient(service.url, token, protocol)));
-  return c;
-}
+const client = clientCache(() => service.url);
 
 function rpcSurface(protocol: string): Surface {
   const c = (token: string) => client(protocol, token);

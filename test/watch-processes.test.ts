@@ -3,7 +3,8 @@ import { join } from "node:path";
 import { modelClient } from "./support/clients.js";
 import { startTestService, type TestService } from "./support/service.js";
 import { type ChildServer } from "./support/server-process.js";
-import { EventLog, fromStream, percentile, startServerOn } from "./support/watch.js";
+import { percentile } from "./support/percentile.js";
+import { EventLog, fromStream, startServerOn } from "./support/watch.js";
 
 /**
  * Issue 16: two server processes on one SQLite file. A write acknowledged by

@@ -38,3 +38,14 @@ export function modelClient(baseUrl: string, token?: string, protocol = "connect
   if (!t) throw new Error(`no transport ${protocol}`);
   return createClient(ModelService, t.transport);
 }
+
+/** A modelClient per protocol and token, made once and reused, so that tests making many calls reuse their connections. */
+export function clientCache(baseUrl: () => string): (protocol: string, token: string) => ModelClient {
+  const clients = new Map<string, ModelClient>();
+  return (protocol, token) => {
+    const key = `${protocol} ${token}`;
+    let client = clients.get(key);
+    if (!client) clients.set(key, (client = modelClient(baseUrl(), token, protocol)));
+    return client;
+  };
+}

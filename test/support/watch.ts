@@ -125,8 +125,3 @@ export function startServerOn(databasePath: string, dataDir: string, env: Record
     readyWithinMs: 20_000,
   });
 }
-
-export function percentile(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
-}
