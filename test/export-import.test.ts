@@ -18,6 +18,7 @@ import { ModelService } from "../gen/modelservice/v1/model_service_pb.js";
 import { httpBindings } from "../src/wire/rest/http-rules.js";
 import { restHandler } from "../src/wire/rest/rest-handler.js";
 import { modelClient } from "./support/clients.js";
+import type { StatusJson } from "./support/rest.js";
 import { startTestService, type TestService } from "./support/service.js";
 
 /**
@@ -36,12 +37,6 @@ beforeAll(async () => {
 afterAll(() => service.dispose());
 
 type Row = Record<string, string>;
-
-interface StatusJson {
-  code: number;
-  message: string;
-  details?: Array<{ "@type": string; fieldViolations?: Array<{ field: string; description: string }> }>;
-}
 
 interface ImportJson {
   createdCount: number;

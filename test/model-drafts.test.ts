@@ -46,7 +46,7 @@ function currentDraftOf(error: ConnectError | RestError): ModelDraft | undefined
     const detail = (error.body.details ?? []).find((d) => d["@type"] === "type.googleapis.com/modelservice.v1.ModelDraft");
     if (!detail) return undefined;
     const { "@type": _type, ...draft } = detail;
-    return fromJson(ModelDraftSchema, draft);
+    return fromJson(ModelDraftSchema, draft as JsonObject);
   }
   return error.findDetails(ModelDraftSchema)[0];
 }

@@ -3,15 +3,24 @@ import { expect } from "vitest";
 import { BadRequestSchema } from "../../gen/google/rpc/error_details_pb.js";
 import { RestError } from "./rest.js";
 
-/** The HTTP status REST answers with for each code the tests expect (google/rpc/code.proto's mapping), written out as the oracle. */
-export const httpStatusOf: Partial<Record<Code, number>> = {
+/** The HTTP status REST answers with for each code (google/rpc/code.proto's mapping), written out as the oracle. */
+export const httpStatusOf: Record<Code, number> = {
+  [Code.Canceled]: 499,
+  [Code.Unknown]: 500,
   [Code.InvalidArgument]: 400,
-  [Code.FailedPrecondition]: 400,
-  [Code.Unauthenticated]: 401,
-  [Code.PermissionDenied]: 403,
+  [Code.DeadlineExceeded]: 504,
   [Code.NotFound]: 404,
   [Code.AlreadyExists]: 409,
+  [Code.PermissionDenied]: 403,
+  [Code.ResourceExhausted]: 429,
+  [Code.FailedPrecondition]: 400,
   [Code.Aborted]: 409,
+  [Code.OutOfRange]: 400,
+  [Code.Unimplemented]: 501,
+  [Code.Internal]: 500,
+  [Code.Unavailable]: 503,
+  [Code.DataLoss]: 500,
+  [Code.Unauthenticated]: 401,
 };
 
 /** The fields an error's BadRequest details name, over any protocol. */

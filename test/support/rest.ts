@@ -6,7 +6,7 @@ import { expect } from "vitest";
 export interface StatusJson {
   code: number;
   message: string;
-  details?: Array<{ "@type": string; [key: string]: JsonValue }>;
+  details?: Array<{ "@type": string; fieldViolations?: Array<{ field: string; description: string }>; [key: string]: JsonValue | undefined }>;
 }
 
 /**
@@ -28,7 +28,7 @@ export class RestError extends Error {
   }
   /** The fields its BadRequest details name. */
   get fields(): string[] {
-    return (this.body.details ?? []).flatMap((d) => ((d.fieldViolations ?? []) as Array<{ field: string }>).map((v) => v.field));
+    return (this.body.details ?? []).flatMap((d) => (d.fieldViolations ?? []).map((v) => v.field));
   }
 }
 
