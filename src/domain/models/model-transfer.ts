@@ -23,15 +23,14 @@ import { validateRequest } from "../validation/request-validation.js";
 import {
   columnOfPath,
   csvText,
-  modelCsvColumns,
   modelCsvContentType,
   modelCsvHeader,
   modelCsvRecord,
   parseModelCsv,
   updatePathOf,
-  type ModelCsvColumn,
   type ModelCsvRow,
 } from "./model-csv.js";
+import { modelCsvColumns, type ModelCsvColumn } from "../../proto/model-csv-columns.js";
 import { toModelMessage } from "./model-message.js";
 import { modelPages } from "./model-pages.js";
 import type { Call, ModelRegistry, Step } from "./model-registry.js";

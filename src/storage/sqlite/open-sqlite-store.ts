@@ -12,6 +12,8 @@ export interface OpenedStores {
   changes: ChangeLog;
   /** The database system's name for telemetry (OpenTelemetry's db.system.name). */
   system: string;
+  /** The schema version the database is at once migrated. */
+  schemaVersion: number;
 }
 
 /** Opens (and migrates) the SQLite database at `path` (":memory:" for none on disk). */
@@ -22,5 +24,6 @@ export function openSqliteStore(path: string): OpenedStores {
     drafts: new SqliteDraftStore(models.db, models.writer),
     changes: new SqliteChangeLog(models.db, models.writer),
     system: "sqlite",
+    schemaVersion: models.db.pragma("user_version", { simple: true }) as number,
   };
 }
