@@ -1,6 +1,6 @@
 import type { DescMethod } from "@bufbuild/protobuf";
 import type { UniversalHandler } from "@connectrpc/connect/protocol";
-import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { compressionBrotli, compressionGzip, connectNodeAdapter } from "@connectrpc/connect-node";
 import type { ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Tracer } from "@opentelemetry/api";
@@ -116,6 +116,9 @@ export async function startService(config: Config, logger: Logger, tracer?: Trac
     clockSkewSeconds: config.jwtClockSkewSeconds,
     maxLifetimeSeconds: config.jwtMaxLifetimeSeconds,
   });
+  const jsonOptions = { alwaysEmitImplicit: true, registry: errorDetailTypes, ignoreUnknownFields: false, ...depthCheckingJsonOptions(config.maxJsonDepth) };
+  // connect's defaults, written out: GetModel's and ListModels' encoded JSON answers are compressed alike (connectRoutes).
+  const compression = { acceptCompression: [compressionGzip, compressionBrotli], compressMinBytes: 1024 };
   const routes = connectRoutes({
       registry,
       drafts: new ModelDrafts(tracer ? tracedStore<DraftStore>(draftStore, "DraftStore", draftStoreCalls, tracer, storeSpans) : draftStore, registry),
@@ -132,6 +135,7 @@ export async function startService(config: Config, logger: Logger, tracer?: Trac
       // The one list of cross-cutting interceptors, outermost first: tracing's span covers the rest.
       interceptors: [...(tracer ? [tracingInterceptor(tracer)] : []), metricsInterceptor(metrics), loggingInterceptor(logger)],
       rateLimit,
+      jsonAnswers: { jsonOptions, ...compression },
   });
   const rpc = connectNodeAdapter({
     routes(router) {
@@ -145,11 +149,12 @@ export async function startService(config: Config, logger: Logger, tracer?: Trac
     // Statuses inside batch results carry details as Any: the registry names their types.
     // Unknown JSON fields and enum names are refused (connect-es ignores them
     // by default), as REST refuses them: a typo never fails open.
-    jsonOptions: { alwaysEmitImplicit: true, registry: errorDetailTypes, ignoreUnknownFields: false, ...depthCheckingJsonOptions(config.maxJsonDepth) },
+    jsonOptions,
     // Binary requests skip unknown fields, as protobuf requires, without
     // keeping them: a request's size never outlives the request.
     binaryOptions: { readUnknownFields: false },
     readMaxBytes: config.maxBodyBytes,
+    ...compression,
   });
   const bindings = httpBindings([ModelService]);
   // The port opens only after migrations ran (ModelRegistry.open above), so /readyz never answers 200 during them.
