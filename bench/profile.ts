@@ -4,7 +4,9 @@
  * (pinned the same way), then the profile grouped by owner
  * (profile-summary.ts). Prints a markdown table of shares and µs per call.
  * Usage (after npm run bench built dist/): node dist/bench/profile.js
- * Settings: PROFILE_SECONDS (per cell, default 5).
+ * Settings: PROFILE_SECONDS (per cell, default 5); PROFILE_ONLY (cells whose
+ * "call protocol" contains it); PROFILE_TOP=N (also the N busiest functions of
+ * each cell, to stderr).
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -17,6 +19,8 @@ import { calls, loadSpec, protocols } from "./surfaces.js";
 
 const secret = "bench-secret-bench-secret-bench-secret-0123";
 const seconds = Number(process.env.PROFILE_SECONDS ?? 5);
+const only = process.env.PROFILE_ONLY ?? "";
+const topN = Number(process.env.PROFILE_TOP ?? 0);
 
 async function firstModelId(url: string, token: string): Promise<string> {
   const res = await fetch(`${url}/v1/models?limit=1`, { headers: { authorization: `Bearer ${token}` } });
@@ -31,6 +35,7 @@ async function main(): Promise<void> {
   const rows: string[] = [];
   for (const call of calls) {
     for (const protocol of protocols) {
+      if (!`${call} ${protocol}`.includes(only)) continue;
       const dir = mkdtempSync(join(tmpdir(), "modelservice-profile-"));
       try {
         const spawnedAt = performance.now();
@@ -47,11 +52,12 @@ async function main(): Promise<void> {
         await server.stop();
         const file = readdirSync(dir).find((f) => f.endsWith(".cpuprofile"))!;
         const profile = JSON.parse(readFileSync(join(dir, file), "utf8")) as Profile;
-        const { ms, total } = summarize(profile, skipMs);
+        const { ms, total, top } = summarize(profile, skipMs);
         const callsMade = result.rps * seconds;
         const share = (g: (typeof groups)[number]) => `${((100 * (ms.get(g) ?? 0)) / total).toFixed(0)}%`;
         rows.push(`| ${call} | ${protocol} | ${shown.map(share).join(" | ")} | ${((1000 * total) / callsMade).toFixed(0)} |`);
         process.stderr.write(`${rows[rows.length - 1]}\n`);
+        for (const [name, v] of top.slice(0, topN)) process.stderr.write(`${((1000 * v) / callsMade).toFixed(1).padStart(7)} µs/call  ${name}\n`);
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }

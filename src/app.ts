@@ -26,6 +26,7 @@ import { SqliteDraftStore } from "./storage/sqlite/sqlite-draft-store.js";
 import { SqliteModelStore } from "./storage/sqlite/sqlite-model-store.js";
 import { draftStoreCalls, modelStoreCalls, tracedStore } from "./telemetry/traced-store.js";
 import { connectRoutes } from "./wire/connect-routes.js";
+import { http2RpcStreams } from "./wire/http2-rpc-streams.js";
 import { consoleFiles, defaultConsoleDir } from "./wire/console/console-files.js";
 import { devTokenEndpoint } from "./wire/console/dev-token.js";
 import { corsMiddleware } from "./wire/cors.js";
@@ -193,6 +194,7 @@ export async function startService(config: Config, logger: Logger, tracer?: Trac
       maxOpenStreams: config.maxOpenStreams,
     },
     serverObserver(metrics),
+    http2RpcStreams(new Map([...handlers.values()].map((h) => [h.requestPath, h]))),
   );
   const address = await server.listen({ host: config.host, port: config.port });
   logger.info({ host: address.address, port: address.port }, "listening");
