@@ -76,7 +76,8 @@ function write(stream: ServerHttp2Stream, chunk: Uint8Array): Promise<void> {
   });
 }
 
-async function respond(stream: ServerHttp2Stream, res: UniversalServerResponse): Promise<void> {
+/** Writes connect's answer to the stream; `answered` runs once its whole body is written. */
+async function respond(stream: ServerHttp2Stream, res: UniversalServerResponse, answered: () => void): Promise<void> {
   const it = res.body?.[Symbol.asyncIterator]();
   let wrote = false;
   try {
@@ -92,6 +93,7 @@ async function respond(stream: ServerHttp2Stream, res: UniversalServerResponse):
       await write(stream, chunk.value);
       wrote = false;
     }
+    answered();
     stream.end();
   } catch (e) {
     // A failed write is the handler's to know (a stream ends its work); anything else is a broken answer: reset.
@@ -112,7 +114,11 @@ export function http2RpcStreams(handlers: ReadonlyMap<string, UniversalHandler>)
     if (handler === undefined) return undefined;
     return (stream) => {
       const abort = new AbortController();
-      stream.once("close", () => abort.abort(resetError(stream.rstCode)));
+      // The call learns that its client is gone while it runs; once answered there is nobody to tell (and no DOMException to make).
+      let done = false;
+      stream.once("close", () => {
+        if (!done) abort.abort(resetError(stream.rstCode));
+      });
       const req: UniversalServerRequest = {
         httpVersion: "2.0",
         method: "POST",
@@ -124,7 +130,10 @@ export function http2RpcStreams(handlers: ReadonlyMap<string, UniversalHandler>)
       };
       // connect answers every failure itself; a rejection here is a bug of ours, and the stream must still end.
       handler(req).then(
-        (res) => respond(stream, res),
+        (res) =>
+          respond(stream, res, () => {
+            done = true;
+          }),
         () => {
           if (!stream.destroyed) stream.close(0x2);
         },
