@@ -1,5 +1,5 @@
 import { create, toJsonString, type DescMessage, type JsonWriteOptions, type MessageShape } from "@bufbuild/protobuf";
-import { createContextKey, createContextValues } from "@connectrpc/connect";
+import { createContextKey, createContextValues, type ContextValues } from "@connectrpc/connect";
 import { compressionNegotiate, createAsyncIterable, type Compression, type UniversalHandler, type UniversalServerRequest } from "@connectrpc/connect/protocol";
 
 /**
@@ -27,11 +27,11 @@ const slotKey = createContextKey<Slot | undefined>(undefined, { description: "JS
 const encoded = new WeakMap<object, Map<string, Uint8Array>>();
 const utf8 = new TextEncoder();
 
-/** Connect's unary JSON (REST's calls are too): not a stream, not a GET, whose answer is in the query's encoding. */
+/** A Connect unary JSON POST (REST's calls are too); a Connect GET keeps connect's own serialization. */
 const unaryJson = /^application\/json\s*(;|$)/i;
 
 /** For a call whose answer connect would write as unary JSON, takes the answer and returns the empty message connect should serialize in its place. */
-export function takeJsonAnswer<Desc extends DescMessage>(values: { get(key: typeof slotKey): Slot | undefined }, schema: Desc, answer: MessageShape<Desc>): MessageShape<Desc> | undefined {
+export function takeJsonAnswer<Desc extends DescMessage>(values: ContextValues, schema: Desc, answer: MessageShape<Desc>): MessageShape<Desc> | undefined {
   const slot = values.get(slotKey);
   if (slot === undefined) return undefined;
   slot.answer = { schema, message: answer };
