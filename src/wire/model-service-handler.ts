@@ -18,8 +18,8 @@ export function modelServiceHandler(
 ): ServiceImpl<typeof ModelService> {
   return {
     // The two hot reads: their answers come from the read cache, so their encoded form is kept too.
-    listModels: async (req, ctx) => encodedAnswer(ListModelsResponseSchema, await registry.list(principalOf(ctx), req), ctx.requestHeader),
-    getModel: async (req, ctx) => encodedAnswer(ModelSchema, await registry.get(principalOf(ctx), req.id), ctx.requestHeader),
+    listModels: async (req, ctx) => encodedAnswer(ListModelsResponseSchema, await registry.list(principalOf(ctx), req), ctx),
+    getModel: async (req, ctx) => encodedAnswer(ModelSchema, await registry.get(principalOf(ctx), req.id), ctx),
     setModelStatus: (req, ctx) => registry.setStatus(callOf(ctx), req.id, req.status as ModelStatus.ENABLED | ModelStatus.DISABLED),
     enableModel: (req, ctx) => registry.setStatus(callOf(ctx), req.id, ModelStatus.ENABLED),
     disableModel: (req, ctx) => registry.setStatus(callOf(ctx), req.id, ModelStatus.DISABLED),
