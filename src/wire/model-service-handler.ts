@@ -1,4 +1,4 @@
-import type { ServiceImpl } from "@connectrpc/connect";
+import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
 import { ModelSchema, ModelStatus } from "../../gen/modelservice/v1/model_pb.js";
 import { ListModelsResponseSchema, type ModelService } from "../../gen/modelservice/v1/model_service_pb.js";
 import type { ModelDrafts } from "../domain/models/model-drafts.js";
@@ -47,5 +47,13 @@ export function modelServiceHandler(
     exportModels: (req, ctx) => transfer.exportBodies(principalOf(ctx), req),
     importModels: (req, ctx) => transfer.import(callOf(ctx), req),
     watchModels: (req, ctx) => watch.watch(principalOf(ctx), req, ctx.signal),
+    // Declared in the proto ahead of the catalog work that implements them.
+    estimateCost: notYetServed,
+    batchEstimateCost: notYetServed,
+    acknowledgeUpstreamChange: notYetServed,
   };
+}
+
+function notYetServed(): never {
+  throw new ConnectError("this method is not served yet", Code.Unimplemented);
 }
