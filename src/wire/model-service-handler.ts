@@ -1,6 +1,7 @@
 import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
 import { ModelSchema, ModelStatus } from "../../gen/modelservice/v1/model_pb.js";
 import { ListModelsResponseSchema, type ModelService } from "../../gen/modelservice/v1/model_service_pb.js";
+import { CostEstimates } from "../domain/catalog/cost-estimates.js";
 import type { ModelDrafts } from "../domain/models/model-drafts.js";
 import type { ModelRegistry } from "../domain/models/model-registry.js";
 import type { ModelTransfer } from "../domain/models/model-transfer.js";
@@ -15,6 +16,7 @@ export function modelServiceHandler(
   transfer: ModelTransfer,
   watch: ModelWatch,
 ): ServiceImpl<typeof ModelService> {
+  const costs = new CostEstimates(registry);
   return {
     // The two hot reads: their answers come from the read cache, so their encoded form is kept too.
     listModels: async (req, ctx) => encodedAnswer(ListModelsResponseSchema, await registry.list(principalOf(ctx), req), ctx.requestHeader),
@@ -48,8 +50,8 @@ export function modelServiceHandler(
     importModels: (req, ctx) => transfer.import(callOf(ctx), req),
     watchModels: (req, ctx) => watch.watch(principalOf(ctx), req, ctx.signal),
     // Declared in the proto ahead of the catalog work that implements them.
-    estimateCost: notYetServed,
-    batchEstimateCost: notYetServed,
+    estimateCost: (req, ctx) => costs.estimate(principalOf(ctx), req),
+    batchEstimateCost: (req, ctx) => costs.batch(principalOf(ctx), req),
     acknowledgeUpstreamChange: notYetServed,
   };
 }

@@ -118,7 +118,7 @@ function isWrite(step: Step): step is ModelWrite {
 }
 
 /** An item's error, named after its place in the batch ("requests[2]"), keeping its code. */
-function indexedError(e: unknown, field: string): ConnectError {
+export function indexedError(e: unknown, field: string): ConnectError {
   const error = ConnectError.from(e);
   const violations = error.findDetails(BadRequestSchema).flatMap((b) => b.fieldViolations);
   const prefixed = violations.map((v) => ({ field: `${field}.${v.field}`, description: v.description }));
