@@ -7,6 +7,7 @@ import { newModelId } from "../src/domain/models/model-id.js";
 import { noCredentials, type ModelRecord } from "../src/storage/model-store.js";
 import { modelClient } from "./support/clients.js";
 import { startTestService, type TestService } from "./support/service.js";
+import { noFacts } from "../src/domain/models/spec-facts.js";
 
 /**
  * A large export or import must not freeze the process: while exports of
@@ -50,6 +51,7 @@ function record(i: number, now: number): ModelRecord {
       capabilities: [],
       description: "a row of the export load test",
       modelUrl: null,
+      ...noFacts,
     },
     credentials: noCredentials,
     status: "MODEL_STATUS_ENABLED",

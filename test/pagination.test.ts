@@ -8,6 +8,7 @@ import { newModelId } from "../src/domain/models/model-id.js";
 import { noCredentials, type ModelRecord } from "../src/storage/model-store.js";
 import { modelClient, type ModelClient } from "./support/clients.js";
 import { startTestService, type TestService } from "./support/service.js";
+import { noFacts } from "../src/domain/models/spec-facts.js";
 
 type ListParams = Partial<Omit<ListModelsRequest, "$typeName" | "$unknown">>;
 
@@ -59,6 +60,7 @@ async function insertRow(workspaceId: string, overrides: Partial<ModelRecord> = 
       capabilities: [],
       description: null,
       modelUrl: null,
+      ...noFacts,
     },
     credentials: noCredentials,
     status: "MODEL_STATUS_ENABLED",

@@ -6,6 +6,7 @@ import { newModelId } from "../src/domain/models/model-id.js";
 import type { CatalogEntryRecord } from "../src/storage/model-store.js";
 import { modelClient, type ModelClient } from "./support/clients.js";
 import { startTestService, type TestService } from "./support/service.js";
+import { noFacts } from "../src/domain/models/spec-facts.js";
 
 let service: TestService;
 const catalog = loadPlatformCatalog();
@@ -225,6 +226,7 @@ describe("catalog growth and price changes", () => {
       capabilities: ["MODEL_CAPABILITY_TOOL_CALLING"],
       description: null,
       modelUrl: null,
+      ...noFacts,
     },
   };
   let disabledA: Model;

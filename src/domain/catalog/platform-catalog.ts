@@ -2,6 +2,7 @@ import { ModelCapability } from "../../../gen/modelservice/v1/model_pb.js";
 import type { CatalogEntryRecord } from "../../storage/model-store.js";
 import { readFileSync } from "node:fs";
 import { isDecimalUsd, usdToCents } from "./decimal-price.js";
+import { noFacts } from "../models/spec-facts.js";
 
 /** One entry of platform-catalog.json. */
 export interface CatalogFileEntry {
@@ -61,6 +62,7 @@ function toRecord(entry: CatalogFileEntry): CatalogEntryRecord {
       capabilities: entry.capabilities,
       description: null,
       modelUrl: null,
+      ...noFacts,
     },
   };
 }

@@ -1,3 +1,4 @@
+import type { JsonObject } from "@bufbuild/protobuf";
 import Database from "better-sqlite3";
 import { createHash } from "node:crypto";
 import { mkdirSync } from "node:fs";
@@ -66,6 +67,15 @@ export interface ModelRow {
   updated_at: number;
   delete_time: number | null;
   purge_time: number | null;
+  pricing: string | null;
+  price_history: string;
+  lifecycle: string | null;
+  source: string | null;
+  modalities: string | null;
+  reasoning: string | null;
+  temperature: string | null;
+  price_override: string | null;
+  upstream_changed: string | null;
 }
 
 /** What a system model hands down to its copies: the spec, visibility, and what may be said of its credentials. */
@@ -89,6 +99,13 @@ const inheritedColumns = [
   "credential_fingerprint",
   "credentials_updated_at",
   "visible",
+  "pricing",
+  "price_history",
+  "lifecycle",
+  "source",
+  "modalities",
+  "reasoning",
+  "temperature",
 ] as const;
 
 const modelColumns = [
@@ -111,6 +128,8 @@ const modelColumns = [
   "updated_at",
   "delete_time",
   "purge_time",
+  "price_override",
+  "upstream_changed",
 ] as const;
 
 const insertModelSql = `INSERT INTO models (${modelColumns.join(", ")}) VALUES (${modelColumns.map((c) => "@" + c).join(", ")})`;
@@ -137,7 +156,24 @@ function specFromRow(r: ModelRow): ModelSpecRecord {
     capabilities: JSON.parse(r.capabilities) as string[],
     description: r.description,
     modelUrl: r.model_url,
+    pricing: jsonOrNull(r.pricing),
+    priceHistory: JSON.parse(r.price_history) as JsonObject[],
+    lifecycle: jsonOrNull(r.lifecycle),
+    source: jsonOrNull(r.source),
+    modalities: jsonOrNull(r.modalities),
+    reasoning: jsonOrNull(r.reasoning),
+    temperature: jsonOrNull(r.temperature),
+    priceOverride: jsonOrNull(r.price_override),
+    upstreamChanged: jsonOrNull(r.upstream_changed),
   };
+}
+
+function jsonOrNull(text: string | null): JsonObject | null {
+  return text === null ? null : (JSON.parse(text) as JsonObject);
+}
+
+function textOrNull(value: JsonObject | null): string | null {
+  return value === null ? null : JSON.stringify(value);
 }
 
 function modelToRow(m: ModelRecord): ModelRow {
@@ -181,6 +217,15 @@ function modelToRow(m: ModelRecord): ModelRow {
     updated_at: m.updatedAt,
     delete_time: m.deleteTime,
     purge_time: m.purgeTime,
+    pricing: textOrNull(s.pricing),
+    price_history: JSON.stringify(s.priceHistory),
+    lifecycle: textOrNull(s.lifecycle),
+    source: textOrNull(s.source),
+    modalities: textOrNull(s.modalities),
+    reasoning: textOrNull(s.reasoning),
+    temperature: textOrNull(s.temperature),
+    price_override: textOrNull(s.priceOverride),
+    upstream_changed: textOrNull(s.upstreamChanged),
   };
 }
 
@@ -227,6 +272,7 @@ function copyOf(system: ModelRecord, ws: WorkspaceRecord, copy: CopyContext): Mo
     externalId: null,
     labels: {},
     systemModelId: system.id,
+    spec: { ...system.spec, priceOverride: null, upstreamChanged: null },
     credentials: { ...system.credentials, keyId: null, blob: null },
     status: "MODEL_STATUS_ENABLED",
     version: 1,
