@@ -29,7 +29,6 @@ const facts = {
   modalities: { input: ["MODALITY_TEXT", "MODALITY_IMAGE", "MODALITY_PDF"], output: ["MODALITY_TEXT"] },
   reasoning: { mode: "REASONING_MODE_EFFORT", effortLevels: ["low", "medium", "high"], defaultEffort: "medium" },
   temperature: { supported: true, min: "0", max: "2" },
-  priceOverride: { discountPercent: "12.5" },
 };
 
 function modelOf(json: JsonObject): Model {

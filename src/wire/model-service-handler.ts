@@ -1,4 +1,4 @@
-import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
+import type { ServiceImpl } from "@connectrpc/connect";
 import { ModelSchema, ModelStatus } from "../../gen/modelservice/v1/model_pb.js";
 import { ListModelsResponseSchema, type ModelService } from "../../gen/modelservice/v1/model_service_pb.js";
 import { CostEstimates } from "../domain/catalog/cost-estimates.js";
@@ -49,13 +49,8 @@ export function modelServiceHandler(
     exportModels: (req, ctx) => transfer.exportBodies(principalOf(ctx), req),
     importModels: (req, ctx) => transfer.import(callOf(ctx), req),
     watchModels: (req, ctx) => watch.watch(principalOf(ctx), req, ctx.signal),
-    // Declared in the proto ahead of the catalog work that implements them.
     estimateCost: (req, ctx) => costs.estimate(principalOf(ctx), req),
     batchEstimateCost: (req, ctx) => costs.batch(principalOf(ctx), req),
-    acknowledgeUpstreamChange: notYetServed,
+    acknowledgeUpstreamChange: (req, ctx) => registry.acknowledgeUpstreamChange(callOf(ctx), req),
   };
-}
-
-function notYetServed(): never {
-  throw new ConnectError("this method is not served yet", Code.Unimplemented);
 }

@@ -43,8 +43,9 @@ const refusedPaths: ReadonlySet<string> = new Set([
 ]);
 
 export const credentialsPath = "spec.credentials";
-/** Paths that only platform admins change on a system model's copy: everything but labels and status. */
-export const copyEditablePaths: ReadonlySet<string> = new Set(["metadata.labels", "spec.status"]);
+export const priceOverridePath = "spec.price_override";
+/** Paths a workspace changes on a system model's copy; platform admins change the rest. */
+export const copyEditablePaths: ReadonlySet<string> = new Set(["metadata.labels", "spec.status", priceOverridePath]);
 
 /**
  * The paths an update writes: the mask's ("*" = every updatable field but the

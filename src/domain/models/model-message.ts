@@ -3,6 +3,7 @@ import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { createHash } from "node:crypto";
 import { ModelCapability, ModelOrigin, ModelSchema, ModelStatus, type Model } from "../../../gen/modelservice/v1/model_pb.js";
 import type { ModelRecord, StoredModelStatus } from "../../storage/model-store.js";
+import { priceOverrideFields } from "../catalog/override-fields.js";
 import { factFields } from "./spec-facts.js";
 
 const capabilityByName = new Map(
@@ -90,6 +91,7 @@ export function toModelMessage(r: ModelRecord, scopes: ReadonlySet<string>): Mod
       disabledReason: disabledReason(r),
       visible: r.workspaceId === null ? r.visible : undefined,
       ...factFields(s),
+      ...priceOverrideFields(s),
     },
   });
 }

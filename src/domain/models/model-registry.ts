@@ -16,6 +16,7 @@ import {
   type BatchModelsResponse,
   type BatchUpdateModelsRequest,
   type RefreshCatalogResponse,
+  type AcknowledgeUpstreamChangeRequest,
   CreateModelRequestSchema,
   CreateSystemModelRequestSchema,
   DeleteModelRequestSchema,
@@ -73,7 +74,7 @@ import { ListCursors } from "./list-cursor.js";
 import { newModelId } from "./model-id.js";
 import { ReadCache } from "./read-cache.js";
 import { modelPages } from "./model-pages.js";
-import { applyUpdate, copyEditablePaths, credentialsPath, resolveMask, specOf, updatablePaths } from "./model-input.js";
+import { applyUpdate, copyEditablePaths, credentialsPath, priceOverridePath, resolveMask, specOf, updatablePaths } from "./model-input.js";
 import { etagOf, storedStatus, toModelMessage } from "./model-message.js";
 import { filterQuery, listOrder, parseSortOrder } from "./list-query.js";
 import { defaultPageSize, maxPageSize } from "./model-rules.js";
@@ -524,12 +525,20 @@ export class ModelRegistry {
       const isCopy = record.workspaceId !== null && record.origin === "MODEL_ORIGIN_SYSTEM";
       // On a platform model, "*" means what the workspace may change there.
       const everything = req.updateMask?.paths.includes("*") ?? false;
-      const masked = isCopy && everything ? (paths as string[]).filter((p) => copyEditablePaths.has(p)) : (paths as string[]);
+      let masked = isCopy && everything ? (paths as string[]).filter((p) => copyEditablePaths.has(p)) : (paths as string[]);
       if (isCopy) {
         const refused = masked.filter((p) => !copyEditablePaths.has(p));
         if (refused.length > 0) {
-          throw failedPrecondition(`model "${record.id}" belongs to the platform: only labels and status can change here (not ${refused.join(", ")})`);
+          throw failedPrecondition(
+            `model "${record.id}" belongs to the platform: only labels, status and the price override can change here (not ${refused.join(", ")})`,
+          );
         }
+      } else if (masked.includes(priceOverridePath)) {
+        // Only a catalog copy has catalog prices to override; "*" on any other model leaves the (unset) override alone.
+        if (body.spec?.priceOverride !== undefined) {
+          throw failedPrecondition(`model "${record.id}" is not a catalog model of a workspace: set spec.pricing instead of a price override`);
+        }
+        masked = masked.filter((p) => p !== priceOverridePath);
       }
       const next = applyUpdate(record, body, masked);
       if (masked.includes("metadata.name") && next.name.trim() === "") {
@@ -590,6 +599,19 @@ export class ModelRegistry {
     if (record.status === wanted) return toModelMessage(record, call.principal.scopes);
     const updated = await this.commit(call, RevisionAction.SET_STATUS, record, { ...record, status: wanted });
     return toModelMessage(updated, call.principal.scopes);
+  }
+
+  /**
+   * Clears the catalog price change recorded under a copy's price override,
+   * with a revision; a model with nothing to acknowledge is returned as it is.
+   */
+  async acknowledgeUpstreamChange(call: Call, req: AcknowledgeUpstreamChangeRequest): Promise<Model> {
+    const record = await this.load(call.principal.workspaceId, req.id);
+    this.requireLive(record);
+    this.checkEtag(record, req.etag);
+    if (record.spec.upstreamChanged === null) return toModelMessage(record, call.principal.scopes);
+    const next = { ...record, spec: { ...record.spec, upstreamChanged: null } };
+    return toModelMessage(await this.commit(call, RevisionAction.UPDATE, record, next), call.principal.scopes);
   }
 
   /** A soft delete as a write (or a replay). */
