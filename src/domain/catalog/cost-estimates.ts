@@ -20,8 +20,12 @@ import { invalidArgument } from "../validation/field-violations.js";
 import { validateRequest } from "../validation/request-validation.js";
 import { estimateCost, sumUsd, UnpricedUsageError, type PricedModel } from "./cost-estimate.js";
 
-/** A catalog id as the catalog spells them: "provider/family". */
-const catalogIdPattern = /^([a-z0-9][a-z0-9._-]*)\/([a-z0-9][a-z0-9._:-]*)$/;
+/**
+ * A catalog id ("provider/family", or the id of a system model an admin
+ * created): printable, without the quotes, backslashes and wildcards a filter
+ * value would read as syntax.
+ */
+const catalogIdPattern = /^[^\s"\\*\p{Cc}]+$/u;
 
 /**
  * The prices EstimateCost reads from a model as GetModel returns it (the
@@ -45,7 +49,7 @@ function checkTarget(req: EstimateCostRequest): void {
   if (req.id !== "" && req.catalogId !== "") throw invalidArgument([{ field: "catalogId", description: "give id or catalogId, not both" }]);
   if (req.id === "" && req.catalogId === "") throw invalidArgument([{ field: "id", description: "is required: give id or catalogId" }]);
   if (req.id === "" && !catalogIdPattern.test(req.catalogId)) {
-    throw invalidArgument([{ field: "catalogId", description: 'is not a catalog id ("provider/family")' }]);
+    throw invalidArgument([{ field: "catalogId", description: "is not a catalog id: spaces, quotes, backslashes and * never appear in one" }]);
   }
 }
 
@@ -60,10 +64,8 @@ export class CostEstimates {
   private async model(principal: Principal, req: EstimateCostRequest): Promise<Model> {
     checkTarget(req);
     if (req.id !== "") return this.registry.get(principal, req.id);
-    const parts = catalogIdPattern.exec(req.catalogId)!;
-    // Catalog ids are provider/family: the workspace's copy is the platform model with both.
-    const filter = `metadata.origin = MODEL_ORIGIN_SYSTEM AND spec.provider = "${parts[1]}" AND spec.family = "${parts[2]}"`;
-    const page = await this.registry.list(principal, create(ListModelsRequestSchema, { filter, limit: 10 }));
+    const filter = `metadata.origin = MODEL_ORIGIN_SYSTEM AND metadata.catalogId = ${JSON.stringify(req.catalogId)}`;
+    const page = await this.registry.list(principal, create(ListModelsRequestSchema, { filter, limit: 1 }));
     const found = page.items.find((m) => m.metadata?.catalogId === req.catalogId && m.metadata.origin === ModelOrigin.SYSTEM);
     if (!found) throw new ConnectError(`catalogId "${req.catalogId}": no catalog model of the workspace has this id`, Code.NotFound);
     return found;
