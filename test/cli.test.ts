@@ -125,6 +125,9 @@ describe("command table", slow, () => {
       "models watch",
       "models import",
       "system-models refresh",
+      "models estimate-cost",
+      "models batch-estimate-cost",
+      "models acknowledge-upstream-change",
     ]);
     expect(new Set(names.map((n) => `${n.group} ${n.verb}`)).size).toBe(ModelService.methods.length);
     const results = await Promise.all(names.map(async (n) => ({ n, r: await cli(n.group, n.verb, "--help") })));
