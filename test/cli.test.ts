@@ -284,6 +284,15 @@ describe("every command against the server", slow, () => {
     expect(deleted.results.map((r) => r.model?.metadata.id)).toEqual(ids);
   });
 
+  it("estimates the cost of a usage, one or a batch", async () => {
+    const model = await okJson<ModelJson>("models", "create", "--name", "Priced", "--provider", "acme", "--family", "priced", "--input-price-per-million-tokens-usd", "2.5");
+    const estimate = await okJson<{ totalUsd: string }>("models", "estimate-cost", model.metadata.id, "--input-tokens", "1234567");
+    // 1,234,567 × $2.5 per million.
+    expect(estimate.totalUsd).toBe("3.0864175");
+    const requests = JSON.stringify([{ id: model.metadata.id, usage: { inputTokens: "1" } }, { id: model.metadata.id, usage: { inputTokens: "3" } }]);
+    expect((await okJson<{ totalUsd: string }>("models", "batch-estimate-cost", "--requests-json", requests)).totalUsd).toBe("0.00001");
+  });
+
   it("applies a bundle and works through drafts", async () => {
     const models = [{ metadata: { name: "Bundle A", externalId: "bundle-a" }, spec: { provider: "openai", family: "bundle-a", modelUrl: "https://api.example.com" } }];
     const plan = await okJson<{ createdCount: number; dryRun: boolean }>("bundles", "apply", "--bundle-key", "cli-core", "--models-json", JSON.stringify(models), "--dry-run");
