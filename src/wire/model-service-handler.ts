@@ -39,7 +39,7 @@ export function modelServiceHandler(
     batchCreateModels: (req, ctx) => registry.batchCreate(callOf(ctx), req),
     batchUpdateModels: (req, ctx) => registry.batchUpdate(callOf(ctx), req),
     batchDeleteModels: (req, ctx) => registry.batchDelete(callOf(ctx), req),
-    refreshCatalog: () => registry.refreshCatalog(),
+    refreshCatalog: (req, ctx) => registry.refreshCatalog(callOf(ctx), req),
     applyBundle: (req, ctx) => registry.applyBundle(callOf(ctx), req),
     createModelDraft: (req, ctx) => drafts.create(callOf(ctx), req),
     updateModelDraft: (req, ctx) => drafts.update(callOf(ctx), req),

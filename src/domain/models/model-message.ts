@@ -35,6 +35,10 @@ function bigintOrUndefined(n: number | null): bigint | undefined {
 
 function disabledReason(r: ModelRecord): string | undefined {
   if (r.deleteTime !== null) return "the model is deleted";
+  if (r.spec.lifecycle?.stage === "LIFECYCLE_STAGE_RETIRED") {
+    const replacement = r.spec.lifecycle.replacement;
+    return `retired: gone from the catalog data${typeof replacement === "string" ? `; replaced by ${replacement}` : ""}`;
+  }
   if (r.workspaceId !== null && !r.visible) return "hidden by the platform: it keeps working where it is already used";
   if (r.status === "MODEL_STATUS_DISABLED") return "disabled in this workspace";
   return undefined;

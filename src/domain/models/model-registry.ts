@@ -15,6 +15,7 @@ import {
   type BatchDeleteModelsRequest,
   type BatchModelsResponse,
   type BatchUpdateModelsRequest,
+  type RefreshCatalogRequest,
   type RefreshCatalogResponse,
   type AcknowledgeUpstreamChangeRequest,
   CreateModelRequestSchema,
@@ -50,8 +51,6 @@ import {
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import {
   noCredentials,
-  type CatalogEntryRecord,
-  type CatalogSyncResult,
   type CopyContext,
   type CredentialRecord,
   type IdempotencyRecord,
@@ -65,7 +64,8 @@ import { requireChangeScopes, type ModelChange } from "../auth/change-scopes.js"
 import type { Principal } from "../auth/principal.js";
 import { CredentialOpenError, fingerprint, type CredentialSealer, type Credentials } from "../credentials/credential-sealer.js";
 import { serviceKey, serviceKeyNames } from "../credentials/service-keys.js";
-import { loadPlatformCatalog } from "../catalog/platform-catalog.js";
+import { CatalogRefresher, type CatalogRefreshOptions, type CatalogRefreshResult } from "../catalog/catalog-refresh.js";
+import type { CatalogSourceSettings } from "../catalog/catalog-source.js";
 import { rpcStatus } from "../errors/rpc-status.js";
 import { invalidArgument } from "../validation/field-violations.js";
 import { validateRequest } from "../validation/request-validation.js";
@@ -100,6 +100,8 @@ export interface RegistryOptions {
   purgeAfterMs: number;
   /** Heap bytes the read cache may hold, its keys and answers (MODELSERVICE_READ_CACHE_BYTES). */
   readCacheBytes: number;
+  /** Where RefreshCatalog reads price data from. */
+  catalog: CatalogSourceSettings;
   clock?: () => number;
 }
 
@@ -175,6 +177,7 @@ export class ModelRegistry {
   private readonly clock: () => number;
   /** Answers of GetModel and ListModels, bounded by bytes (RegistryOptions.readCacheBytes). */
   private readonly reads: ReadCache;
+  private readonly catalog: CatalogRefresher;
 
   private constructor(
     private readonly store: ModelStore,
@@ -185,6 +188,7 @@ export class ModelRegistry {
   ) {
     this.clock = options.clock ?? Date.now;
     this.reads = new ReadCache(options.readCacheBytes);
+    this.catalog = new CatalogRefresher(store, options.catalog, () => this.copyContext(), () => "rev_" + ulid());
   }
 
   /** What the read cache holds now: its bytes and its answers (for /metrics). */
@@ -212,9 +216,9 @@ export class ModelRegistry {
     return { newId: newModelId, now: this.clock() };
   }
 
-  /** Stores the catalog of this release; new entries reach every existing workspace. */
-  syncCatalog(entries: CatalogEntryRecord[]): Promise<CatalogSyncResult> {
-    return this.store.syncCatalog(entries, this.copyContext());
+  /** Refreshes the catalog from price data (at start, on schedule, and by RefreshCatalog); new entries reach every existing workspace. */
+  refreshCatalogData(options: CatalogRefreshOptions): Promise<CatalogRefreshResult> {
+    return this.catalog.refresh(options);
   }
 
   /** Removes soft-deleted models past their purge time. */
@@ -912,13 +916,20 @@ export class ModelRegistry {
     });
   }
 
-  /** Reloads the platform catalog file and reconciles every workspace. */
-  async refreshCatalog(): Promise<RefreshCatalogResponse> {
-    const result = await this.syncCatalog(loadPlatformCatalog());
+  /** RefreshCatalog: the diff of the bundled data or a newer data file, applied unless a dry run. */
+  async refreshCatalog(call: Call, req: RefreshCatalogRequest): Promise<RefreshCatalogResponse> {
+    const actor = { profileId: call.principal.profileId, requestId: call.requestId };
+    const result = await this.catalog.refresh({ dryRun: req.dryRun, source: req.source, actor });
     return create(RefreshCatalogResponseSchema, {
-      addedCount: result.added,
-      changedCount: result.changed,
+      addedCount: result.added.length,
+      changedCount: result.changed.length,
       copiesCreatedCount: result.copiesCreated,
+      retiredCount: result.removed.length,
+      added: result.added,
+      changed: result.changed,
+      removed: result.removed,
+      dataVersion: result.dataVersion,
+      dryRun: result.dryRun,
     });
   }
 
