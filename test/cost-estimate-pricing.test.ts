@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BadRequestSchema } from "../gen/google/rpc/error_details_pb.js";
 import { ModelSchema, ModelSpecSchema, type Model } from "../gen/modelservice/v1/model_pb.js";
 import type { CostUsage } from "../gen/modelservice/v1/model_service_pb.js";
-import { recordUpstreamChange } from "../src/domain/catalog/override-fields.js";
+import { withUpstreamChange } from "../src/domain/catalog/override-fields.js";
 import type { ModelRecord, ModelSpecRecord } from "../src/storage/model-store.js";
 import { modelClient, type ModelClient } from "./support/clients.js";
 import { startTestService, type TestService } from "./support/service.js";
@@ -328,14 +328,14 @@ describe("upstream changes under an override", () => {
   it("are carried until acknowledged (etag checked, revision recorded), then cleared", async () => {
     await setOverride({ prices: { outputUsdPerMtok: "11" } });
     // A refresh raises the catalog's input price: the copy under an override records the diff.
-    await storeWrite(ws, copyId, (s) => recordUpstreamChange(s, pricing, newPricing, Date.parse("2026-12-01T00:00:00Z")));
+    await storeWrite(ws, copyId, (s) => withUpstreamChange(s, pricing, newPricing, Date.parse("2026-12-01T00:00:00Z")));
     const flagged = await client.getModel({ id: copyId });
     expect(spec(flagged).upstreamChanged).toEqual({
       detectedAt: "2026-12-01T00:00:00Z",
       changes: [{ field: "base.input_usd_per_mtok", oldValue: "2", newValue: "2.2" }],
     });
     // A second change before anyone looked keeps the first old value and its detection time.
-    await storeWrite(ws, copyId, (s) => recordUpstreamChange(s, newPricing, { ...newPricing, base: { ...newPricing.base, inputUsdPerMtok: "2.4" } }, Date.now()));
+    await storeWrite(ws, copyId, (s) => withUpstreamChange(s, newPricing, { ...newPricing, base: { ...newPricing.base, inputUsdPerMtok: "2.4" } }, Date.now()));
     expect(spec(await client.getModel({ id: copyId })).upstreamChanged).toEqual({
       detectedAt: "2026-12-01T00:00:00Z",
       changes: [{ field: "base.input_usd_per_mtok", oldValue: "2", newValue: "2.4" }],
@@ -357,12 +357,12 @@ describe("upstream changes under an override", () => {
 
   it("are not recorded on a copy without an override, nor when a price returns to its acknowledged value", async () => {
     await setOverride(undefined);
-    await storeWrite(ws, copyId, (s) => recordUpstreamChange(s, pricing, newPricing, Date.now()));
+    await storeWrite(ws, copyId, (s) => withUpstreamChange(s, pricing, newPricing, Date.now()));
     expect((await client.getModel({ id: copyId })).spec!.upstreamChanged).toBeUndefined();
     await setOverride({ discountPercent: "5" });
-    await storeWrite(ws, copyId, (s) => recordUpstreamChange(s, pricing, newPricing, Date.now()));
+    await storeWrite(ws, copyId, (s) => withUpstreamChange(s, pricing, newPricing, Date.now()));
     expect((await client.getModel({ id: copyId })).spec!.upstreamChanged).toBeDefined();
-    await storeWrite(ws, copyId, (s) => recordUpstreamChange(s, newPricing, pricing, Date.now()));
+    await storeWrite(ws, copyId, (s) => withUpstreamChange(s, newPricing, pricing, Date.now()));
     expect((await client.getModel({ id: copyId })).spec!.upstreamChanged).toBeUndefined();
   });
 });

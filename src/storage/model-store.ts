@@ -255,6 +255,8 @@ export interface ModelStore {
    * of the writes, nothing commits: DeadlinePassedError.
    */
   writeEach(writes: ModelWrite[]): Promise<WriteOutcome[]>;
+  /** The live workspace copies of a system model that carry a price override (for upstream price changes). */
+  overriddenCopies(systemModelId: string): Promise<ModelRecord[]>;
   /** Inserts a model as it is, without an audit record (tests and imports of raw rows). */
   insertModel(model: ModelRecord): Promise<void>;
   findRequest(scope: string, requestId: string): Promise<IdempotencyRecord | undefined>;

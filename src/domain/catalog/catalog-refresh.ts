@@ -119,7 +119,7 @@ export class CatalogRefresher {
     }
     for (const { catalogId, changes } of repriced) {
       const system = await this.store.getModel(null, byCatalogId.get(catalogId)!.id);
-      if (system) await recordUpstreamChange({ system, changes, detectedAt: now });
+      if (system) await recordUpstreamChange(this.store, { system, changes, detectedAt: now, actor: options.actor }, this.newRevisionId);
     }
     return result;
   }

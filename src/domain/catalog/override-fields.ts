@@ -53,7 +53,7 @@ export function priceOverrideFields(s: ModelSpecRecord): Partial<OverriddenField
  * override records the diff in upstreamChanged until AcknowledgeUpstreamChange
  * clears it. A copy without an override follows the catalog silently.
  */
-export function recordUpstreamChange(spec: ModelSpecRecord, before: JsonObject | null, after: JsonObject | null, now: number): ModelSpecRecord {
+export function withUpstreamChange(spec: ModelSpecRecord, before: JsonObject | null, after: JsonObject | null, now: number): ModelSpecRecord {
   if (spec.priceOverride === null) return spec;
   const change = upstreamChangeAfterRefresh(
     factFromJson(UpstreamChangeSchema, spec.upstreamChanged),

@@ -602,6 +602,13 @@ export class SqliteModelStore implements ModelStore {
     return row && rowToModel(row);
   }
 
+  async overriddenCopies(systemModelId: string): Promise<ModelRecord[]> {
+    const rows = this.statement(
+      "SELECT * FROM models WHERE system_model_id = ? AND price_override IS NOT NULL AND delete_time IS NULL",
+    ).all(systemModelId) as ModelRow[];
+    return rows.map(rowToModel);
+  }
+
   async writeModel(write: ModelWrite): Promise<WriteOutcome> {
     const { outcomes } = await this.writeModels([write]);
     return outcomes[0]!;
