@@ -178,3 +178,45 @@ describe("EstimateCost agrees with the price package's calcPrice", () => {
     }
   });
 });
+
+describe("EstimateCost of the catalog's models agrees with calcPrice", () => {
+  it("for every catalog model of a workspace, by catalog id, today", async () => {
+    const copies = [];
+    let cursor = "";
+    do {
+      const page = await client.listModels({ filter: "metadata.origin = MODEL_ORIGIN_SYSTEM", limit: 1000, cursor });
+      copies.push(...page.items);
+      cursor = page.pagination?.nextCursor ?? "";
+    } while (cursor !== "");
+    const time = new Date();
+    // Input, cache read and output, each where the model prices it; one request past 200,000 input tokens.
+    const priced = copies.filter((m) => m.spec?.pricing?.base?.inputUsdPerMtok !== undefined && m.spec.pricing.base.outputUsdPerMtok !== undefined);
+    const checks = priced.flatMap((m) => {
+      const cacheRead = m.spec!.pricing!.base!.cacheReadUsdPerMtok === undefined ? 0n : 30_000n;
+      return [1_000n, 250_000n].map((input) => ({ model: m, usage: { inputTokens: input, cacheReadTokens: cacheRead, outputTokens: 2_000n } }));
+    });
+    expect(checks.length).toBeGreaterThan(100);
+    const answers = [];
+    for (let i = 0; i < checks.length; i += 1000) {
+      const requests = checks.slice(i, i + 1000).map((c) => ({ catalogId: c.model.metadata!.catalogId!, usage: c.usage, time: timestampFromDate(time) }));
+      answers.push(...(await client.batchEstimateCost({ requests })).estimates);
+    }
+    let compared = 0;
+    for (const [i, { model, usage }] of checks.entries()) {
+      const expected = calcPrice(
+        { input_tokens: Number(usage.inputTokens + usage.cacheReadTokens), cache_read_tokens: Number(usage.cacheReadTokens), output_tokens: Number(usage.outputTokens) },
+        model.spec!.family!,
+        { providerId: model.spec!.provider!, timestamp: time },
+      );
+      // Models the package finds under another entry's match rules are compared where they are that entry;
+      // prices by time of day (off-peak discounts) are not in the catalog's dated history.
+      if (!expected || expected.model.id !== model.spec!.family) continue;
+      const prices = expected.model.prices;
+      if (Array.isArray(prices) && prices.some((p) => p.constraint?.type === "time_of_date")) continue;
+      const what = `${model.metadata!.catalogId} ${usage.inputTokens} input tokens`;
+      expect(Math.abs(Number(answers[i]!.totalUsd) - expected.total_price), what).toBeLessThanOrEqual(1e-9 * Math.max(1, expected.total_price));
+      compared++;
+    }
+    expect(compared).toBeGreaterThan(100);
+  });
+});
