@@ -13,7 +13,6 @@ import {
   type EstimateCostRequest,
   type EstimateCostResponse,
 } from "../../../gen/modelservice/v1/model_service_pb.js";
-import { ModelPricingSchema, type ModelPricing } from "../../../gen/modelservice/v1/pricing_pb.js";
 import type { Principal } from "../auth/principal.js";
 import { indexedError, type ModelRegistry } from "../models/model-registry.js";
 import { invalidArgument } from "../validation/field-violations.js";
@@ -27,21 +26,9 @@ import { estimateCost, sumUsd, UnpricedUsageError, type PricedModel } from "./co
  */
 const catalogIdPattern = /^[^\s"\\*\p{Cc}]+$/u;
 
-/**
- * The prices EstimateCost reads from a model as GetModel returns it (the
- * workspace's override already applied). A model without structured pricing
- * (one created with the per-million-token fields only) is priced from those.
- */
+/** The prices EstimateCost reads from a model as GetModel returns it (the workspace's override already applied). */
 function pricedModel(model: Model): PricedModel {
-  const spec = model.spec;
-  const legacy: ModelPricing = create(ModelPricingSchema, {
-    base: {
-      inputUsdPerMtok: spec?.inputPricePerMillionTokensUsd,
-      outputUsdPerMtok: spec?.outputPricePerMillionTokensUsd,
-      cacheReadUsdPerMtok: spec?.cachedInputPricePerMillionTokensUsd,
-    },
-  });
-  return { pricing: spec?.pricing ?? legacy, priceHistory: spec?.priceHistory ?? [] };
+  return { pricing: model.spec?.pricing, priceHistory: model.spec?.priceHistory ?? [] };
 }
 
 /** InvalidArgument unless the request names its model once: by id or by a well-formed catalog id. */
@@ -55,10 +42,7 @@ function checkTarget(req: EstimateCostRequest): void {
 
 /** EstimateCost and BatchEstimateCost: a model's prices applied to a usage, exactly. */
 export class CostEstimates {
-  constructor(
-    private readonly registry: ModelRegistry,
-    private readonly clock: () => number = Date.now,
-  ) {}
+  constructor(private readonly registry: ModelRegistry) {}
 
   /** The workspace's model named by id, or by catalog id (its copy of that catalog model). */
   private async model(principal: Principal, req: EstimateCostRequest): Promise<Model> {
@@ -72,7 +56,7 @@ export class CostEstimates {
   }
 
   private answer(model: Model, req: EstimateCostRequest): EstimateCostResponse {
-    const at = req.time ? timestampMs(req.time) : this.clock();
+    const at = req.time ? timestampMs(req.time) : Date.now();
     let estimate;
     try {
       estimate = estimateCost(pricedModel(model), req.usage!, at);
