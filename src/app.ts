@@ -12,7 +12,7 @@ import { file_grpc_reflection_v1alpha_reflection } from "../gen/grpc/reflection/
 import { file_modelservice_v1_model_service, ModelService } from "../gen/modelservice/v1/model_service_pb.js";
 import { devWorkspace, type Config } from "./config.js";
 import { TokenVerifier } from "./domain/auth/token-verifier.js";
-import { loadPlatformCatalog } from "./domain/catalog/platform-catalog.js";
+import { catalogRefreshSchedule } from "./domain/catalog/catalog-schedule.js";
 import { errorDetailTypes } from "./proto/error-detail-types.js";
 import { CredentialSealer } from "./domain/credentials/credential-sealer.js";
 import { ModelDrafts } from "./domain/models/model-drafts.js";
@@ -65,9 +65,9 @@ export async function startService(config: Config, logger: Logger, tracer?: Trac
     sealer: CredentialSealer.fromSettings(config.encryptionKey, config.encryptionKeysOld),
     purgeAfterMs: config.purgeAfterMs,
     readCacheBytes: config.readCacheBytes,
+    catalog: { providers: config.catalogProviders, fetchUrls: config.catalogFetchUrls, maxBytes: config.catalogMaxBytes },
   });
-  const sync = await registry.syncCatalog(loadPlatformCatalog());
-  logger.info({ ...sync, database: config.databasePath }, "platform catalog synced");
+  const catalogTimer = await catalogRefreshSchedule(registry, config.catalogRefreshMinutes, logger);
   const purge = () =>
     registry.purgeDeleted().then(
       (purged) => purged > 0 && logger.info({ purged }, "purged deleted models"),
@@ -203,6 +203,7 @@ export async function startService(config: Config, logger: Logger, tracer?: Trac
     async close() {
       accepting = false;
       clearInterval(purgeTimer);
+      clearInterval(catalogTimer);
       clearInterval(pruneTimer);
       health.shutdown();
       // Watches never finish by themselves: end them (Unavailable) so the grace period is not spent waiting on them.

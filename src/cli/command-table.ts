@@ -17,12 +17,17 @@ const groups: ReadonlyArray<readonly [noun: string, group: string]> = [
   ["Bundle", "bundles"],
   ["Models", "models"],
   ["Model", "models"],
+  ["Cost", "models"],
+  ["UpstreamChange", "models"],
 ];
 
 /** Verbs renamed after the rule (seed 003 names: `retrieve`, `revisions`). */
 const verbRenames: Readonly<Record<string, string>> = {
   get: "retrieve",
   "list-revisions": "revisions",
+  estimate: "estimate-cost",
+  "batch-estimate": "batch-estimate-cost",
+  acknowledge: "acknowledge-upstream-change",
 };
 
 /** Other names a verb also answers to. */

@@ -17,6 +17,7 @@ export const filterFields = {
   "metadata.name": { type: "text", optional: false, sortable: true },
   "metadata.externalId": { type: "text", optional: true, sortable: false },
   "metadata.bundleKey": { type: "text", optional: true, sortable: false },
+  "metadata.catalogId": { type: "text", optional: true, sortable: false },
   "metadata.labels": { type: "labels", optional: true, sortable: false },
   "metadata.createdAt": { type: "timestamp", optional: false, sortable: true },
   "metadata.updatedAt": { type: "timestamp", optional: false, sortable: true },

@@ -37,6 +37,7 @@ const scalarColumns: Readonly<Record<ScalarField, string>> = {
   "metadata.name": "models.name",
   "metadata.externalId": "models.external_id",
   "metadata.bundleKey": "models.bundle_key",
+  "metadata.catalogId": "models.catalog_id",
   "metadata.createdAt": "models.created_at",
   "metadata.updatedAt": "models.updated_at",
   "metadata.origin": "models.origin",
