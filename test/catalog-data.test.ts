@@ -334,3 +334,54 @@ describe("a database of the old hand-kept catalog", () => {
     }
   });
 });
+
+describe("ListModels over the catalog facts", () => {
+  let c: ModelClient;
+  let all: Model[];
+  beforeAll(async () => {
+    c = modelClient(service.url, await service.token("ws_catalog_filters"));
+    all = (await c.listModels({ limit: 1000 })).items;
+  });
+
+  async function matching(filter: string, orderBy = ""): Promise<Model[]> {
+    const res = await c.listModels({ filter, orderBy, limit: 1000 });
+    expect(res.pagination?.total, filter).toBe(res.items.length);
+    return res.items;
+  }
+
+  const ids = (models: Model[]) => models.map((m) => m.metadata!.id).sort();
+
+  it("filters by a price component, by its JSON or proto name, and orders by it", async () => {
+    const cheap = all.filter((m) => m.spec?.pricing?.base?.inputUsdPerMtok !== undefined && Number(m.spec.pricing.base.inputUsdPerMtok) < 1);
+    expect(cheap.length).toBeGreaterThan(10);
+    expect(ids(await matching("spec.pricing.base.inputUsdPerMtok < 1"))).toEqual(ids(cheap));
+    expect(ids(await matching("spec.pricing.base.input_usd_per_mtok < 1"))).toEqual(ids(cheap));
+    const cacheWrites = all.filter((m) => Number(m.spec?.pricing?.base?.cacheWrite1hUsdPerMtok ?? -1) >= 10);
+    expect(cacheWrites.length).toBeGreaterThan(0);
+    expect(ids(await matching("spec.pricing.base.cache_write_1h_usd_per_mtok >= 10"))).toEqual(ids(cacheWrites));
+    const ordered = await matching('spec.provider = "anthropic"', "spec.pricing.base.outputUsdPerMtok desc");
+    const prices = ordered.map((m) => Number(m.spec?.pricing?.base?.outputUsdPerMtok ?? -1)).filter((p) => p >= 0);
+    expect(prices.length).toBeGreaterThan(5);
+    expect(prices).toEqual([...prices].sort((a, b) => b - a));
+  });
+
+  it("filters by lifecycle stage, modalities, capabilities and provider together", async () => {
+    const expected = all.filter(
+      (m) =>
+        m.spec?.lifecycle?.stage === LifecycleStage.GA &&
+        m.spec.modalities?.input.includes(2 /* MODALITY_IMAGE */) &&
+        m.spec.capabilities.includes(2 /* MODEL_CAPABILITY_TOOL_CALLING */) &&
+        m.spec.provider === "openai",
+    );
+    expect(expected.length).toBeGreaterThan(0);
+    const found = await matching(
+      'spec.lifecycle.stage = LIFECYCLE_STAGE_GA AND spec.modalities.input:MODALITY_IMAGE AND spec.capabilities:MODEL_CAPABILITY_TOOL_CALLING AND spec.provider = "openai"',
+    );
+    expect(ids(found)).toEqual(ids(expected));
+    const withoutStage = await matching("NOT spec.lifecycle.stage:*");
+    expect(ids(withoutStage)).toEqual(ids(all.filter((m) => m.spec?.lifecycle === undefined)));
+    const err = await failure(c.listModels({ filter: "spec.modalities.input:MODALITY_SMELL" }));
+    expect(err.code).toBe(Code.InvalidArgument);
+    expect(err.message).toContain("MODALITY_IMAGE");
+  });
+});
