@@ -6,6 +6,7 @@ import { modelService } from "../service-client.js";
 import { useSession } from "../session.js";
 import { ModelFacts } from "./model-facts.js";
 import { formModeOf, ModelForm } from "./model-form.js";
+import { ModelPricing } from "./model-pricing.js";
 import { ModelRevisions } from "./model-revisions.js";
 import { StatusSwitch } from "./status-switch.js";
 
@@ -98,6 +99,7 @@ export function ModelPage({ id, onSaved, liveVersion = 0 }: { id: string; onSave
           {deleted && <p class="alert">This model is deleted; undelete it from the list of models (with “Show deleted”) to use it again.</p>}
         </div>
         <ModelFacts model={stored} />
+        <ModelPricing model={stored} />
         <ModelForm key={reads} stored={stored} onStored={setStored} onSaved={onSaved} onReload={() => setLoads((n) => n + 1)} />
       </section>
       <section class="panel">
