@@ -68,10 +68,11 @@ export function withSeedPricesFromPricing(spec: ModelSpecRecord): ModelSpecRecor
   return out;
 }
 
-/** The pricing with the seed fields written into its base tier (for writes that give seed prices only). */
-export function withPricingFromSeedPrices(spec: ModelSpecRecord): ModelSpecRecord {
+/** The pricing with the seed fields (those whose update path `given` accepts) written into its base tier. */
+export function withPricingFromSeedPrices(spec: ModelSpecRecord, given: (path: string) => boolean = () => true): ModelSpecRecord {
   const base: JsonObject = { ...((spec.pricing?.base as JsonObject | undefined) ?? {}) };
   for (const p of seedPrices) {
+    if (!given(p.path) && !given(p.path + "_usd")) continue;
     const usd = spec[p.usd];
     if (usd === null) delete base[p.base];
     else base[p.base] = usd;
