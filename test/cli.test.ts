@@ -322,7 +322,9 @@ describe("every command against the server", slow, () => {
     const list = await okJson<{ items: ModelJson[] }>("system-models", "list", "--prefix", "Sys CLI");
     expect(list.items.map((m) => m.metadata.id)).toEqual([id]);
     expect((await okJson<{ metadata: { deleteTime?: string } }>("system-models", "delete", "--id", id)).metadata.deleteTime).toBeDefined();
-    expect(await okJson("system-models", "refresh")).toEqual({ addedCount: 0, changedCount: 0, copiesCreatedCount: 0 });
+    const dataVersion = expect.stringMatching(/^@pydantic\/genai-prices@/);
+    expect(await okJson("system-models", "refresh")).toEqual({ dataVersion });
+    expect(await okJson("catalog", "refresh", "--dry-run")).toEqual({ dataVersion, dryRun: true });
   });
 
   it("exports CSV and imports it back, with no progress output on a pipe", async () => {

@@ -220,7 +220,7 @@ describe("rows change between pages", () => {
     const flipping = all.slice(10, 20);
     const stable = all.filter((id) => !flipping.includes(id));
     let disabled = false;
-    const { items } = await walk(client, { limit: 7, status: ModelStatus.ENABLED }, async () => {
+    const { items } = await walk(client, { limit: 50, status: ModelStatus.ENABLED }, async () => {
       for (const id of flipping) await (disabled ? client.enableModel({ id }) : client.disableModel({ id }));
       disabled = !disabled;
       await insertRow(wsId);

@@ -235,6 +235,8 @@ describe("catalog growth and price changes", () => {
   let disabledB: Model;
 
   beforeAll(async () => {
+    // The catalog as built here, so that only the new entry differs from what the store last applied.
+    await service.running.store.syncCatalog(catalog, copyContext());
     const a = await client(wsA);
     const b = await client(wsB);
     const listA = (await listAll(a)).items;

@@ -64,7 +64,16 @@ export interface RpcCommand extends CommandName {
   method: DescMethod;
 }
 
-/** Every RPC of ModelService with its command name. */
+/** Groups an RPC's command also answers under: `catalog refresh` is `system-models refresh`. */
+const groupAliases: Readonly<Record<string, string>> = {
+  RefreshCatalog: "catalog",
+};
+
+/** Every RPC of ModelService with its command name, then once more under each group alias. */
 export function rpcCommands(): RpcCommand[] {
-  return ModelService.methods.map((method) => ({ ...commandName(method.name), method }));
+  return ModelService.methods.flatMap((method) => {
+    const name = commandName(method.name);
+    const alias = groupAliases[method.name];
+    return alias === undefined ? [{ ...name, method }] : [{ ...name, method }, { ...name, group: alias, method }];
+  });
 }

@@ -23,10 +23,8 @@ export interface ModelSpecRecord {
   capabilities: string[];
   description: string | null;
   modelUrl: string | null;
-  /**
-   * The structured facts below are kept as the canonical proto JSON of their
-   * modelservice.v1 message (the proto is their one definition); null when unset.
-   */
+  // The structured facts below are kept as the canonical proto JSON of their
+  // modelservice.v1 message (the proto is their one definition); null when unset.
   /** ModelPricing: the catalog's prices (without the workspace's override). */
   pricing: JsonObject | null;
   /** PriceHistoryEntry list, oldest first. */

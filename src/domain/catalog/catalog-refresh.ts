@@ -7,6 +7,8 @@ import { catalogChanges, pricingChanged } from "./catalog-diff.js";
 import { catalogEntries } from "./catalog-entries.js";
 import { loadPriceData, type CatalogSourceSettings } from "./catalog-source.js";
 import { nextPriceHistory } from "./price-history.js";
+import { PriceDataError, type PriceData } from "./price-data.js";
+import { invalidArgument } from "../validation/field-violations.js";
 import { recordUpstreamChange } from "./upstream-change.js";
 
 /** What a refresh found, and did unless it was a dry run. */
@@ -84,7 +86,7 @@ export class CatalogRefresher {
   async refresh(options: CatalogRefreshOptions): Promise<CatalogRefreshResult> {
     const data = await loadPriceData(options.source, this.settings);
     const { now } = this.copyContext();
-    const built = catalogEntries(data, now);
+    const built = entriesOf(data, now);
     const systems = (await this.systemModels()).filter(isShipped);
     const byCatalogId = new Map(systems.map((m) => [m.catalogId!, m]));
     const result: CatalogRefreshResult = { added: [], changed: [], removed: [], copiesCreated: 0, dataVersion: data.version, dryRun: options.dryRun };
@@ -144,6 +146,16 @@ export class CatalogRefresher {
       },
       copies: copyRules(context),
     });
+  }
+}
+
+/** The entries of the data; data that cannot make a catalog is the request's source's fault. */
+function entriesOf(data: PriceData, now: number): CatalogEntryRecord[] {
+  try {
+    return catalogEntries(data, now);
+  } catch (e) {
+    if (e instanceof PriceDataError) throw invalidArgument([{ field: "source", description: e.message }]);
+    throw e;
   }
 }
 

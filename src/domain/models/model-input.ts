@@ -164,10 +164,18 @@ export function applySpec(base: ModelSpecRecord, spec: ModelSpec | undefined, pa
   // prices (an older client) writes them into the base tier instead.
   if (has("pricing") && (s.pricing !== undefined || !seedGiven)) {
     out.pricing = factToJson(ModelPricingSchema, s.pricing);
-    return withSeedPricesFromPricing(out);
+    // A seed price given beside the pricing (a form that edits it on a whole model) wins for its component.
+    const seeded = seedGiven ? withPricingFromSeedPrices(out, (path) => has(path) && setIn(s, path)) : out;
+    return withSeedPricesFromPricing(seeded);
   }
   if (has("pricing")) out.pricing = null;
   return prices.some(([path]) => has(path) || has(path + "_usd")) ? withPricingFromSeedPrices(out) : out;
+}
+
+/** Whether the request's spec sets the field at an update path ("input_price_per_million_tokens_usd"). */
+function setIn(s: Partial<ModelSpec>, path: string): boolean {
+  const key = path.replace(/_([a-z])/g, (_m, c: string) => c.toUpperCase()) as keyof ModelSpec;
+  return s[key] !== undefined;
 }
 
 export function specOf(spec: ModelSpec | undefined): ModelSpecRecord {

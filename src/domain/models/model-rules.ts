@@ -36,7 +36,7 @@ import {
   type UpdateSystemModelRequest,
 } from "../../../gen/modelservice/v1/model_service_pb.js";
 import { fieldRules, pageSizeOf, scalarProblem } from "../../proto/field-rules.js";
-import { isDecimalUsd, usdToCents } from "../catalog/decimal-price.js";
+import { usdToCents } from "../catalog/decimal-price.js";
 import { credentialViolations, modelUrlProblem } from "./endpoint-rules.js";
 import { isWorkspaceId } from "../auth/principal.js";
 import { fieldRuleViolations } from "../validation/field-rules.js";
@@ -111,11 +111,7 @@ function modelViolations(model: Model | undefined, prefix: string): FieldViolati
   return out;
 }
 
-/**
- * The context tiers (each checked by the rulebook, ascending) and the seed
- * prices, which may be given beside pricing only when they agree with its
- * base tier.
- */
+/** The context tiers: each checked by the rulebook, ascending. */
 function pricingViolations(s: ModelSpec, prefix: string): FieldViolation[] {
   const pricing = s.pricing;
   if (!pricing) return [];
@@ -129,17 +125,6 @@ function pricingViolations(s: ModelSpec, prefix: string): FieldViolation[] {
     }
     previous = tier.aboveInputTokens;
   });
-  const base = pricing.base;
-  for (const [field, cents, usd, baseUsd] of [
-    ["inputPricePerMillionTokens", s.inputPricePerMillionTokens, s.inputPricePerMillionTokensUsd, base?.inputUsdPerMtok],
-    ["outputPricePerMillionTokens", s.outputPricePerMillionTokens, s.outputPricePerMillionTokensUsd, base?.outputUsdPerMtok],
-    ["cachedInputPricePerMillionTokens", s.cachedInputPricePerMillionTokens, s.cachedInputPricePerMillionTokensUsd, base?.cacheReadUsdPerMtok],
-  ] as const) {
-    const agrees =
-      (usd === undefined || usd === baseUsd) &&
-      (cents === undefined || (baseUsd !== undefined && isDecimalUsd(baseUsd) && BigInt(usdToCents(baseUsd)) === cents));
-    if (!agrees) out.push({ field: `${prefix}.${field}`, description: "disagrees with pricing.base, which it is derived from: give one or make them agree" });
-  }
   return out;
 }
 

@@ -10,7 +10,6 @@ import {
   ReasoningSupportSchema,
   TemperatureSupportSchema,
   UpstreamChangeSchema,
-  type ModelPricing,
 } from "../../../gen/modelservice/v1/pricing_pb.js";
 import type { ModelSpecRecord } from "../../storage/model-store.js";
 import { usdToCents } from "../catalog/decimal-price.js";
@@ -32,10 +31,6 @@ export function factFromJson<Desc extends DescMessage>(schema: Desc, json: JsonO
   return json === null ? undefined : fromJson(schema, json, lenient);
 }
 
-export function pricingOf(spec: ModelSpecRecord): ModelPricing | undefined {
-  return factFromJson(ModelPricingSchema, spec.pricing);
-}
-
 /** The spec's facts as message fields, for the API resource. */
 export function factFields(s: ModelSpecRecord): Pick<
   ModelSpec,
@@ -55,7 +50,7 @@ export function factFields(s: ModelSpecRecord): Pick<
 }
 
 /** The seed price fields and the base-tier component each is derived from (proto JSON name). */
-export const seedPrices = [
+const seedPrices = [
   { path: "input_price_per_million_tokens", cents: "inputPriceCents", usd: "inputPriceUsd", base: "inputUsdPerMtok" },
   { path: "output_price_per_million_tokens", cents: "outputPriceCents", usd: "outputPriceUsd", base: "outputUsdPerMtok" },
   { path: "cached_input_price_per_million_tokens", cents: "cachedInputPriceCents", usd: "cachedInputPriceUsd", base: "cacheReadUsdPerMtok" },
@@ -73,10 +68,11 @@ export function withSeedPricesFromPricing(spec: ModelSpecRecord): ModelSpecRecor
   return out;
 }
 
-/** The pricing with the seed fields written into its base tier (for writes that give seed prices only). */
-export function withPricingFromSeedPrices(spec: ModelSpecRecord): ModelSpecRecord {
+/** The pricing with the seed fields (those whose update path `given` accepts) written into its base tier. */
+export function withPricingFromSeedPrices(spec: ModelSpecRecord, given: (path: string) => boolean = () => true): ModelSpecRecord {
   const base: JsonObject = { ...((spec.pricing?.base as JsonObject | undefined) ?? {}) };
   for (const p of seedPrices) {
+    if (!given(p.path) && !given(p.path + "_usd")) continue;
     const usd = spec[p.usd];
     if (usd === null) delete base[p.base];
     else base[p.base] = usd;

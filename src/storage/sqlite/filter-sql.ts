@@ -52,6 +52,18 @@ const scalarColumns: Readonly<Record<ScalarField, string>> = {
   "spec.maxInputTokens": "models.max_input_tokens",
   "spec.maxOutputTokens": "models.max_output_tokens",
   "spec.hasToken": "models.has_token",
+  "spec.lifecycle.stage": "models.lifecycle_stage",
+  "spec.pricing.base.inputUsdPerMtok": "models.price_input",
+  "spec.pricing.base.outputUsdPerMtok": "models.price_output",
+  "spec.pricing.base.cacheReadUsdPerMtok": "models.price_cache_read",
+  "spec.pricing.base.cacheWrite5mUsdPerMtok": "models.price_cache_write_5m",
+  "spec.pricing.base.cacheWrite1hUsdPerMtok": "models.price_cache_write_1h",
+  "spec.pricing.base.reasoningOutputUsdPerMtok": "models.price_reasoning_output",
+  "spec.pricing.base.audioInputUsdPerMtok": "models.price_audio_input",
+  "spec.pricing.base.audioOutputUsdPerMtok": "models.price_audio_output",
+  "spec.pricing.base.imageInputUsdPerMtok": "models.price_image_input",
+  "spec.pricing.base.imageOutputUsdPerMtok": "models.price_image_output",
+  "spec.pricing.base.webSearchUsdPerK": "models.price_web_search",
 };
 
 const presence: ReadonlyMap<FilterOptionalField, string> = new Map<FilterOptionalField, string>([
@@ -60,6 +72,8 @@ const presence: ReadonlyMap<FilterOptionalField, string> = new Map<FilterOptiona
     .map(([f, sql]) => [f as FilterOptionalField, `${sql} IS NOT NULL`] as const),
   ["metadata.labels", "EXISTS (SELECT 1 FROM json_each(models.labels))"],
   ["spec.capabilities", "EXISTS (SELECT 1 FROM json_each(models.capabilities))"],
+  ["spec.modalities.input", "EXISTS (SELECT 1 FROM json_each(models.modalities, '$.input'))"],
+  ["spec.modalities.output", "EXISTS (SELECT 1 FROM json_each(models.modalities, '$.output'))"],
 ]);
 
 const comparators: ReadonlyMap<FilterComparator, string> = new Map([
@@ -135,6 +149,11 @@ export function filterToSql(node: CheckedFilterNode, params: Record<string, unkn
       case "capability":
         if (typeof n.value !== "string") throw new Error("invalid capability");
         return `EXISTS (SELECT 1 FROM json_each(models.capabilities) WHERE value = ${param(n.value)})`;
+      case "modality": {
+        const path = { "spec.modalities.input": "'$.input'", "spec.modalities.output": "'$.output'" }[n.field];
+        if (!path || typeof n.value !== "string") throw new Error("invalid modality");
+        return `EXISTS (SELECT 1 FROM json_each(models.modalities, ${path}) WHERE value = ${param(n.value)})`;
+      }
       default:
         throw new Error(`unknown filter node ${JSON.stringify((n as { kind?: unknown }).kind)}`);
     }

@@ -165,6 +165,22 @@ const migrations: readonly string[] = [
   END;
   `,
   pricingAndFactsMigration(),
+  `
+  -- What ListModels filters and orders by inside the stored proto JSON, as
+  -- columns computed on read: the lifecycle stage and each base-tier price.
+  ALTER TABLE models ADD COLUMN lifecycle_stage TEXT GENERATED ALWAYS AS (json_extract(lifecycle, '$.stage')) VIRTUAL;
+  ALTER TABLE models ADD COLUMN price_input REAL GENERATED ALWAYS AS (CAST(json_extract(pricing, '$.base.inputUsdPerMtok') AS REAL)) VIRTUAL;
+  ALTER TABLE models ADD COLUMN price_output REAL GENERATED ALWAYS AS (CAST(json_extract(pricing, '$.base.outputUsdPerMtok') AS REAL)) VIRTUAL;
+  ALTER TABLE models ADD COLUMN price_cache_read REAL GENERATED ALWAYS AS (CAST(json_extract(pricing, '$.base.cacheReadUsdPerMtok') AS REAL)) VIRTUAL;
+  ALTER TABLE models ADD COLUMN price_cache_write_5m REAL GENERATED ALWAYS AS (CAST(json_extract(pricing, '$.base.cacheWrite5mUsdPerMtok') AS REAL)) VIRTUAL;
+  ALTER TABLE models ADD COLUMN price_cache_write_1h REAL GENERATED ALWAYS AS (CAST(json_extract(pricing, '$.base.cacheWrite1hUsdPerMtok') AS REAL)) VIRTUAL;
+  ALTER TABLE models ADD COLUMN price_reasoning_output REAL GENERATED ALWAYS AS (CAST(json_extract(pricing, '$.base.reasoningOutputUsdPerMtok') AS REAL)) VIRTUAL;
+  ALTER TABLE models ADD COLUMN price_audio_input REAL GENERATED ALWAYS AS (CAST(json_extract(pricing, '$.base.audioInputUsdPerMtok') AS REAL)) VIRTUAL;
+  ALTER TABLE models ADD COLUMN price_audio_output REAL GENERATED ALWAYS AS (CAST(json_extract(pricing, '$.base.audioOutputUsdPerMtok') AS REAL)) VIRTUAL;
+  ALTER TABLE models ADD COLUMN price_image_input REAL GENERATED ALWAYS AS (CAST(json_extract(pricing, '$.base.imageInputUsdPerMtok') AS REAL)) VIRTUAL;
+  ALTER TABLE models ADD COLUMN price_image_output REAL GENERATED ALWAYS AS (CAST(json_extract(pricing, '$.base.imageOutputUsdPerMtok') AS REAL)) VIRTUAL;
+  ALTER TABLE models ADD COLUMN price_web_search REAL GENERATED ALWAYS AS (CAST(json_extract(pricing, '$.base.webSearchUsdPerK') AS REAL)) VIRTUAL;
+  `,
 ];
 
 /**
