@@ -14,6 +14,8 @@ import { SqliteModelStore } from "../src/storage/sqlite/sqlite-model-store.js";
 import type { CatalogEntryRecord } from "../src/storage/model-store.js";
 import { modelClient, type ModelClient } from "./support/clients.js";
 import { startTestService, type TestService } from "./support/service.js";
+import { copyRules } from "../src/domain/catalog/catalog-copies.js";
+import { syncCatalog } from "../src/domain/catalog/catalog-sync.js";
 
 /**
  * Issue #17: the catalog built from @pydantic/genai-prices, checked over the
@@ -288,9 +290,10 @@ describe("a database of the old hand-kept catalog", () => {
 
   it("keeps every old catalog id, model id and status: updated in place from the package", async () => {
     const oldDir = mkdtempSync(join(tmpdir(), "catalog-old-"));
-    const store = new SqliteModelStore({ path: join(oldDir, "modelservice.db"), systemProfileId: "profile_system" });
+    const store = new SqliteModelStore({ path: join(oldDir, "modelservice.db") });
     const copy = () => ({ newId: newModelId, now: Date.now() });
-    await store.syncCatalog(
+    await syncCatalog(
+      store,
       [
         oldEntry("anthropic/claude-opus-4.8", "claude-opus-4.8", "anthropic", "4"),
         oldEntry("meta/llama-3.3-70b-instruct", "llama-3.3-70b-instruct", "meta", "0.7"),
@@ -299,7 +302,7 @@ describe("a database of the old hand-kept catalog", () => {
       ],
       copy(),
     );
-    await store.ensureWorkspace({ id: "ws_old", accountId: "acct_test" }, copy());
+    await store.createWorkspace({ id: "ws_old", accountId: "acct_test" }, Date.now(), copyRules(copy()));
     const copies = (await store.listModels({ workspaceId: "ws_old", limit: 100, search: [], labels: [], showDeleted: false, showHidden: false, order: [], rankBySearch: false, descending: false, facets: false })).models;
     const grok = copies.find((m) => m.catalogId === "xai/grok-4.5")!;
     await store.close();

@@ -236,7 +236,7 @@ describe("catalog growth and price changes", () => {
 
   beforeAll(async () => {
     // The catalog as built here, so that only the new entry differs from what the store last applied.
-    await service.running.store.syncCatalog(catalog, copyContext());
+    await syncCatalog(service.running.store, catalog, copyContext());
     const a = await client(wsA);
     const b = await client(wsB);
     const listA = (await listAll(a)).items;

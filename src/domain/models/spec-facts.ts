@@ -4,6 +4,7 @@ import {
   ModalitiesSchema,
   ModelLifecycleSchema,
   ModelPricingSchema,
+  type ModelPricing,
   ModelSourceSchema,
   PriceHistoryEntrySchema,
   PriceOverrideSchema,
@@ -29,6 +30,11 @@ export function factToJson<Desc extends DescMessage>(schema: Desc, message: Mess
 
 export function factFromJson<Desc extends DescMessage>(schema: Desc, json: JsonObject | null): MessageShape<Desc> | undefined {
   return json === null ? undefined : fromJson(schema, json, lenient);
+}
+
+/** The spec's exact prices, when it has any. */
+export function pricingOf(spec: ModelSpecRecord): ModelPricing | undefined {
+  return factFromJson(ModelPricingSchema, spec.pricing);
 }
 
 /** The spec's facts as message fields, for the API resource. */
