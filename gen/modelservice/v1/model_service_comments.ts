@@ -216,7 +216,7 @@ export const comments: Readonly<Record<string, string>> = {
   "modelservice.v1.RefreshCatalogResponse": "Response of RefreshCatalog.",
   "modelservice.v1.RefreshCatalogResponse.added_count": "System models added from the catalog file.",
   "modelservice.v1.RefreshCatalogResponse.changed_count": "System models whose shipped entry changed.",
-  "modelservice.v1.RefreshCatalogResponse.copies_created_count": "Workspace copies created.",
+  "modelservice.v1.RefreshCatalogResponse.copies_created_count": "Workspace copy rows created: always 0, since workspaces see catalog\nmodels as virtual copies that become rows only when written to.",
   "modelservice.v1.WatchModelsRequest": "Request of WatchModels.",
   "modelservice.v1.WatchModelsRequest.workspace_id": "Workspace to watch; defaults to the workspace of the caller's token, and\nmust equal it when given.",
   "modelservice.v1.WatchModelsRequest.filter": "AIP-160 filter, as in ListModels: only models matching it are watched, and\na model that stops matching it is reported DELETED.",

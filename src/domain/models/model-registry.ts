@@ -48,7 +48,6 @@ import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import {
   noCredentials,
   type CatalogEntryRecord,
-  type CopyRules,
   type CredentialRecord,
   type IdempotencyRecord,
   type ModelListQuery,
@@ -205,10 +204,6 @@ export class ModelRegistry {
     return new ModelRegistry(store, new ListCursors(cursorKey instanceof Buffer ? cursorKey : randomBytes(32)), fingerprintKey, options);
   }
 
-  private copyRules(): CopyRules {
-    return copyRules({ newId: newModelId, now: this.clock() });
-  }
-
   /** Stores the catalog of this release; new entries reach every existing workspace. */
   syncCatalog(entries: CatalogEntryRecord[]): Promise<CatalogSyncResult> {
     return syncCatalog(this.store, entries, { newId: newModelId, now: this.clock() });
@@ -340,7 +335,7 @@ export class ModelRegistry {
         createdAt: now,
       },
       idempotency,
-      copies: model.workspaceId === null ? this.copyRules() : undefined,
+      copies: model.workspaceId === null ? copyRules : undefined,
       deadline: call.deadline,
     };
   }

@@ -1,5 +1,6 @@
 import type Database from "better-sqlite3";
 import type { ListPosition, ModelListQuery, ModelListResult } from "../model-store.js";
+import { workspaceModelsSql } from "./catalog-overlay.js";
 import { filterToSql, orderToSql } from "./filter-sql.js";
 import { rowToModel, type ModelRow } from "./model-row.js";
 import type { RowReader } from "./row-reader.js";
@@ -59,7 +60,10 @@ function likeLiteral(text: string): string {
 export function listModels(q: ModelListQuery, statement: (sql: string) => Database.Statement, modelRows: ModelRowsOf): ModelListResult {
   const params: Record<string, unknown> = {};
   const where = listFilter(q, params);
-  const from = q.search.length > 0 ? `models JOIN hits ON hits.rowid = models.rowid` : "models";
+  // A workspace's models are its rows and its virtual catalog copies (catalog-overlay.ts), under the same name.
+  const models = q.workspaceId === null ? "models" : `(${workspaceModelsSql}) AS models`;
+  const searchRowid = q.workspaceId === null ? "models.rowid" : "models.search_rowid";
+  const from = q.search.length > 0 ? `${models} JOIN hits ON hits.rowid = ${searchRowid}` : models;
   // Ranked by bm25 with column weights (name, family, provider, description,
   // labels, external id): a match in the name outranks one in a label.
   const withHits =
