@@ -1,5 +1,5 @@
 import type Database from "better-sqlite3";
-import { catalogCopyId, copyIdPrefix, copyIdSuffix } from "../catalog-copy-id.js";
+import { copyIdPrefix, copyIdSuffix } from "../catalog-copy-id.js";
 import { modelColumns, type ModelRow } from "./model-row.js";
 
 type StatementOf = (sql: string) => Database.Statement;
@@ -39,9 +39,22 @@ const virtualCopiesFrom = `workspaces w JOIN models s ON s.workspace_id IS NULL
 export const workspaceModelsSql = `SELECT ${modelColumns.join(", ")}, rowid AS search_rowid FROM models WHERE workspace_id = @workspaceId
   UNION ALL SELECT ${copyProjection}, s.rowid AS search_rowid FROM ${virtualCopiesFrom}`;
 
-/** Registers the SQL function the copy projection uses on a connection. */
+/**
+ * Registers the SQL function the copy projection uses on a connection. A
+ * query projects the copies of one workspace, so the function keeps the last
+ * workspace's half and every system model's half (there are few) rather than
+ * hashing twice per row.
+ */
 export function registerCopyIdFunction(db: Database.Database): void {
-  db.function("catalog_copy_id", { deterministic: true }, (workspaceId, systemModelId) => catalogCopyId(String(workspaceId), String(systemModelId)));
+  const suffixes = new Map<string, string>();
+  let last = { workspaceId: "", prefix: "" };
+  db.function("catalog_copy_id", { deterministic: true }, (workspaceId, systemModelId) => {
+    const [ws, system] = [String(workspaceId), String(systemModelId)];
+    if (last.workspaceId !== ws || last.prefix === "") last = { workspaceId: ws, prefix: copyIdPrefix(ws) };
+    let suffix = suffixes.get(system);
+    if (suffix === undefined) suffixes.set(system, (suffix = copyIdSuffix(system)));
+    return last.prefix + suffix;
+  });
 }
 
 /**
