@@ -60,7 +60,9 @@ export function registerCopyIdFunction(db: Database.Database): void {
 /**
  * Workspace catalogs as overlays: reads of virtual copies by id, their
  * materialization into rows on a first write, and the uniqueness of the copy
- * ids of system models.
+ * ids of system models. No tombstones: a copy row is only ever purged with
+ * its system model (workspaces cannot delete catalog copies), and then there
+ * is no virtual copy to come back.
  */
 export class CatalogOverlay {
   /** Copy id suffix -> system model id, for finding a virtual copy's system model from its id without a table. */
