@@ -31,13 +31,15 @@ const virtualCopiesFrom = `workspaces w JOIN models s ON s.workspace_id IS NULL
     AND NOT EXISTS (SELECT 1 FROM models c WHERE c.workspace_id = w.id AND c.system_model_id = s.id)`;
 
 /**
- * Every model of workspace @workspaceId as a row source: its rows and its
- * virtual copies, with the columns of a models row and search_rowid, the
- * full-text index row that holds the model's text (the system model's for a
- * virtual copy).
+ * The virtual copies of workspace @workspaceId as a row source: the columns
+ * of a models row, and search_rowid, the full-text index row that holds the
+ * copy's text (its system model's).
  */
+export const virtualCopiesSql = `SELECT ${copyProjection}, s.rowid AS search_rowid FROM ${virtualCopiesFrom}`;
+
+/** Every model of workspace @workspaceId as a row source: its rows and its virtual copies. */
 export const workspaceModelsSql = `SELECT ${modelColumns.join(", ")}, rowid AS search_rowid FROM models WHERE workspace_id = @workspaceId
-  UNION ALL SELECT ${copyProjection}, s.rowid AS search_rowid FROM ${virtualCopiesFrom}`;
+  UNION ALL ${virtualCopiesSql}`;
 
 /**
  * Registers the SQL function the copy projection uses on a connection. A
