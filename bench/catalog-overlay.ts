@@ -95,13 +95,14 @@ function seed(path: string, layout: Layout, workspaces: number): Map<string, str
     for (let i = from; i < to; i++) {
       const ws = workspaceId(i);
       insertWorkspace.run(ws, now);
+      const loaded = i % every === 0 && ids.size < loadedWorkspaces;
       const mine: string[] = [];
       for (const system of systems) {
         if (layout === "copies") {
           const id = "model_" + nextId();
           insertCopy.run({ id, workspace: ws, now, system });
           mine.push(id);
-        } else {
+        } else if (loaded) {
           mine.push(catalogCopyId(ws, system));
         }
       }
@@ -111,7 +112,7 @@ function seed(path: string, layout: Layout, workspaces: number): Map<string, str
           change.run(ws, system);
         }
       }
-      if (i % every === 0 && ids.size < loadedWorkspaces) ids.set(ws, mine);
+      if (loaded) ids.set(ws, mine);
     }
   });
   for (let from = 0; from < workspaces; from += 1000) chunk(from, Math.min(workspaces, from + 1000));
