@@ -200,6 +200,14 @@ describe("workspace catalogs as overlays", () => {
     expect(watches[1]!.changes().slice(catalog.length).map((e) => [e.type, e.id, e.name])).toEqual([["MODIFIED", rowId, "Renamed by the platform"]]);
     const row = await changed.getModel({ id: rowId });
     expect([row.metadata!.name, row.spec!.status]).toEqual(["Renamed by the platform", ModelStatus.DISABLED]);
+
+    // Replayed from the log after a resume token, the change is the same.
+    const synced = watches[0]!.events.find((x) => x.type === "SYNCED")!.resumeToken;
+    const abort = new AbortController();
+    streams.push(abort);
+    const replay = new EventLog(fromStream(untouched.watchModels({ resumeToken: synced }, { signal: abort.signal })));
+    await replay.until((e) => e.some((x) => x.type === "MODIFIED"));
+    expect(replay.changes().map((e) => [e.type, e.id, e.name])).toEqual([["MODIFIED", target.metadata!.id, "Renamed by the platform"]]);
   });
 
   it("a catalog model added later reaches existing workspaces as a virtual copy", async () => {
