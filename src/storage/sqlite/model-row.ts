@@ -52,7 +52,7 @@ export interface ModelRow {
 }
 
 /** Every column a model write sets: one list, so that a new column is one line here and one in each mapping below. */
-const modelColumns = [
+export const modelColumns = [
   "id",
   "workspace_id",
   "account_id",
