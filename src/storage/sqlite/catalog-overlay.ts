@@ -23,7 +23,24 @@ const copyColumn: Partial<Record<(typeof modelColumns)[number], string>> = {
   created_at: "max(w.created_at, s.created_at)",
   updated_at: "max(w.created_at, s.updated_at)",
 };
+/** The generated columns (migration 6) that filters and orders read: a virtual copy has its system model's. */
+const generatedColumns = [
+  "lifecycle_stage",
+  "price_input",
+  "price_output",
+  "price_cache_read",
+  "price_cache_write_5m",
+  "price_cache_write_1h",
+  "price_reasoning_output",
+  "price_audio_input",
+  "price_audio_output",
+  "price_image_input",
+  "price_image_output",
+  "price_web_search",
+];
+const rowColumns = [...modelColumns, ...generatedColumns].join(", ");
 const copyProjection = modelColumns.map((c) => `${copyColumn[c] ?? `s.${c}`} AS ${c}`).join(", ");
+const listedCopyProjection = [copyProjection, ...generatedColumns.map((c) => `s.${c} AS ${c}`)].join(", ");
 
 /** The system models that workspace @workspaceId has a virtual copy of: no row of its own for them, and not deleted before it existed. */
 const virtualCopiesFrom = `workspaces w JOIN models s ON s.workspace_id IS NULL
@@ -35,10 +52,10 @@ const virtualCopiesFrom = `workspaces w JOIN models s ON s.workspace_id IS NULL
  * of a models row, and search_rowid, the full-text index row that holds the
  * copy's text (its system model's).
  */
-export const virtualCopiesSql = `SELECT ${copyProjection}, s.rowid AS search_rowid FROM ${virtualCopiesFrom}`;
+export const virtualCopiesSql = `SELECT ${listedCopyProjection}, s.rowid AS search_rowid FROM ${virtualCopiesFrom}`;
 
 /** Every model of workspace @workspaceId as a row source: its rows and its virtual copies. */
-export const workspaceModelsSql = `SELECT ${modelColumns.join(", ")}, rowid AS search_rowid FROM models WHERE workspace_id = @workspaceId
+export const workspaceModelsSql = `SELECT ${rowColumns}, rowid AS search_rowid FROM models WHERE workspace_id = @workspaceId
   UNION ALL ${virtualCopiesSql}`;
 
 /**
