@@ -1,3 +1,4 @@
+import { stat } from "node:fs/promises";
 import type { ChangeLog } from "../change-log.js";
 import type { DraftStore } from "../draft-store.js";
 import type { ModelStore } from "../model-store.js";
@@ -14,6 +15,24 @@ export interface OpenedStores {
   system: string;
   /** The schema version the database is at once migrated. */
   schemaVersion: number;
+  /** The bytes the database takes on disk. */
+  sizeBytes(): Promise<number>;
+}
+
+async function fileBytes(path: string): Promise<number> {
+  try {
+    return (await stat(path)).size;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return 0;
+    throw e;
+  }
+}
+
+/** The bytes a SQLite database takes on disk: the file plus its write-ahead log (":memory:" counts 0). */
+async function databaseBytes(path: string): Promise<number> {
+  if (path === "" || path === ":memory:" || path.startsWith("file::memory:")) return 0;
+  const [main, wal] = await Promise.all([fileBytes(path), fileBytes(`${path}-wal`)]);
+  return main + wal;
 }
 
 /** Opens (and migrates) the SQLite database at `path` (":memory:" for none on disk). */
@@ -25,5 +44,6 @@ export function openSqliteStore(path: string): OpenedStores {
     changes: new SqliteChangeLog(models.db, models.writer),
     system: "sqlite",
     schemaVersion: models.db.pragma("user_version", { simple: true }) as number,
+    sizeBytes: () => databaseBytes(path),
   };
 }
