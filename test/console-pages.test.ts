@@ -146,12 +146,12 @@ describe("the catalog's URL", () => {
     await page.getByRole("button", { name: "Previous page" }).click();
     await expect.poll(() => page.locator("table.models tbody tr .model-name").first().textContent()).toBe(sorted.items[0].metadata.name);
 
-    await page.getByLabel("Search").fill("gemini");
+    await page.getByRole("searchbox", { name: "Search" }).fill("gemini");
     await expect.poll(() => page.url()).toContain("q=gemini");
     const gemini = await rest<ListJson>("GET", "/v1/models?query=gemini&status=MODEL_STATUS_ENABLED&limit=1");
     await expect.poll(() => shownCount(page)).toBe(gemini.pagination.total);
     await page.goBack();
-    await expect.poll(() => page.getByLabel("Search").inputValue()).toBe("");
+    await expect.poll(() => page.getByRole("searchbox", { name: "Search" }).inputValue()).toBe("");
     await expect.poll(() => page.locator("table.models tbody tr .model-name").first().textContent()).toBe(sorted.items[0].metadata.name);
 
     // A shared link, opened in another tab of its own.
