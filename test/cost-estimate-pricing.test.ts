@@ -1,15 +1,15 @@
 import { fromJson, toJson, type JsonObject } from "@bufbuild/protobuf";
 import { timestampFromDate, timestampMs } from "@bufbuild/protobuf/wkt";
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code } from "@connectrpc/connect";
 import { ulid } from "ulid";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BadRequestSchema } from "../gen/google/rpc/error_details_pb.js";
 import { ModelSchema, ModelSpecSchema, type Model } from "../gen/modelservice/v1/model_pb.js";
 import type { CostUsage } from "../gen/modelservice/v1/model_service_pb.js";
 import { copyRules } from "../src/domain/catalog/catalog-copies.js";
 import { withUpstreamChange } from "../src/domain/catalog/override-fields.js";
 import type { ModelRecord, ModelSpecRecord } from "../src/storage/model-store.js";
 import { modelClient, type ModelClient } from "./support/clients.js";
+import { expectRpcCode, fieldsOf } from "./support/expect-code.js";
 import { startTestService, type TestService } from "./support/service.js";
 
 /**
@@ -77,19 +77,6 @@ beforeAll(async () => {
     .id;
 });
 afterAll(() => service.dispose());
-
-async function rpcError(call: Promise<unknown>): Promise<ConnectError> {
-  try {
-    await call;
-  } catch (e) {
-    return ConnectError.from(e);
-  }
-  throw new Error("the call succeeded");
-}
-
-function fieldsOf(error: ConnectError): string[] {
-  return error.findDetails(BadRequestSchema).flatMap((b) => b.fieldViolations.map((v) => v.field));
-}
 
 async function rest(method: string, path: string, body?: unknown): Promise<{ status: number; json: JsonObject }> {
   const res = await fetch(service.url + path, {
@@ -224,11 +211,9 @@ describe("price overrides", () => {
 
   it("refuses a discount outside 0..100 and a negative price, naming the field, and changes nothing", async () => {
     const before = await client.getModel({ id: copyId });
-    const discount = await rpcError(setOverride({ discountPercent: "100.5" }));
-    expect(discount.code).toBe(Code.InvalidArgument);
+    const discount = await expectRpcCode(setOverride({ discountPercent: "100.5" }), Code.InvalidArgument);
     expect(fieldsOf(discount)).toEqual(["model.spec.priceOverride.discountPercent"]);
-    const negative = await rpcError(setOverride({ prices: { outputUsdPerMtok: "-1" } }));
-    expect(negative.code).toBe(Code.InvalidArgument);
+    const negative = await expectRpcCode(setOverride({ prices: { outputUsdPerMtok: "-1" } }), Code.InvalidArgument);
     expect(fieldsOf(negative)).toEqual(["model.spec.priceOverride.prices.outputUsdPerMtok"]);
     const { status, json } = await rest("PATCH", `/v1/models/${copyId}?updateMask=spec.priceOverride`, {
       spec: { priceOverride: { discountPercent: "-5" } },
@@ -239,16 +224,18 @@ describe("price overrides", () => {
   });
 
   it("is for catalog copies only: a workspace's own model and a system model set spec.pricing instead", async () => {
-    const own = await rpcError(
+    await expectRpcCode(
       client.updateModel({ id: ownId, model: fromJson(ModelSchema, { spec: { priceOverride: { discountPercent: "10" } } }), updateMask: { paths: ["spec.price_override"] } }),
+      Code.FailedPrecondition,
     );
-    expect(own.code).toBe(Code.FailedPrecondition);
-    const created = await rpcError(
+    const created = await expectRpcCode(
       client.createModel({ model: fromJson(ModelSchema, { metadata: { name: "x" }, spec: { pricing, priceOverride: { discountPercent: "10" } } }) }),
+      Code.InvalidArgument,
     );
     expect(fieldsOf(created)).toEqual(["model.spec.priceOverride"]);
-    const system = await rpcError(
+    const system = await expectRpcCode(
       admin.updateSystemModel({ id: systemId, model: fromJson(ModelSchema, { spec: { priceOverride: { discountPercent: "10" } } }), updateMask: { paths: ["spec.price_override"] } }),
+      Code.InvalidArgument,
     );
     expect(fieldsOf(system)).toEqual(["model.spec.priceOverride"]);
     // "*" on an own model leaves the (unset) override alone.
@@ -343,8 +330,7 @@ describe("upstream changes under an override", () => {
     });
 
     const current = await client.getModel({ id: copyId });
-    const stale = await rpcError(client.acknowledgeUpstreamChange({ id: copyId, etag: flagged.metadata!.etag }));
-    expect(stale.code).toBe(Code.Aborted);
+    await expectRpcCode(client.acknowledgeUpstreamChange({ id: copyId, etag: flagged.metadata!.etag }), Code.Aborted);
     const { status, json } = await rest("POST", `/v1/models/${copyId}:acknowledgeUpstreamChange`, { etag: current.metadata!.etag });
     expect(status, JSON.stringify(json)).toBe(200);
     expect((json.spec as JsonObject).upstreamChanged).toBeUndefined();

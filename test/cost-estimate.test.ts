@@ -1,10 +1,11 @@
 import { fromJson, type JsonObject } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BadRequestSchema, PreconditionFailureSchema } from "../gen/google/rpc/error_details_pb.js";
+import { PreconditionFailureSchema } from "../gen/google/rpc/error_details_pb.js";
 import { ModelSchema } from "../gen/modelservice/v1/model_pb.js";
 import { modelClient, type ModelClient } from "./support/clients.js";
+import { expectRpcCode, fieldsOf } from "./support/expect-code.js";
 import { startTestService, type TestService } from "./support/service.js";
 
 /**
@@ -41,19 +42,6 @@ async function post(path: string, body: unknown): Promise<{ status: number; json
 async function ownModel(spec: JsonObject): Promise<string> {
   const model = await client().createModel({ model: fromJson(ModelSchema, { metadata: { name: `m-${Math.random().toString(36).slice(2)}` }, spec }) });
   return model.metadata!.id;
-}
-
-async function rpcError(call: Promise<unknown>): Promise<ConnectError> {
-  try {
-    await call;
-  } catch (e) {
-    return ConnectError.from(e);
-  }
-  throw new Error("the call succeeded");
-}
-
-function fieldsOf(error: ConnectError): string[] {
-  return error.findDetails(BadRequestSchema).flatMap((b) => b.fieldViolations.map((v) => v.field));
 }
 
 describe("priced from the per-million-token fields", () => {
@@ -103,8 +91,7 @@ describe("priced from the per-million-token fields", () => {
   });
 
   it.each(protocols)("refuses a used component without a price with FailedPrecondition naming it, over %s", async (protocol) => {
-    const error = await rpcError(client(protocol).estimateCost({ id, usage: { inputTokens: 10n, audioInputTokens: 5n, webSearches: 1n } }));
-    expect(error.code).toBe(Code.FailedPrecondition);
+    const error = await expectRpcCode(client(protocol).estimateCost({ id, usage: { inputTokens: 10n, audioInputTokens: 5n, webSearches: 1n } }), Code.FailedPrecondition);
     expect(error.rawMessage).toContain("usage.audioInputTokens");
     expect(error.rawMessage).toContain("audio_input_usd_per_mtok");
     expect(error.rawMessage).toContain("usage.webSearches");
@@ -121,8 +108,7 @@ describe("priced from the per-million-token fields", () => {
 
   it("refuses a model without any price for what was used: unknown is not free", async () => {
     const unpriced = await ownModel({ provider: "acme", family: "acme-unpriced" });
-    const error = await rpcError(client().estimateCost({ id: unpriced, usage: { inputTokens: 1n } }));
-    expect(error.code).toBe(Code.FailedPrecondition);
+    const error = await expectRpcCode(client().estimateCost({ id: unpriced, usage: { inputTokens: 1n } }), Code.FailedPrecondition);
     expect(error.rawMessage).toContain("input_usd_per_mtok");
   });
 
@@ -155,31 +141,29 @@ describe("priced from the per-million-token fields", () => {
     });
 
     it("names the failing request: unknown model, unpriced usage, malformed item", async () => {
-      const unknown = await rpcError(
+      const unknown = await expectRpcCode(
         client().batchEstimateCost({ requests: [{ id, usage: { inputTokens: 1n } }, { id: "model_00000000000000000000000000", usage: {} }] }),
+        Code.NotFound,
       );
-      expect(unknown.code).toBe(Code.NotFound);
       expect(unknown.rawMessage).toMatch(/^requests\[1\]: /);
-      const unpriced = await rpcError(
+      const unpriced = await expectRpcCode(
         client().batchEstimateCost({ requests: [{ id, usage: { audioOutputTokens: 1n } }, { id, usage: { inputTokens: 1n } }] }),
+        Code.FailedPrecondition,
       );
-      expect(unpriced.code).toBe(Code.FailedPrecondition);
       expect(unpriced.rawMessage).toMatch(/^requests\[0\]: .*usage\.audioOutputTokens/);
-      const malformed = await rpcError(
+      const malformed = await expectRpcCode(
         client().batchEstimateCost({ requests: [{ id, usage: { inputTokens: 1n } }, { id, usage: { outputTokens: -5n } }] }),
+        Code.InvalidArgument,
       );
-      expect(malformed.code).toBe(Code.InvalidArgument);
       expect(fieldsOf(malformed)).toEqual(["requests[1].usage.outputTokens"]);
-      const noUsage = await rpcError(client().batchEstimateCost({ requests: [{ id }] }));
-      expect(noUsage.code).toBe(Code.InvalidArgument);
+      const noUsage = await expectRpcCode(client().batchEstimateCost({ requests: [{ id }] }), Code.InvalidArgument);
       expect(fieldsOf(noUsage)).toEqual(["requests[0].usage"]);
     });
 
     it("refuses an empty batch and one over 1000 requests", async () => {
-      expect(fieldsOf(await rpcError(client().batchEstimateCost({ requests: [] })))).toEqual(["requests"]);
+      expect(fieldsOf(await expectRpcCode(client().batchEstimateCost({ requests: [] }), Code.InvalidArgument))).toEqual(["requests"]);
       const tooMany = Array.from({ length: 1001 }, () => ({ id, usage: {} }));
-      const error = await rpcError(client().batchEstimateCost({ requests: tooMany }));
-      expect(error.code).toBe(Code.InvalidArgument);
+      const error = await expectRpcCode(client().batchEstimateCost({ requests: tooMany }), Code.InvalidArgument);
       expect(fieldsOf(error)).toEqual(["requests"]);
     });
   });
@@ -212,25 +196,22 @@ describe("priced from the per-million-token fields", () => {
     });
 
     it.each(protocols)("refuses a negative count over %s", async (protocol) => {
-      const error = await rpcError(client(protocol).estimateCost({ id, usage: { webSearches: -1n } }));
-      expect(error.code).toBe(Code.InvalidArgument);
+      const error = await expectRpcCode(client(protocol).estimateCost({ id, usage: { webSearches: -1n } }), Code.InvalidArgument);
       expect(fieldsOf(error)).toEqual(["usage.webSearches"]);
     });
 
     it("refuses a request without usage, and one naming no model", async () => {
-      expect(fieldsOf(await rpcError(client().estimateCost({ id })))).toEqual(["usage"]);
-      expect(fieldsOf(await rpcError(client().estimateCost({ usage: {} })))).toEqual(["id"]);
-      expect(fieldsOf(await rpcError(client().estimateCost({ id, catalogId: "openai/gpt-5", usage: {} })))).toEqual(["catalogId"]);
+      expect(fieldsOf(await expectRpcCode(client().estimateCost({ id }), Code.InvalidArgument))).toEqual(["usage"]);
+      expect(fieldsOf(await expectRpcCode(client().estimateCost({ usage: {} }), Code.InvalidArgument))).toEqual(["id"]);
+      expect(fieldsOf(await expectRpcCode(client().estimateCost({ id, catalogId: "openai/gpt-5", usage: {} }), Code.InvalidArgument))).toEqual(["catalogId"]);
     });
   });
 
   describe("catalog ids", () => {
     it("refuses a malformed catalog id with InvalidArgument and an unknown one with NotFound, naming it", async () => {
-      const malformed = await rpcError(client().estimateCost({ catalogId: "no slash here", usage: {} }));
-      expect(malformed.code).toBe(Code.InvalidArgument);
+      const malformed = await expectRpcCode(client().estimateCost({ catalogId: "no slash here", usage: {} }), Code.InvalidArgument);
       expect(fieldsOf(malformed)).toEqual(["catalogId"]);
-      const unknown = await rpcError(client().estimateCost({ catalogId: "acme/no-such-model", usage: {} }));
-      expect(unknown.code).toBe(Code.NotFound);
+      const unknown = await expectRpcCode(client().estimateCost({ catalogId: "acme/no-such-model", usage: {} }), Code.NotFound);
       expect(unknown.rawMessage).toContain("acme/no-such-model");
       const { status } = await post("/v1/models:estimateCost", { catalogId: "acme/no-such-model", usage: {} });
       expect(status).toBe(404);

@@ -1,6 +1,6 @@
 import type { JsonObject } from "@bufbuild/protobuf";
 import type { CatalogEntryRecord } from "../../storage/model-store.js";
-import { noFacts, withSeedPricesFromPricing } from "../models/spec-facts.js";
+import { emptySpec, withSeedPricesFromPricing } from "../models/spec-facts.js";
 import { catalogOverlay, type OverlayFacts } from "./catalog-overlay.js";
 import { decimalOfFloat } from "./decimal-price.js";
 import { legacyCatalogIds } from "./legacy-catalog-ids.js";
@@ -97,20 +97,13 @@ function entryOf(provider: PackageProvider, model: PackageModel, data: PriceData
     catalogId: legacyCatalogIds.get(key) ?? key,
     name: overlay?.displayName ?? model.name ?? model.id,
     spec: withSeedPricesFromPricing({
+      ...emptySpec,
       family: model.id,
       provider: provider.id,
-      inputPriceCents: null,
-      outputPriceCents: null,
-      cachedInputPriceCents: null,
-      inputPriceUsd: null,
-      outputPriceUsd: null,
-      cachedInputPriceUsd: null,
       maxInputTokens: contextWindow,
       maxOutputTokens: overlay?.maxOutputTokens ?? null,
       capabilities: capabilitiesOf(overlay, pricing),
       description: model.description ?? null,
-      modelUrl: null,
-      ...noFacts,
       pricing,
       priceHistory: history,
       lifecycle: overlay?.lifecycle ?? null,

@@ -16,7 +16,7 @@ import { usdToCents } from "../catalog/decimal-price.js";
 import { behaviors } from "../validation/field-behavior.js";
 import type { FieldViolation } from "../validation/field-violations.js";
 import { capabilityName, storedStatus } from "./model-message.js";
-import { factToJson, noFacts, withPricingFromSeedPrices, withSeedPricesFromPricing } from "./spec-facts.js";
+import { emptySpec, factToJson, withPricingFromSeedPrices, withSeedPricesFromPricing } from "./spec-facts.js";
 
 function pathsOf(prefix: string, schema: DescMessage, keep: (f: DescField) => boolean): string[] {
   return schema.fields.filter(keep).map((f) => `${prefix}.${f.name}`);
@@ -105,23 +105,6 @@ function centsToUsd(cents: number): string {
   const fraction = String(cents % 100).padStart(2, "0").replace(/0+$/, "");
   return fraction === "" ? String(whole) : `${whole}.${fraction}`;
 }
-
-const emptySpec: ModelSpecRecord = {
-  family: null,
-  provider: null,
-  inputPriceCents: null,
-  outputPriceCents: null,
-  cachedInputPriceCents: null,
-  inputPriceUsd: null,
-  outputPriceUsd: null,
-  cachedInputPriceUsd: null,
-  maxInputTokens: null,
-  maxOutputTokens: null,
-  capabilities: [],
-  description: null,
-  modelUrl: null,
-  ...noFacts,
-};
 
 /** The spec of a request, over `base` for the paths given (all spec paths on create). */
 export function applySpec(base: ModelSpecRecord, spec: ModelSpec | undefined, paths: ReadonlySet<string>): ModelSpecRecord {

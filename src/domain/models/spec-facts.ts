@@ -103,3 +103,21 @@ export const noFacts: Pick<
   priceOverride: null,
   upstreamChanged: null,
 };
+
+/** A spec with nothing known: every field unset. */
+export const emptySpec: ModelSpecRecord = {
+  family: null,
+  provider: null,
+  inputPriceCents: null,
+  outputPriceCents: null,
+  cachedInputPriceCents: null,
+  inputPriceUsd: null,
+  outputPriceUsd: null,
+  cachedInputPriceUsd: null,
+  maxInputTokens: null,
+  maxOutputTokens: null,
+  capabilities: [],
+  description: null,
+  modelUrl: null,
+  ...noFacts,
+};
