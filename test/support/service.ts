@@ -9,6 +9,8 @@ import { loadConfig } from "../../src/config.js";
 import { scopes } from "../../src/domain/auth/principal.js";
 import { mintToken } from "../../src/domain/auth/token-minter.js";
 import { traceLogFields } from "../../src/telemetry/trace-log-fields.js";
+import { inject } from "vitest";
+import { createDatabase, testStore } from "./postgres.js";
 
 export const jwtSecret = "test-secret-test-secret-test-secret-0123456789";
 
@@ -32,6 +34,8 @@ export interface TestService {
 /**
  * Starts the real service on an ephemeral port with a fresh database under a temp directory.
  * With a tracer (src/telemetry/tracing.ts), RPCs and store calls record spans.
+ * With MODELSERVICE_TEST_STORE=postgres (and no MODELSERVICE_DB in `env`), the
+ * fresh database is a new database on the suite's PostgreSQL cluster.
  */
 export async function startTestService(env: Record<string, string> = {}, options: { tracer?: Tracer } = {}): Promise<TestService> {
   const dir = mkdtempSync(join(tmpdir(), "modelservice-test-"));
@@ -42,12 +46,14 @@ export async function startTestService(env: Record<string, string> = {}, options
       done();
     },
   });
+  const database = testStore() === "postgres" && env.MODELSERVICE_DB === undefined ? await createDatabase(postgresAdminUrl()) : undefined;
   const config = loadConfig({
     HOST: "127.0.0.1",
     PORT: "0",
     MODELSERVICE_DATA_DIR: dir,
     MODELSERVICE_JWT_SECRET: jwtSecret,
     MODELSERVICE_SHUTDOWN_GRACE_MS: "2000",
+    ...(database ? { MODELSERVICE_DB: database.url } : {}),
     ...env,
   });
   const secret = new TextEncoder().encode(jwtSecret);
@@ -78,8 +84,16 @@ export async function startTestService(env: Record<string, string> = {}, options
     },
     async dispose() {
       await running.close().catch(() => undefined);
+      await database?.drop();
       rmSync(dir, { recursive: true, force: true });
     },
   };
   return service;
+}
+
+/** The suite's cluster, which the global setup starts for MODELSERVICE_TEST_STORE=postgres. */
+function postgresAdminUrl(): string {
+  const url = inject("postgresAdminUrl");
+  if (!url) throw new Error("MODELSERVICE_TEST_STORE=postgres but no PostgreSQL cluster was started (test/support/postgres-global-setup.ts)");
+  return url;
 }
