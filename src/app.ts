@@ -21,9 +21,7 @@ import { ModelTransfer } from "./domain/models/model-transfer.js";
 import type { DraftStore } from "./storage/draft-store.js";
 import { openWatch } from "./domain/watch/open-watch.js";
 import type { ModelStore } from "./storage/model-store.js";
-import { SqliteChangeLog } from "./storage/sqlite/sqlite-change-log.js";
-import { SqliteDraftStore } from "./storage/sqlite/sqlite-draft-store.js";
-import { SqliteModelStore } from "./storage/sqlite/sqlite-model-store.js";
+import { openStores } from "./open-stores.js";
 import { draftStoreCalls, modelStoreCalls, tracedStore } from "./telemetry/traced-store.js";
 import { connectRoutes } from "./wire/connect-routes.js";
 import { consoleFiles, defaultConsoleDir } from "./wire/console/console-files.js";
@@ -58,17 +56,17 @@ export interface RunningService {
  */
 export async function startService(config: Config, logger: Logger, tracer?: Tracer): Promise<RunningService> {
   useBufferTextEncoding();
-  const sqlite = new SqliteModelStore({ path: config.databasePath, systemProfileId });
-  const storeSpans = { "db.system.name": "sqlite" };
-  const store = tracer ? tracedStore<ModelStore>(sqlite, "ModelStore", modelStoreCalls, tracer, storeSpans) : sqlite;
-  const draftStore = new SqliteDraftStore(sqlite.db, sqlite.writer);
+  const stores = await openStores(config, systemProfileId);
+  const storeSpans = { "db.system.name": stores.system };
+  const store = tracer ? tracedStore<ModelStore>(stores.store, "ModelStore", modelStoreCalls, tracer, storeSpans) : stores.store;
+  const draftStore = stores.drafts;
   const registry = await ModelRegistry.open(store, {
     sealer: CredentialSealer.fromSettings(config.encryptionKey, config.encryptionKeysOld),
     purgeAfterMs: config.purgeAfterMs,
     readCacheBytes: config.readCacheBytes,
   });
   const sync = await registry.syncCatalog(loadPlatformCatalog());
-  logger.info({ ...sync, database: config.databasePath }, "platform catalog synced");
+  logger.info({ ...sync, database: stores.location }, "platform catalog synced");
   const purge = () =>
     registry.purgeDeleted().then(
       (purged) => purged > 0 && logger.info({ purged }, "purged deleted models"),
@@ -83,7 +81,7 @@ export async function startService(config: Config, logger: Logger, tracer?: Trac
   const metrics = createMetrics({ databasePath: config.databasePath, readCache: () => registry.readCacheUsage() });
   const watch = await openWatch(
     store,
-    new SqliteChangeLog(sqlite.db, sqlite.writer),
+    stores.changes,
     {
       retentionMs: config.watchRetentionMs,
       bookmarkMs: config.watchBookmarkMs,
@@ -157,7 +155,7 @@ export async function startService(config: Config, logger: Logger, tracer?: Trac
   const server = new OnePortServer(
     httpHandler({
       cors: corsMiddleware(config.corsOrigins),
-      ready: () => accepting,
+      ready: () => accepting && stores.available(),
       metrics: metricsEndpoint(metrics.registry),
       openApi: JSON.stringify(openApiDocument(bindings, { title: "ModelService", version: "v1" })),
       docs: docsPage(),

@@ -188,6 +188,17 @@ export class DeadlinePassedError extends Error {
   }
 }
 
+/**
+ * The database could not be reached, or lost the connection (for a write
+ * maybe during its commit: its outcome is unknown, and its request id makes
+ * the retry safe). Retryable.
+ */
+export class StoreUnavailableError extends Error {
+  constructor(cause: unknown) {
+    super("the database is unavailable, retry", { cause });
+  }
+}
+
 export type WriteOutcome =
   | { kind: "written"; model: ModelRecord }
   /** The model changed since expectedVersion (or is gone). */

@@ -1,4 +1,5 @@
 import { Code, ConnectError, type Interceptor, type StreamResponse } from "@connectrpc/connect";
+import { StoreUnavailableError } from "../../storage/model-store.js";
 
 /**
  * True for SQLite's "database is busy" (SQLITE_BUSY and its extended codes),
@@ -11,6 +12,7 @@ export function isSqliteBusy(e: unknown): boolean {
 }
 
 function mapped(e: unknown): unknown {
+  if (e instanceof StoreUnavailableError) return new ConnectError(e.message, Code.Unavailable, undefined, undefined, e);
   return isSqliteBusy(e) ? new ConnectError("database is busy, retry", Code.Unavailable, undefined, undefined, e) : e;
 }
 

@@ -1,0 +1,193 @@
+import type { Sql } from "postgres";
+
+/**
+ * Schema versions of the PostgreSQL store, applied in order; the
+ * schema_migrations table records each one applied. Append new versions,
+ * never edit a released one.
+ *
+ * Text columns compare and sort bytewise (COLLATE "C"), as SQLite's BINARY
+ * does, whatever the database's locale: pages and filters answer the same on
+ * both stores. Times are epoch milliseconds (bigint), as in the SQLite store.
+ */
+const migrations: readonly string[] = [
+  `
+  CREATE TABLE settings (
+    name text COLLATE "C" PRIMARY KEY,
+    value text NOT NULL
+  );
+
+  CREATE TABLE workspaces (
+    id text COLLATE "C" PRIMARY KEY,
+    account_id text COLLATE "C" NOT NULL,
+    created_at bigint NOT NULL
+  );
+
+  CREATE TABLE models (
+    id text COLLATE "C" PRIMARY KEY,
+    workspace_id text COLLATE "C" REFERENCES workspaces(id),
+    account_id text COLLATE "C",
+    name text COLLATE "C" NOT NULL,
+    profile_id text COLLATE "C" NOT NULL,
+    bundle_key text COLLATE "C",
+    external_id text COLLATE "C",
+    labels jsonb NOT NULL DEFAULT '{}',
+    catalog_id text COLLATE "C",
+    system_model_id text COLLATE "C" REFERENCES models(id),
+    origin text COLLATE "C" NOT NULL CHECK (origin IN ('MODEL_ORIGIN_SYSTEM', 'MODEL_ORIGIN_WORKSPACE')),
+    visible boolean NOT NULL DEFAULT true,
+    family text COLLATE "C",
+    provider text COLLATE "C",
+    input_price_cents bigint,
+    output_price_cents bigint,
+    cached_input_price_cents bigint,
+    input_price_usd text,
+    output_price_usd text,
+    cached_input_price_usd text,
+    max_input_tokens bigint,
+    max_output_tokens bigint,
+    capabilities jsonb NOT NULL DEFAULT '[]',
+    description text COLLATE "C",
+    model_url text COLLATE "C",
+    credentials_key_id text,
+    credentials_blob bytea,
+    has_token boolean NOT NULL DEFAULT false,
+    has_client_key boolean NOT NULL DEFAULT false,
+    credential_fingerprint text,
+    credentials_updated_at bigint,
+    status text COLLATE "C" CHECK (status IN ('MODEL_STATUS_ENABLED', 'MODEL_STATUS_DISABLED')),
+    version bigint NOT NULL DEFAULT 1,
+    created_at bigint NOT NULL,
+    updated_at bigint NOT NULL,
+    delete_time bigint,
+    purge_time bigint,
+    -- Shipped system models: digest of the catalog file entry last applied.
+    shipped_digest text,
+    shipped_position integer,
+    -- Full-text index of the searchable text, kept by models_search_text().
+    search tsvector NOT NULL DEFAULT ''::tsvector,
+    CHECK ((workspace_id IS NULL) = (status IS NULL))
+  );
+
+  CREATE INDEX models_by_workspace_created ON models (workspace_id, created_at, id);
+  CREATE UNIQUE INDEX models_system_catalog_id ON models (catalog_id) WHERE workspace_id IS NULL;
+  CREATE UNIQUE INDEX models_workspace_copy ON models (workspace_id, system_model_id) WHERE system_model_id IS NOT NULL;
+  CREATE INDEX models_by_system_model ON models (system_model_id) WHERE system_model_id IS NOT NULL;
+  CREATE UNIQUE INDEX models_external_id ON models (coalesce(workspace_id, ''), external_id)
+    WHERE external_id IS NOT NULL AND delete_time IS NULL;
+  CREATE INDEX models_search ON models USING gin (search);
+
+  -- Words as SQLite's unicode61 tokenizer sees them: runs of letters and
+  -- digits, lower case. Weights rank a match in the name (A) over family (B),
+  -- provider and external id (C), description and labels (D).
+  CREATE FUNCTION models_search_text() RETURNS trigger LANGUAGE plpgsql AS $$
+  BEGIN
+    NEW.search :=
+      setweight(to_tsvector('simple', regexp_replace(coalesce(NEW.name, ''), '[^[:alnum:]]+', ' ', 'g')), 'A') ||
+      setweight(to_tsvector('simple', regexp_replace(coalesce(NEW.family, ''), '[^[:alnum:]]+', ' ', 'g')), 'B') ||
+      setweight(to_tsvector('simple', regexp_replace(coalesce(NEW.provider, '') || ' ' || coalesce(NEW.external_id, ''), '[^[:alnum:]]+', ' ', 'g')), 'C') ||
+      setweight(to_tsvector('simple', regexp_replace(coalesce(NEW.description, '') || ' ' ||
+        coalesce((SELECT string_agg(key || ' ' || value, ' ') FROM jsonb_each_text(NEW.labels)), ''), '[^[:alnum:]]+', ' ', 'g')), 'D');
+    RETURN NEW;
+  END $$;
+  CREATE TRIGGER models_search_text BEFORE INSERT OR UPDATE OF name, family, provider, description, labels, external_id ON models
+    FOR EACH ROW EXECUTE FUNCTION models_search_text();
+
+  CREATE TABLE model_revisions (
+    id text COLLATE "C" PRIMARY KEY,
+    model_id text COLLATE "C" NOT NULL,
+    action text NOT NULL,
+    profile_id text NOT NULL,
+    request_id text NOT NULL,
+    changes jsonb NOT NULL,
+    created_at bigint NOT NULL
+  );
+  CREATE INDEX model_revisions_by_model ON model_revisions (model_id, id);
+
+  CREATE TABLE request_ids (
+    scope text COLLATE "C" NOT NULL,
+    request_id text COLLATE "C" NOT NULL,
+    request_hash text NOT NULL,
+    model_id text NOT NULL,
+    created_at bigint NOT NULL,
+    PRIMARY KEY (scope, request_id)
+  );
+
+  CREATE TABLE model_drafts (
+    id text COLLATE "C" PRIMARY KEY,
+    workspace_id text COLLATE "C" NOT NULL REFERENCES workspaces(id),
+    profile_id text COLLATE "C" NOT NULL,
+    base_model_id text,
+    base_etag text,
+    -- The draft Model as proto JSON; credentials are never kept in a draft.
+    model text NOT NULL,
+    version bigint NOT NULL,
+    created_at bigint NOT NULL,
+    updated_at bigint NOT NULL
+  );
+  CREATE INDEX model_drafts_by_author ON model_drafts (workspace_id, profile_id, updated_at);
+
+  -- The change log: one row per change of a model, appended by the trigger
+  -- below in the transaction of the write, whatever the write path. A
+  -- transaction takes model_changes_order (an advisory lock held to its
+  -- commit) before its first row, so seq grows in commit order across every
+  -- replica: a reader that has seen seq n never later finds a smaller one.
+  -- before/after are the model's columns without sealed credentials; NULL
+  -- when the row did not or no longer exists. Updates that change nothing a
+  -- reader sees (catalog bookkeeping, key rotation) leave no row. Each
+  -- commit notifies channel model_changes.
+  CREATE TABLE model_changes (
+    seq bigserial PRIMARY KEY,
+    workspace_id text COLLATE "C",
+    model_id text COLLATE "C" NOT NULL,
+    before jsonb,
+    after jsonb,
+    committed_at bigint NOT NULL
+  );
+  CREATE INDEX model_changes_by_time ON model_changes (committed_at);
+
+  CREATE FUNCTION model_change_record() RETURNS trigger LANGUAGE plpgsql AS $$
+  DECLARE
+    old_json jsonb := CASE WHEN TG_OP = 'INSERT' THEN NULL ELSE to_jsonb(OLD) - 'credentials_key_id' - 'credentials_blob' - 'search' - 'shipped_digest' - 'shipped_position' END;
+    new_json jsonb := CASE WHEN TG_OP = 'DELETE' THEN NULL ELSE to_jsonb(NEW) - 'credentials_key_id' - 'credentials_blob' - 'search' - 'shipped_digest' - 'shipped_position' END;
+    model models := CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;
+  BEGIN
+    IF TG_OP = 'UPDATE' AND OLD.version IS NOT DISTINCT FROM NEW.version AND OLD.delete_time IS NOT DISTINCT FROM NEW.delete_time
+      AND OLD.visible IS NOT DISTINCT FROM NEW.visible AND OLD.status IS NOT DISTINCT FROM NEW.status THEN
+      RETURN NULL;
+    END IF;
+    PERFORM pg_advisory_xact_lock(hashtext('model_changes_order'));
+    INSERT INTO model_changes (workspace_id, model_id, before, after, committed_at)
+      VALUES (model.workspace_id, model.id, old_json, new_json, (extract(epoch FROM clock_timestamp()) * 1000)::bigint);
+    PERFORM pg_notify('model_changes', '');
+    RETURN NULL;
+  END $$;
+  CREATE TRIGGER model_changes AFTER INSERT OR UPDATE OR DELETE ON models
+    FOR EACH ROW EXECUTE FUNCTION model_change_record();
+  `,
+];
+
+/** Key of the advisory lock migrations run under (any constant shared by every release). */
+const migrationLock = 0x6d6f_6465; // "mode"
+
+/**
+ * Applies the migrations the database has not seen yet, each in its own
+ * transaction under one advisory lock and re-reading schema_migrations, so
+ * replicas starting at once apply each migration exactly once.
+ */
+export async function migrate(sql: Sql): Promise<number> {
+  for (;;) {
+    const applied = await sql.begin(async (tx) => {
+      await tx`SELECT pg_advisory_xact_lock(${migrationLock})`;
+      await tx`CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`;
+      const [{ current }] = await tx<Array<{ current: number }>>`SELECT coalesce(max(version), 0)::int AS current FROM schema_migrations`;
+      if (current > migrations.length) {
+        throw new Error(`database schema version ${current} is newer than this release knows (${migrations.length}); refusing to start`);
+      }
+      if (current === migrations.length) return false;
+      await tx.unsafe(migrations[current]!);
+      await tx`INSERT INTO schema_migrations (version) VALUES (${current + 1})`;
+      return true;
+    });
+    if (!applied) return migrations.length;
+  }
+}
