@@ -86,7 +86,7 @@ function listFilter(q: ModelListQuery, params: Params, tsquery: string | undefin
     const p = params.add(likeLiteral(q.prefix) + "%");
     where.push(`(models.name ILIKE ${p} ESCAPE '\\' OR models.external_id ILIKE ${p} ESCAPE '\\' OR models.id ILIKE ${p} ESCAPE '\\')`);
   }
-  for (const [key, value] of q.labels) where.push(`models.labels @> ${params.add({ [key]: value })}::jsonb`);
+  for (const [key, value] of q.labels) where.push(`models.labels::jsonb @> ${params.add({ [key]: value })}::jsonb`);
   if (tsquery !== undefined) where.push(`models.search @@ ${tsquery}`);
   if (q.filter) {
     where.push(
@@ -95,7 +95,7 @@ function listFilter(q: ModelListQuery, params: Params, tsquery: string | undefin
         true: "TRUE",
         false: "FALSE",
         boolean: (v) => v,
-        labels: "jsonb_each_text(models.labels) AS label(key, value)",
+        labels: "json_each_text(models.labels) AS label(key, value)",
         capabilities: "jsonb_array_elements_text(models.capabilities) AS capability(value)",
         like: "ILIKE",
       })})`,

@@ -1,5 +1,19 @@
 import type { Sql } from "postgres";
 
+/** The columns of a model the change log keeps: all but sealed credentials and bookkeeping (as of migration 1). */
+const snapshotColumns = [
+  "id", "workspace_id", "account_id", "name", "profile_id", "bundle_key", "external_id", "labels", "catalog_id",
+  "system_model_id", "origin", "visible", "family", "provider", "input_price_cents", "output_price_cents",
+  "cached_input_price_cents", "input_price_usd", "output_price_usd", "cached_input_price_usd", "max_input_tokens",
+  "max_output_tokens", "capabilities", "description", "model_url", "has_token", "has_client_key",
+  "credential_fingerprint", "credentials_updated_at", "status", "version", "created_at", "updated_at", "delete_time", "purge_time",
+];
+
+/** json_build_object of a row's snapshot columns (labels embedded as written). */
+function snapshot(row: "OLD" | "NEW"): string {
+  return `json_build_object(${snapshotColumns.map((c) => `'${c}', ${row}.${c}`).join(", ")})`;
+}
+
 /**
  * Schema versions of the PostgreSQL store, applied in order; the
  * schema_migrations table records each one applied. Append new versions,
@@ -30,7 +44,8 @@ const migrations: readonly string[] = [
     profile_id text COLLATE "C" NOT NULL,
     bundle_key text COLLATE "C",
     external_id text COLLATE "C",
-    labels jsonb NOT NULL DEFAULT '{}',
+    -- json, not jsonb: labels keep the order they were written in, as on SQLite.
+    labels json NOT NULL DEFAULT '{}',
     catalog_id text COLLATE "C",
     system_model_id text COLLATE "C" REFERENCES models(id),
     origin text COLLATE "C" NOT NULL CHECK (origin IN ('MODEL_ORIGIN_SYSTEM', 'MODEL_ORIGIN_WORKSPACE')),
@@ -86,7 +101,7 @@ const migrations: readonly string[] = [
       setweight(to_tsvector('simple', regexp_replace(coalesce(NEW.family, ''), '[^[:alnum:]]+', ' ', 'g')), 'B') ||
       setweight(to_tsvector('simple', regexp_replace(coalesce(NEW.provider, '') || ' ' || coalesce(NEW.external_id, ''), '[^[:alnum:]]+', ' ', 'g')), 'C') ||
       setweight(to_tsvector('simple', regexp_replace(coalesce(NEW.description, '') || ' ' ||
-        coalesce((SELECT string_agg(key || ' ' || value, ' ') FROM jsonb_each_text(NEW.labels)), ''), '[^[:alnum:]]+', ' ', 'g')), 'D');
+        coalesce((SELECT string_agg(key || ' ' || value, ' ') FROM json_each_text(NEW.labels)), ''), '[^[:alnum:]]+', ' ', 'g')), 'D');
     RETURN NEW;
   END $$;
   CREATE TRIGGER models_search_text BEFORE INSERT OR UPDATE OF name, family, provider, description, labels, external_id ON models
@@ -139,16 +154,16 @@ const migrations: readonly string[] = [
     seq bigserial PRIMARY KEY,
     workspace_id text COLLATE "C",
     model_id text COLLATE "C" NOT NULL,
-    before jsonb,
-    after jsonb,
+    before json,
+    after json,
     committed_at bigint NOT NULL
   );
   CREATE INDEX model_changes_by_time ON model_changes (committed_at);
 
   CREATE FUNCTION model_change_record() RETURNS trigger LANGUAGE plpgsql AS $$
   DECLARE
-    old_json jsonb := CASE WHEN TG_OP = 'INSERT' THEN NULL ELSE to_jsonb(OLD) - 'credentials_key_id' - 'credentials_blob' - 'search' - 'shipped_digest' - 'shipped_position' END;
-    new_json jsonb := CASE WHEN TG_OP = 'DELETE' THEN NULL ELSE to_jsonb(NEW) - 'credentials_key_id' - 'credentials_blob' - 'search' - 'shipped_digest' - 'shipped_position' END;
+    old_json json := CASE WHEN TG_OP = 'INSERT' THEN NULL ELSE ${snapshot("OLD")} END;
+    new_json json := CASE WHEN TG_OP = 'DELETE' THEN NULL ELSE ${snapshot("NEW")} END;
     model models := CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;
   BEGIN
     IF TG_OP = 'UPDATE' AND OLD.version IS NOT DISTINCT FROM NEW.version AND OLD.delete_time IS NOT DISTINCT FROM NEW.delete_time
