@@ -13,6 +13,11 @@ export interface PostgresCluster {
   adminUrl: string;
   /** The data directory, for pg_ctl. */
   dataDir: string;
+  /** Shuts the server down (fast: sessions are ended), keeping its data. */
+  stopServer(): void;
+  /** Starts the server again on the same port and data. */
+  startServer(): void;
+  /** Shuts the server down and deletes everything. */
   stop(): void;
 }
 
@@ -62,24 +67,31 @@ export async function startPostgresCluster(): Promise<PostgresCluster> {
     }
     rmSync(dir, { recursive: true, force: true });
   };
+  const options = [
+    `-p ${port}`,
+    "-c listen_addresses=127.0.0.1",
+    `-c unix_socket_directories=${dir}`,
+    "-c fsync=off",
+    "-c synchronous_commit=off",
+    "-c full_page_writes=off",
+    "-c max_connections=300",
+  ].join(" ");
+  const startServer = () => run(join(bin, "pg_ctl"), ["-D", dataDir, "-l", join(dir, "server.log"), "-o", options, "-w", "-t", "60", "start"]);
   try {
     run(join(bin, "initdb"), ["-D", dataDir, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--lc-collate=C", "--lc-ctype=C.UTF-8", "--no-sync", "--no-instructions"]);
-    const options = [
-      `-p ${port}`,
-      "-c listen_addresses=127.0.0.1",
-      `-c unix_socket_directories=${dir}`,
-      "-c fsync=off",
-      "-c synchronous_commit=off",
-      "-c full_page_writes=off",
-      "-c max_connections=300",
-    ].join(" ");
-    run(join(bin, "pg_ctl"), ["-D", dataDir, "-l", join(dir, "server.log"), "-o", options, "-w", "-t", "60", "start"]);
+    startServer();
   } catch (e) {
     const log = existsSync(join(dir, "server.log")) ? readFileSync(join(dir, "server.log"), "utf8") : "";
     stop();
     throw new Error(`could not start a PostgreSQL cluster for the tests: ${(e as Error).message}${log}`);
   }
-  return { adminUrl: `postgres://postgres@127.0.0.1:${port}/postgres`, dataDir, stop };
+  return {
+    adminUrl: `postgres://postgres@127.0.0.1:${port}/postgres`,
+    dataDir,
+    stopServer: () => run(join(bin, "pg_ctl"), ["-D", dataDir, "-m", "fast", "-w", "stop"]),
+    startServer,
+    stop,
+  };
 }
 
 /** Creates a fresh, empty database on the cluster; returns its URL and a function that drops it. */

@@ -31,7 +31,8 @@ function snapshotModel(json: PgModelRow | null): ModelRecord | null {
  * the transaction of every write, in commit order across replicas (see
  * pg-migrations.ts). Every replica reads the same log, so a watcher on one
  * sees the commits of all, and one that lost the database catches up from
- * its last seq when it is back.
+ * its last seq when it is back. Commits are announced by NOTIFY, so readers
+ * need not wait for their next poll.
  */
 export class PgChangeLog implements ChangeLog {
   constructor(private readonly db: PgDatabase) {}
@@ -65,6 +66,12 @@ export class PgChangeLog implements ChangeLog {
         return { head: bounds(row!).head, models: models.map((m) => rowToModel({ ...m, credentials_key_id: null, credentials_blob: null })) };
       }),
     );
+  }
+
+  /** LISTEN model_changes (the trigger notifies at each commit); the driver listens again after a reconnect and calls `listener` then too. */
+  async onCommit(listener: () => void): Promise<() => Promise<void>> {
+    const { unlisten } = await this.db.run((sql) => sql.listen("model_changes", listener, listener));
+    return unlisten;
   }
 
   async prune(before: number): Promise<number> {
