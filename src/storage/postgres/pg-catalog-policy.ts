@@ -96,7 +96,7 @@ export class PgCatalogPolicy {
           purgeTime: null,
         };
         // Another replica syncing the same release at once added it first: nothing to do.
-        const inserted = await tx.unsafe(`${insertModelSql} ON CONFLICT DO NOTHING`, modelValues(system) as never[]);
+        const inserted = await tx.unsafe(`${insertModelSql} ON CONFLICT DO NOTHING`, modelValues(system));
         if (inserted.count === 0) continue;
         await tx.unsafe("UPDATE models SET shipped_digest = $1, shipped_position = $2 WHERE id = $3", [entryDigest, position, system.id]);
         result.added++;
@@ -108,7 +108,7 @@ export class PgCatalogPolicy {
       if (row.shipped_digest === entryDigest) continue;
       result.changed++;
       const system = { ...rowToModel(row), name: entry.name, spec: entry.spec, version: row.version + 1, updatedAt: copy.now };
-      await tx.unsafe(updateModelSql, [...modelValues(system), row.version] as never[]);
+      await tx.unsafe(updateModelSql, [...modelValues(system), row.version]);
       await tx.unsafe("UPDATE models SET shipped_digest = $1 WHERE id = $2", [entryDigest, row.id]);
       await tx.unsafe(inheritSql, [system.id]);
     }
@@ -129,7 +129,7 @@ export class PgCatalogPolicy {
       `SELECT ${selectModel} FROM models WHERE workspace_id IS NULL AND visible AND delete_time IS NULL
        ORDER BY shipped_position IS NULL, shipped_position, created_at, id`,
     );
-    for (const system of systems) await tx.unsafe(insertModelSql, modelValues(copyOf(rowToModel(system), workspace, copy)) as never[]);
+    for (const system of systems) await tx.unsafe(insertModelSql, modelValues(copyOf(rowToModel(system), workspace, copy)));
     return workspace;
   }
 
@@ -147,7 +147,7 @@ export class PgCatalogPolicy {
       [system.id],
     );
     for (const ws of without) {
-      await tx.unsafe(`${insertModelSql} ON CONFLICT DO NOTHING`, modelValues(copyOf(system, { id: ws.id, accountId: ws.account_id }, copy)) as never[]);
+      await tx.unsafe(`${insertModelSql} ON CONFLICT DO NOTHING`, modelValues(copyOf(system, { id: ws.id, accountId: ws.account_id }, copy)));
     }
     return without.length;
   }

@@ -76,9 +76,8 @@ export class PgChangeLog implements ChangeLog {
 
   async prune(before: number): Promise<number> {
     return this.db.transaction(async (tx) => {
-      const [{ last }] = (await tx.unsafe<Array<{ last: number | null }>>("SELECT max(seq) AS last FROM model_changes WHERE committed_at < $1", [before])) as unknown as [
-        { last: number | null },
-      ];
+      const [row] = await tx.unsafe<Array<{ last: number | null }>>("SELECT max(seq) AS last FROM model_changes WHERE committed_at < $1", [before]);
+      const last = row!.last;
       if (last === null) return 0;
       await tx.unsafe(
         `INSERT INTO settings (name, value) VALUES ('${prunedThroughSetting}', $1)

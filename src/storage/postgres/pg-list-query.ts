@@ -1,11 +1,11 @@
 import { compileFilter, likeLiteral, orderToSql } from "../filter-sql.js";
 import type { ListPosition, ModelListQuery } from "../model-store.js";
-import { modelColumns } from "./pg-rows.js";
+import { modelColumns, type PgParam } from "./pg-rows.js";
 
 /** A query's text and its positional parameters ($1, $2, …). */
 export interface PgQuery {
   text: string;
-  params: unknown[];
+  params: PgParam[];
 }
 
 interface SortKey {
@@ -19,8 +19,8 @@ export const selectModel = modelColumns.map((c) => `models.${c}`).join(", ");
 
 /** Collects positional parameters: each value once per use, referenced as $n. */
 class Params {
-  readonly values: unknown[] = [];
-  add(value: unknown): string {
+  readonly values: PgParam[] = [];
+  add(value: PgParam): string {
     this.values.push(value);
     return `$${this.values.length}`;
   }

@@ -17,7 +17,7 @@ import { PgCatalogPolicy } from "./pg-catalog-policy.js";
 import { isUniqueViolation, type PgDatabase } from "./pg-database.js";
 import { listQueries, selectModel } from "./pg-list-query.js";
 import { migrate } from "./pg-migrations.js";
-import { insertModelSql, modelValues, rowToModel, updateModelSql, type PgModelRow } from "./pg-rows.js";
+import { insertModelSql, modelValues, rowToModel, updateModelSql, type PgModelRow, type PgParam } from "./pg-rows.js";
 
 interface RequestRow {
   scope: string;
@@ -90,8 +90,8 @@ export class PgModelStore implements ModelStore {
     // One snapshot for the count, the page and the facets.
     return this.db.run((sql) =>
       sql.begin("ISOLATION LEVEL REPEATABLE READ READ ONLY", async (tx) => {
-        const total = queries.count ? (await tx.unsafe<Array<{ n: number }>>(queries.count.text, queries.count.params as never[]))[0]!.n : 0;
-        const rows = await tx.unsafe<Array<PgModelRow & Record<string, string | number | null>>>(queries.page.text, queries.page.params as never[]);
+        const total = queries.count ? (await tx.unsafe<Array<{ n: number }>>(queries.count.text, queries.count.params))[0]!.n : 0;
+        const rows = await tx.unsafe<Array<PgModelRow & Record<string, string | number | null>>>(queries.page.text, queries.page.params);
         const result: ModelListResult = {
           models: rows.map(rowToModel),
           positions: rows.map((r) => ({ values: Array.from({ length: queries.positionKeys }, (_v, i) => r[`sort_${i}`] ?? null), id: r.id })),
@@ -100,7 +100,7 @@ export class PgModelStore implements ModelStore {
         if (queries.facets.length > 0) {
           result.facets = {};
           for (const { field, query } of queries.facets) {
-            result.facets[field] = [...(await tx.unsafe<Array<{ value: string; count: number }>>(query.text, query.params as never[]))].map((f) => ({
+            result.facets[field] = [...(await tx.unsafe<Array<{ value: string; count: number }>>(query.text, query.params))].map((f) => ({
               value: f.value,
               count: f.count,
             }));
@@ -202,22 +202,22 @@ export class PgModelStore implements ModelStore {
       }
     }
     if (write.expectedVersion === undefined) {
-      await tx.unsafe(insertModelSql, modelValues(model) as never[]);
+      await tx.unsafe(insertModelSql, modelValues(model));
     } else {
-      const changed = await tx.unsafe(updateModelSql, [...modelValues(model), write.expectedVersion] as never[]);
+      const changed = await tx.unsafe(updateModelSql, [...modelValues(model), write.expectedVersion]);
       if (changed.count === 0) return { kind: "stale" };
     }
     if (write.copies && model.workspaceId === null) await this.catalog.afterSystemWrite(tx, model, write.expectedVersion !== undefined, write.copies);
     const r = write.revision;
     await tx.unsafe(
       "INSERT INTO model_revisions (id, model_id, action, profile_id, request_id, changes, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-      [r.id, r.modelId, r.action, r.profileId, r.requestId, r.changes as never, r.createdAt],
+      [r.id, r.modelId, r.action, r.profileId, r.requestId, r.changes as unknown as PgParam, r.createdAt],
     );
     return { kind: "written", model };
   }
 
   async insertModel(model: ModelRecord): Promise<void> {
-    await this.db.run((sql) => sql.unsafe(insertModelSql, modelValues(model) as never[]));
+    await this.db.run((sql) => sql.unsafe(insertModelSql, modelValues(model)));
   }
 
   async findRequest(scope: string, requestId: string): Promise<IdempotencyRecord | undefined> {
@@ -228,7 +228,7 @@ export class PgModelStore implements ModelStore {
   async listRevisions(modelId: string, limit: number, beforeId?: string): Promise<RevisionPage> {
     return this.db.run((sql) =>
       sql.begin("ISOLATION LEVEL REPEATABLE READ READ ONLY", async (tx) => {
-        const [{ n }] = await tx.unsafe<Array<{ n: number }>>("SELECT count(*) AS n FROM model_revisions WHERE model_id = $1", [modelId]) as unknown as [{ n: number }];
+        const [count] = await tx.unsafe<Array<{ n: number }>>("SELECT count(*) AS n FROM model_revisions WHERE model_id = $1", [modelId]);
         const rows = await tx.unsafe<Array<{ id: string; model_id: string; action: string; profile_id: string; request_id: string; changes: unknown; created_at: number }>>(
           beforeId === undefined
             ? "SELECT * FROM model_revisions WHERE model_id = $1 ORDER BY id DESC LIMIT $2"
@@ -236,7 +236,7 @@ export class PgModelStore implements ModelStore {
           beforeId === undefined ? [modelId, limit] : [modelId, limit, beforeId],
         );
         return {
-          total: n,
+          total: count!.n,
           revisions: rows.map((r) => ({
             id: r.id,
             modelId: r.model_id,

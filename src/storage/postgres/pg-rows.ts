@@ -1,3 +1,4 @@
+import type { ParameterOrJSON } from "postgres";
 import type { ModelRecord, ModelSpecRecord, StoredModelOrigin, StoredModelStatus } from "../model-store.js";
 
 /** A models row as the driver returns it (bigint parsed to number, jsonb parsed), or as to_jsonb() writes it in the change log. */
@@ -82,10 +83,11 @@ export const modelColumns = [
   "purge_time",
 ] as const;
 
-type ParamValue = string | number | boolean | Uint8Array | object | null;
+/** A query parameter: JSON values are serialized by the driver for json and jsonb columns. */
+export type PgParam = ParameterOrJSON<never>;
 
 /** The values of `modelColumns` for a model; the driver serializes jsonb columns' values (the types the server describes). */
-export function modelValues(m: ModelRecord): ParamValue[] {
+export function modelValues(m: ModelRecord): PgParam[] {
   const s = m.spec;
   const c = m.credentials;
   return [
