@@ -71,6 +71,7 @@ export class PgDatabase {
   /** False from a lost connection until the database answers again. */
   available = true;
   private probe?: NodeJS.Timeout;
+  private closed = false;
 
   constructor(options: PostgresOptions) {
     this.sql = postgres(options.url, {
@@ -120,11 +121,13 @@ export class PgDatabase {
   }
 
   close(): Promise<void> {
+    this.closed = true;
     clearTimeout(this.probe);
     return this.sql.end({ timeout: 5 });
   }
 
   private failFast(): void {
+    if (this.closed) throw new Error("the database is not open: the store was closed");
     if (!this.available) throw new StoreUnavailableError(new Error("the database did not answer the last probe"));
   }
 
