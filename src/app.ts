@@ -78,7 +78,7 @@ export async function startService(config: Config, logger: Logger, tracer?: Trac
   const health = new HealthStatus();
   health.set(ModelService.typeName, HealthCheckResponse_ServingStatus.SERVING);
   const handlers = new Map<DescMethod, UniversalHandler>();
-  const metrics = createMetrics({ databasePath: config.databasePath, readCache: () => registry.readCacheUsage() });
+  const metrics = createMetrics({ databasePath: config.databasePath, databaseSize: stores.databaseSize, readCache: () => registry.readCacheUsage() });
   const watch = await openWatch(
     store,
     stores.changes,

@@ -21,6 +21,8 @@ export interface Stores {
   location: string;
   /** False while the database cannot be reached (/readyz answers 503). */
   available(): boolean;
+  /** The database's size on disk, where it is not the SQLite file. */
+  databaseSize?: () => Promise<number>;
 }
 
 /** A postgres:// URL in MODELSERVICE_DB selects the PostgreSQL store (several replicas on one database); anything else SQLite. */
@@ -41,6 +43,7 @@ export async function openStores(config: Config, systemProfileId: string): Promi
       system: "postgresql",
       location: location.toString(),
       available: () => db.available,
+      databaseSize: () => db.sizeBytes(),
     };
   }
   const sqlite = new SqliteModelStore({ path: config.databasePath, systemProfileId });

@@ -32,6 +32,8 @@ export interface ServiceMetrics {
 export interface MetricsOptions {
   /** The SQLite database file; its size and its -wal file's are modelservice_database_bytes. ":memory:" counts 0. */
   databasePath: string;
+  /** The database's size on disk, where it is not a file at databasePath (PostgreSQL). */
+  databaseSize?: () => Promise<number>;
   /** What the read cache holds now; modelservice_read_cache_bytes and _entries. */
   readCache?: () => { bytes: number; entries: number };
   /** Also collect prom-client's default process metrics (CPU, memory, event loop, GC). Default true. */
@@ -97,12 +99,13 @@ export function createMetrics(options: MetricsOptions): ServiceMetrics {
     registers: [registry],
   });
   const databasePath = options.databasePath;
+  const databaseSize = options.databaseSize ?? (() => databaseBytes(databasePath));
   new Gauge({
     name: "modelservice_database_bytes",
-    help: "Size of the SQLite database on disk (database file plus write-ahead log), in bytes.",
+    help: "Size of the database on disk (SQLite: database file plus write-ahead log; PostgreSQL: pg_database_size), in bytes.",
     registers: [registry],
     async collect() {
-      this.set(await databaseBytes(databasePath));
+      this.set(await databaseSize());
     },
   });
   const readCache = options.readCache;

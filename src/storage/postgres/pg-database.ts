@@ -120,6 +120,16 @@ export class PgDatabase {
     }
   }
 
+  /** The database's size on disk (pg_database_size), in bytes; NaN while it does not answer (so /metrics still does). */
+  async sizeBytes(): Promise<number> {
+    try {
+      const [row] = await this.run((sql) => sql<Array<{ bytes: number }>>`SELECT pg_database_size(current_database()) AS bytes`);
+      return row!.bytes;
+    } catch {
+      return Number.NaN;
+    }
+  }
+
   close(): Promise<void> {
     this.closed = true;
     clearTimeout(this.probe);
