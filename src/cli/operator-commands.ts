@@ -7,6 +7,8 @@ import { errorLine, exitCodeOf } from "./errors.js";
 // The database and token libraries load only when an operator command runs,
 // so that the client commands start quickly.
 async function openStore(path: string) {
+  // config.databasePath is empty when MODELSERVICE_DB is a postgres:// URL.
+  if (path === "") throw new ConfigError("MODELSERVICE_DB is a PostgreSQL URL: migrate and rotate-keys work on SQLite only so far");
   const [{ SqliteModelStore }, { systemProfileId }] = await Promise.all([
     import("../storage/sqlite/sqlite-model-store.js"),
     import("../domain/models/model-registry.js"),
