@@ -23,3 +23,9 @@ export class Samples<Key extends string, R> {
 export function alternating<T>(round: number, items: T[]): T[] {
   return round % 2 === 0 ? items : [...items].reverse();
 }
+
+/** The nearest-rank p-th percentile (0 < p <= 100) of values. */
+export function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+}

@@ -4,6 +4,7 @@ import { ModelService, WatchEventType } from "../gen/modelservice/v1/model_servi
 import { createModelResolver } from "../src/client/model-resolver.js";
 import { rssMiB, type ServerProcess } from "./processes.js";
 import type { Minter } from "./seed.js";
+import { percentile } from "./stats.js";
 
 /**
  * Issue 16's numbers: resolver lookups against GetModel over gRPC (one run,
@@ -28,11 +29,6 @@ function bearer(token: string): Interceptor {
 
 function grpcClient(url: string, token: string): Client<typeof ModelService> {
   return createClient(ModelService, createGrpcTransport({ baseUrl: url, interceptors: [bearer(token)] }));
-}
-
-function percentile(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 }
 
 /** Opens a watch and resolves each awaited model id when its event arrives. */

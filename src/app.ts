@@ -13,10 +13,10 @@ import { file_modelservice_v1_model_service, ModelService } from "../gen/modelse
 import { devWorkspace, type Config } from "./config.js";
 import { TokenVerifier } from "./domain/auth/token-verifier.js";
 import { loadPlatformCatalog } from "./domain/catalog/platform-catalog.js";
-import { errorDetailTypes } from "./domain/errors/rpc-status.js";
+import { errorDetailTypes } from "./proto/error-detail-types.js";
 import { CredentialSealer } from "./domain/credentials/credential-sealer.js";
 import { ModelDrafts } from "./domain/models/model-drafts.js";
-import { ModelRegistry, systemProfileId } from "./domain/models/model-registry.js";
+import { ModelRegistry } from "./domain/models/model-registry.js";
 import { ModelTransfer } from "./domain/models/model-transfer.js";
 import type { DraftStore } from "./storage/draft-store.js";
 import { openWatch } from "./domain/watch/open-watch.js";
@@ -56,17 +56,17 @@ export interface RunningService {
  */
 export async function startService(config: Config, logger: Logger, tracer?: Tracer): Promise<RunningService> {
   useBufferTextEncoding();
-  const stores = await openStores(config, systemProfileId);
-  const storeSpans = { "db.system.name": stores.system };
-  const store = tracer ? tracedStore<ModelStore>(stores.store, "ModelStore", modelStoreCalls, tracer, storeSpans) : stores.store;
-  const draftStore = stores.drafts;
+  const opened = await openStores(config);
+  const storeSpans = { "db.system.name": opened.system };
+  const store = tracer ? tracedStore<ModelStore>(opened.models, "ModelStore", modelStoreCalls, tracer, storeSpans) : opened.models;
+  const draftStore = opened.drafts;
   const registry = await ModelRegistry.open(store, {
     sealer: CredentialSealer.fromSettings(config.encryptionKey, config.encryptionKeysOld),
     purgeAfterMs: config.purgeAfterMs,
     readCacheBytes: config.readCacheBytes,
   });
   const sync = await registry.syncCatalog(loadPlatformCatalog());
-  logger.info({ ...sync, database: stores.location }, "platform catalog synced");
+  logger.info({ ...sync, database: opened.location }, "platform catalog synced");
   const purge = () =>
     registry.purgeDeleted().then(
       (purged) => purged > 0 && logger.info({ purged }, "purged deleted models"),
@@ -78,10 +78,10 @@ export async function startService(config: Config, logger: Logger, tracer?: Trac
   const health = new HealthStatus();
   health.set(ModelService.typeName, HealthCheckResponse_ServingStatus.SERVING);
   const handlers = new Map<DescMethod, UniversalHandler>();
-  const metrics = createMetrics({ databasePath: config.databasePath, databaseSize: stores.databaseSize, readCache: () => registry.readCacheUsage() });
+  const metrics = createMetrics({ databasePath: config.databasePath, databaseSize: opened.databaseSize, readCache: () => registry.readCacheUsage() });
   const watch = await openWatch(
     store,
-    stores.changes,
+    opened.changes,
     {
       retentionMs: config.watchRetentionMs,
       bookmarkMs: config.watchBookmarkMs,
@@ -155,7 +155,7 @@ export async function startService(config: Config, logger: Logger, tracer?: Trac
   const server = new OnePortServer(
     httpHandler({
       cors: corsMiddleware(config.corsOrigins),
-      ready: () => accepting && stores.available(),
+      ready: () => accepting && opened.available(),
       metrics: metricsEndpoint(metrics.registry),
       openApi: JSON.stringify(openApiDocument(bindings, { title: "ModelService", version: "v1" })),
       docs: docsPage(),

@@ -1,4 +1,4 @@
-import { createClient, Code, ConnectError, type Client, type Interceptor } from "@connectrpc/connect";
+import { createClient, Code, type Client, type Interceptor } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { SignJWT, type JWTPayload } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -7,6 +7,7 @@ import { ModelStatus, type Model } from "../gen/modelservice/v1/model_pb.js";
 import { ModelService } from "../gen/modelservice/v1/model_service_pb.js";
 import { loadPlatformCatalog } from "../src/domain/catalog/platform-catalog.js";
 import { modelClient, type ModelClient } from "./support/clients.js";
+import { expectRpcCode } from "./support/expect-code.js";
 import { jwtSecret, startTestService, type TestService } from "./support/service.js";
 
 /**
@@ -78,24 +79,11 @@ function client(tok: string | undefined, protocol: Protocol = "connect+json"): M
   const transport =
     protocol === "grpc"
       ? createGrpcTransport({ baseUrl, interceptors: [tag] })
-      : createConnectTransport({ baseUrl, httpVersion: "1.1", interceptors: [tag] });
+      : createConnectTransport({ baseUrl, httpVersion: "1.1", useBinaryFormat: false, interceptors: [tag] });
   return createClient(ModelService, transport);
 }
 
 /** Awaits a call that must fail and returns its ConnectError after checking the code. */
-async function expectCode(call: Promise<unknown>, code: Code): Promise<ConnectError> {
-  let error: unknown;
-  try {
-    await call;
-  } catch (e) {
-    error = e;
-  }
-  expect(error, `expected ${Code[code]}, but the call succeeded`).toBeInstanceOf(ConnectError);
-  const ce = error as ConnectError;
-  expect(Code[ce.code], ce.message).toBe(Code[code]);
-  return ce;
-}
-
 async function allModels(c: Client<typeof ModelService>): Promise<Model[]> {
   const res = await c.listModels({ limit: 1000 });
   expect(res.pagination?.nextCursor).toBe("");
@@ -129,11 +117,11 @@ describe("authentication: no token or a bad one is Unauthenticated", () => {
       const tok = await make();
       if (tok !== undefined) usedTokens.add(tok);
       const c = client(tok, protocol);
-      const err = await expectCode(c.listModels({}), Code.Unauthenticated);
+      const err = await expectRpcCode(c.listModels({}), Code.Unauthenticated);
       // The refusal does not echo the token back.
       if (tok !== undefined && tok.length > 10) expect(err.rawMessage).not.toContain(tok);
-      await expectCode(c.getModel({ id: "model_01HXK0000000000000000000AB" }), Code.Unauthenticated);
-      await expectCode(c.disableModel({ id: "model_01HXK0000000000000000000AB" }), Code.Unauthenticated);
+      await expectRpcCode(c.getModel({ id: "model_01HXK0000000000000000000AB" }), Code.Unauthenticated);
+      await expectRpcCode(c.disableModel({ id: "model_01HXK0000000000000000000AB" }), Code.Unauthenticated);
     });
   }
 
@@ -154,12 +142,12 @@ describe("authentication: no token or a bad one is Unauthenticated", () => {
         },
       ],
     });
-    await expectCode(createClient(ModelService, transport).listModels({}), Code.Unauthenticated);
+    await expectRpcCode(createClient(ModelService, transport).listModels({}), Code.Unauthenticated);
   });
 
   it("gRPC via the harness client: no token and a garbage token are Unauthenticated", async () => {
-    await expectCode(modelClient(service.url, undefined, "grpc").listModels({}), Code.Unauthenticated);
-    await expectCode(modelClient(service.url, "garbage", "grpc").listModels({}), Code.Unauthenticated);
+    await expectRpcCode(modelClient(service.url, undefined, "grpc").listModels({}), Code.Unauthenticated);
+    await expectRpcCode(modelClient(service.url, "garbage", "grpc").listModels({}), Code.Unauthenticated);
   });
 });
 
@@ -171,9 +159,9 @@ describe("authorization: scopes", () => {
     const id = list.items[0]!.metadata!.id;
     expect((await c.getModel({ id })).metadata?.id).toBe(id);
 
-    await expectCode(c.setModelStatus({ id, status: ModelStatus.DISABLED }), Code.PermissionDenied);
-    await expectCode(c.enableModel({ id }), Code.PermissionDenied);
-    await expectCode(c.disableModel({ id }), Code.PermissionDenied);
+    await expectRpcCode(c.setModelStatus({ id, status: ModelStatus.DISABLED }), Code.PermissionDenied);
+    await expectRpcCode(c.enableModel({ id }), Code.PermissionDenied);
+    await expectRpcCode(c.disableModel({ id }), Code.PermissionDenied);
     // Nothing changed.
     expect((await c.getModel({ id })).spec?.status).toBe(list.items[0]!.spec?.status);
   });
@@ -183,23 +171,23 @@ describe("authorization: scopes", () => {
     const id = (await reader.listModels({ limit: 1 })).items[0]!.metadata!.id;
 
     const c = client(await token("ws_update_only", { scope: "models:update" }), protocol);
-    await expectCode(c.listModels({}), Code.PermissionDenied);
-    await expectCode(c.getModel({ id }), Code.PermissionDenied);
+    await expectRpcCode(c.listModels({}), Code.PermissionDenied);
+    await expectRpcCode(c.getModel({ id }), Code.PermissionDenied);
   });
 
   it("a token with no scope at all is PermissionDenied on every method", async () => {
     const c = client(await signed(claims("ws_no_scope", { scope: undefined })));
     const id = "model_01HXK0000000000000000000AB";
-    await expectCode(c.listModels({}), Code.PermissionDenied);
-    await expectCode(c.getModel({ id }), Code.PermissionDenied);
-    await expectCode(c.setModelStatus({ id, status: ModelStatus.ENABLED }), Code.PermissionDenied);
-    await expectCode(c.enableModel({ id }), Code.PermissionDenied);
-    await expectCode(c.disableModel({ id }), Code.PermissionDenied);
+    await expectRpcCode(c.listModels({}), Code.PermissionDenied);
+    await expectRpcCode(c.getModel({ id }), Code.PermissionDenied);
+    await expectRpcCode(c.setModelStatus({ id, status: ModelStatus.ENABLED }), Code.PermissionDenied);
+    await expectRpcCode(c.enableModel({ id }), Code.PermissionDenied);
+    await expectRpcCode(c.disableModel({ id }), Code.PermissionDenied);
   });
 
   it("a scope is matched as a whole word, not as a substring", async () => {
     const c = client(await token("ws_scope_words", { scope: "models:reader models:updat" }));
-    await expectCode(c.listModels({}), Code.PermissionDenied);
+    await expectRpcCode(c.listModels({}), Code.PermissionDenied);
   });
 });
 
@@ -215,11 +203,11 @@ describe("workspaces", () => {
   it.each(protocols)("%s: an explicit workspaceId that is not the token's is PermissionDenied", async (protocol) => {
     const c = client(await token("ws_a", { accountId: "acct_a" }), protocol);
     const id = (await c.listModels({ limit: 1 })).items[0]!.metadata!.id;
-    await expectCode(c.listModels({ workspaceId: "ws_b" }), Code.PermissionDenied);
-    await expectCode(c.getModel({ workspaceId: "ws_b", id }), Code.PermissionDenied);
-    await expectCode(c.setModelStatus({ workspaceId: "ws_b", id, status: ModelStatus.DISABLED }), Code.PermissionDenied);
-    await expectCode(c.enableModel({ workspaceId: "ws_b", id }), Code.PermissionDenied);
-    await expectCode(c.disableModel({ workspaceId: "ws_b", id }), Code.PermissionDenied);
+    await expectRpcCode(c.listModels({ workspaceId: "ws_b" }), Code.PermissionDenied);
+    await expectRpcCode(c.getModel({ workspaceId: "ws_b", id }), Code.PermissionDenied);
+    await expectRpcCode(c.setModelStatus({ workspaceId: "ws_b", id, status: ModelStatus.DISABLED }), Code.PermissionDenied);
+    await expectRpcCode(c.enableModel({ workspaceId: "ws_b", id }), Code.PermissionDenied);
+    await expectRpcCode(c.disableModel({ workspaceId: "ws_b", id }), Code.PermissionDenied);
     // Its own workspace, named explicitly, is fine.
     expect((await c.listModels({ workspaceId: "ws_a", limit: 1 })).items).toHaveLength(1);
   });
@@ -238,7 +226,7 @@ describe("workspaces", () => {
       () => c.setModelStatus({ id, status: before === ModelStatus.ENABLED ? ModelStatus.DISABLED : ModelStatus.ENABLED }),
     ];
     for (const call of calls) {
-      const err = await expectCode(call(), Code.NotFound);
+      const err = await expectRpcCode(call(), Code.NotFound);
       const told = JSON.stringify({ message: err.rawMessage, details: err.details, metadata: [...err.metadata] });
       expect(told).not.toContain(theirs!.metadata!.name);
       expect(told).not.toContain("ws_b");
@@ -297,9 +285,9 @@ describe("workspaces", () => {
     expect(first.items[0]!.metadata?.accountId).toBe("acct_x");
 
     const y = client(await token(ws, { accountId: "acct_y" }), protocol);
-    await expectCode(y.listModels({}), Code.PermissionDenied);
-    await expectCode(y.getModel({ id }), Code.PermissionDenied);
-    await expectCode(y.disableModel({ id }), Code.PermissionDenied);
+    await expectRpcCode(y.listModels({}), Code.PermissionDenied);
+    await expectRpcCode(y.getModel({ id }), Code.PermissionDenied);
+    await expectRpcCode(y.disableModel({ id }), Code.PermissionDenied);
 
     // The owner still gets in, and nothing changed.
     expect((await x.getModel({ id })).spec?.status).toBe(first.items[0]!.spec?.status);

@@ -13,6 +13,7 @@ import {
   type ListModelsResponse,
 } from "../gen/modelservice/v1/model_service_pb.js";
 import { modelClient, type ModelClient } from "./support/clients.js";
+import type { StatusJson } from "./support/rest.js";
 import { startTestService, type TestService } from "./support/service.js";
 
 /**
@@ -106,12 +107,6 @@ async function expectConnectError(call: Promise<unknown>, code: Code, field?: st
   expect(Code[error!.code], error!.message).toBe(Code[code]);
   if (field !== undefined) expect(violationsOfError(error!).map((v) => v.field), error!.message).toContain(field);
   return error!;
-}
-
-interface StatusJson {
-  code: number;
-  message: string;
-  details?: Array<{ "@type": string; fieldViolations?: Array<{ field: string; description: string }> }>;
 }
 
 interface RestResult<T> {

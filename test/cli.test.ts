@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ModelService } from "../gen/modelservice/v1/model_service_pb.js";
 import { comments } from "../gen/modelservice/v1/model_service_comments.js";
 import { commandName } from "../src/cli/command-table.js";
+import { freePort } from "./support/server-process.js";
 import { jwtSecret, startTestService, type TestService } from "./support/service.js";
 
 /*
@@ -413,14 +414,6 @@ describe("errors", slow, () => {
     }
   });
 });
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((done) => s.listen(0, "127.0.0.1", done));
-  const port = (s.address() as { port: number }).port;
-  await new Promise((done) => s.close(done));
-  return port;
-}
 
 describe("operator commands", slow, () => {
   it("token mints a token the server accepts", async () => {

@@ -1,8 +1,7 @@
 import { fromJson, toJsonString, type JsonObject, type JsonValue } from "@bufbuild/protobuf";
 import { FieldMaskSchema, timestampMs, type Timestamp } from "@bufbuild/protobuf/wkt";
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BadRequestSchema } from "../gen/google/rpc/error_details_pb.js";
 import { ModelOrigin, ModelSchema, ModelStatus, type Model } from "../gen/modelservice/v1/model_pb.js";
 import {
   ListModelRevisionsResponseSchema,
@@ -12,7 +11,9 @@ import {
   type ListModelsResponse,
   type ModelRevision,
 } from "../gen/modelservice/v1/model_service_pb.js";
-import { modelClient, type ModelClient } from "./support/clients.js";
+import { clientCache } from "./support/clients.js";
+import { expectCode } from "./support/expect-code.js";
+import { RestError, restCall, type RestAnswer, type StatusJson } from "./support/rest.js";
 import { startTestService, type TestService } from "./support/service.js";
 
 /**
@@ -51,67 +52,6 @@ function expectNoSecret(text: string): void {
 // ---------------------------------------------------------------------------
 // errors, the same for every surface
 
-/**
- * A REST error: its HTTP status and headers, and the google.rpc.Status body.
- * (Not a ConnectError subclass: ConnectError's Symbol.hasInstance would make
- * every ConnectError look like one.)
- */
-class RestError extends Error {
-  constructor(
-    readonly status: number,
-    readonly headers: Headers,
-    readonly fields: string[],
-    message: string,
-    readonly code: Code,
-  ) {
-    super(`[HTTP ${status}] ${message}`);
-  }
-}
-
-interface StatusJson {
-  code: number;
-  message: string;
-  details?: Array<{ "@type": string; fieldViolations?: Array<{ field: string; description: string }> }>;
-}
-
-const httpStatusOf: Partial<Record<Code, number>> = {
-  [Code.InvalidArgument]: 400,
-  [Code.FailedPrecondition]: 400,
-  [Code.Unauthenticated]: 401,
-  [Code.PermissionDenied]: 403,
-  [Code.NotFound]: 404,
-  [Code.AlreadyExists]: 409,
-  [Code.Aborted]: 409,
-};
-
-function fieldsOf(error: ConnectError | RestError): string[] {
-  if (error instanceof RestError) return error.fields;
-  return error.findDetails(BadRequestSchema).flatMap((b) => b.fieldViolations.map((v) => v.field));
-}
-
-/** Awaits a call that must fail with `code` (and name `field` in its BadRequest details); REST also maps the HTTP status. */
-async function expectCode(call: Promise<unknown>, code: Code, field?: string): Promise<ConnectError | RestError> {
-  let outcome: { error: unknown } | { value: unknown };
-  try {
-    outcome = { value: await call };
-  } catch (e) {
-    outcome = { error: e };
-  }
-  if ("value" in outcome) {
-    const shown = outcome.value && typeof outcome.value === "object" && "$typeName" in outcome.value ? JSON.stringify(outcome.value, (_k, v: unknown) => (typeof v === "bigint" ? v.toString() : v)).slice(0, 400) : String(outcome.value);
-    expect.fail(`expected ${Code[code]}, but the call succeeded: ${shown}`);
-  }
-  const thrown = (outcome as { error: unknown }).error;
-  const error = thrown instanceof RestError ? thrown : ConnectError.from(thrown);
-  expect(Code[error.code], error.message).toBe(Code[code]);
-  if (error instanceof RestError) {
-    expect(error.status, error.message).toBe(httpStatusOf[code]);
-    if (error.status === 409 || code === Code.FailedPrecondition) expect(error.headers.get("x-should-retry")).toBe("false");
-  }
-  if (field !== undefined) expect(fieldsOf(error), error.message).toContain(field);
-  return error;
-}
-
 // ---------------------------------------------------------------------------
 // the surfaces
 
@@ -136,13 +76,7 @@ interface Surface {
   revisions(token: string, id: string, o?: { limit?: number; cursor?: string }): Promise<ListModelRevisionsResponse>;
 }
 
-const clientCache = new Map<string, ModelClient>();
-function rpcClient(protocol: string, token: string): ModelClient {
-  const key = `${protocol} ${token}`;
-  let client = clientCache.get(key);
-  if (!client) clientCache.set(key, (client = modelClient(service.url, token, protocol)));
-  return client;
-}
+const rpcClient = clientCache(() => service.url);
 
 function seenModel(m: Model): Model {
   received.push(toJsonString(ModelSchema, m));
@@ -187,38 +121,16 @@ function rpcSurface(protocol: string): Surface {
   };
 }
 
-interface RestResponse {
-  json: JsonValue;
-  text: string;
-  headers: Headers;
-}
-
-/** One REST call; a non-2xx answer is thrown as a RestError. */
-async function rest(token: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<RestResponse> {
-  const res = await fetch(service.url + path, {
-    method,
-    headers: {
-      authorization: `Bearer ${token}`,
-      ...(body !== undefined ? { "content-type": "application/json" } : {}),
-      ...headers,
-    },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  received.push(text);
-  if (res.status !== 200) {
-    let status: StatusJson;
-    try {
-      status = JSON.parse(text) as StatusJson;
-    } catch {
-      throw new Error(`HTTP ${res.status} without a google.rpc.Status body: ${text.slice(0, 200)}`);
-    }
-    expect(typeof status.code, text).toBe("number");
-    const fields = (status.details ?? []).flatMap((d) => (d.fieldViolations ?? []).map((v) => v.field));
-    throw new RestError(res.status, res.headers, fields, status.message, status.code as Code);
+/** One REST call; a non-2xx answer is thrown as a RestError. Every body is recorded. */
+async function rest(token: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<RestAnswer> {
+  try {
+    const answer = await restCall(service.url, token, method, path, body, headers);
+    received.push(answer.text);
+    return answer;
+  } catch (e) {
+    if (e instanceof RestError) received.push(e.text);
+    throw e;
   }
-  expect(res.headers.get("content-type")).toBe("application/json; charset=utf-8");
-  return { json: JSON.parse(text) as JsonValue, text, headers: res.headers };
 }
 
 function query(params: Record<string, string | number | boolean | undefined>): string {
@@ -230,7 +142,7 @@ function query(params: Record<string, string | number | boolean | undefined>): s
 
 /** REST over fetch; `base` is "/v1" (workspace from the token) or "/v1/workspaces/{workspaceId}". */
 function restSurface(base: string): Surface {
-  const model = async (p: Promise<RestResponse>) => fromJson(ModelSchema, (await p).json);
+  const model = async (p: Promise<RestAnswer>) => fromJson(ModelSchema, (await p).json);
   return {
     create: (token, body, o = {}) =>
       model(rest(token, "POST", `${base}/models${query({ requestId: o.requestId, validateOnly: o.validateOnly })}`, body, o.headers)),
@@ -706,7 +618,7 @@ describe("modelUrl and credentials rules", () => {
     const status = (await res.json()) as StatusJson;
     expect(status.code).toBe(Code.InvalidArgument);
     const badRequest = status.details?.find((d) => d["@type"] === "type.googleapis.com/google.rpc.BadRequest");
-    expect(badRequest?.fieldViolations?.map((v) => v.field)).toContain("model.spec.modelUrl");
+    expect((badRequest?.fieldViolations as Array<{ field: string }> | undefined)?.map((v) => v.field)).toContain("model.spec.modelUrl");
   });
 });
 

@@ -1,6 +1,4 @@
-import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
@@ -11,6 +9,7 @@ import { ModelStatus } from "../gen/modelservice/v1/model_pb.js";
 import { ModelService, RevisionAction } from "../gen/modelservice/v1/model_service_pb.js";
 import { scopes } from "../src/domain/auth/principal.js";
 import { mintToken } from "../src/domain/auth/token-minter.js";
+import { spawnServer, type ChildServer } from "./support/server-process.js";
 
 /**
  * Issue #8, over real child processes of the server (src/main.ts through tsx):
@@ -20,73 +19,26 @@ import { mintToken } from "../src/domain/auth/token-minter.js";
  */
 
 const secret = "durability-secret-durability-secret-0123456789";
-/** The server's entry point, run from source through tsx so the test never runs a stale build. */
-const mainTs = join(import.meta.dirname, "..", "src", "main.ts");
 const service = ModelService.typeName;
 
 type ModelClient = Client<typeof ModelService>;
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      if (typeof address !== "object" || address === null) return reject(new Error("no port"));
-      server.close(() => resolve(address.port));
-    });
-  });
-}
-
-interface Child {
-  proc: ChildProcess;
-  url: string;
-  output: () => string;
-  exited: Promise<number | null>;
-}
-
-const children = new Set<Child>();
+const children = new Set<ChildServer>();
 
 /** Starts the server as a child process on a free port over dataDir and waits for /readyz. */
-async function startChild(dataDir: string): Promise<Child> {
-  const port = await freePort();
-  const proc = spawn(process.execPath, ["--import", "tsx", mainTs], {
+async function startChild(dataDir: string): Promise<ChildServer> {
+  const child = await spawnServer({
     env: {
-      ...process.env,
-      HOST: "127.0.0.1",
-      PORT: String(port),
       MODELSERVICE_DATA_DIR: dataDir,
       MODELSERVICE_DB: join(dataDir, "modelservice.db"),
       MODELSERVICE_JWT_SECRET: secret,
       MODELSERVICE_SHUTDOWN_GRACE_MS: "1000",
-      LOG_LEVEL: "warn",
     },
-    stdio: ["ignore", "pipe", "pipe"],
+    readyWithinMs: 15_000,
   });
-  let out = "";
-  proc.stdout!.on("data", (d: Buffer) => (out += d.toString()));
-  proc.stderr!.on("data", (d: Buffer) => (out += d.toString()));
-  const exited = new Promise<number | null>((resolve) => proc.once("exit", (code) => resolve(code)));
-  const child: Child = { proc, url: `http://127.0.0.1:${port}`, output: () => out, exited };
   children.add(child);
-  void exited.then(() => children.delete(child));
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    if (proc.exitCode !== null) throw new Error(`child exited with ${proc.exitCode}: ${out}`);
-    try {
-      const res = await fetch(`${child.url}/readyz`);
-      if (res.status === 200) return child;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) throw new Error(`child not ready in 15 s: ${out}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-async function kill(child: Child, signal: NodeJS.Signals): Promise<void> {
-  if (child.proc.exitCode === null && child.proc.signalCode === null) child.proc.kill(signal);
-  await child.exited;
+  void child.exited.then(() => children.delete(child));
+  return child;
 }
 
 function token(workspaceId: string): Promise<string> {
@@ -157,7 +109,7 @@ function tempDir(): string {
 
 
 afterAll(async () => {
-  await Promise.all([...children].map((c) => kill(c, "SIGKILL")));
+  await Promise.all([...children].map((c) => c.stop("SIGKILL")));
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 });
 
@@ -181,7 +133,7 @@ describe("durability: acknowledged writes survive kill -9", () => {
     const unackedCreates = new Set<string>();
     let acknowledged = 0;
 
-    const verify = async (child: Child) => {
+    const verify = async (child: ChildServer) => {
       const seen = new Map<string, { id: string; status: string }>();
       let cursor = "";
       do {
@@ -266,7 +218,7 @@ describe("durability: acknowledged writes survive kill -9", () => {
     const last = await startChild(dir);
     await verify(last);
     expect(integrityCheck(dbPath)).toBe("ok");
-    await kill(last, "SIGTERM");
+    await last.stop("SIGTERM");
     expect(integrityCheck(dbPath)).toBe("ok");
     expect(acknowledged).toBeGreaterThan(10);
     expect(known.size).toBeGreaterThan(10);
@@ -277,8 +229,8 @@ describe("durability: acknowledged writes survive kill -9", () => {
 
 describe("two server processes on one database", () => {
   let dir: string;
-  let a: Child;
-  let b: Child;
+  let a: ChildServer;
+  let b: ChildServer;
   let bearer: string;
 
   beforeAll(async () => {
@@ -288,7 +240,7 @@ describe("two server processes on one database", () => {
     b = await startChild(dir);
   }, 30_000);
   afterAll(async () => {
-    await Promise.all([kill(a, "SIGTERM"), kill(b, "SIGTERM")]);
+    await Promise.all([a.stop("SIGTERM"), b.stop("SIGTERM")]);
     expect(integrityCheck(join(dir, "modelservice.db"))).toBe("ok");
   });
 
@@ -424,7 +376,7 @@ describe("two server processes on one database", () => {
 
 describe("deadlines", () => {
   let dir: string;
-  let child: Child;
+  let child: ChildServer;
   let bearer: string;
   const bulk = 1000;
 
@@ -439,7 +391,7 @@ describe("deadlines", () => {
     await client(child.url, bearer).batchCreateModels({ requests });
   }, 60_000);
   afterAll(async () => {
-    await kill(child, "SIGTERM");
+    await child.stop("SIGTERM");
     expect(integrityCheck(join(dir, "modelservice.db"))).toBe("ok");
   });
 

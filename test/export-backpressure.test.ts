@@ -1,11 +1,13 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import { execFile } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { get, Agent } from "node:http";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { newModelId } from "../src/domain/models/model-id.js";
-import { noCredentials, type ModelRecord } from "../src/storage/model-store.js";
+import type { ModelRecord } from "../src/storage/model-store.js";
 import { modelClient } from "./support/clients.js";
+import { workspaceModelRecord } from "./support/model-records.js";
 import { startTestService, type TestService } from "./support/service.js";
 
 /**
@@ -17,48 +19,15 @@ import { startTestService, type TestService } from "./support/service.js";
 
 const ws = "ws_export_load";
 const rows = 20_000;
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
 let service: TestService;
 let token: string;
 
 function record(i: number, now: number): ModelRecord {
-  return {
-    id: newModelId(),
-    workspaceId: ws,
-    accountId: "acct_test",
-    name: `Load Row ${i}`,
-    profileId: "profile_test",
-    bundleKey: null,
+  return workspaceModelRecord(ws, `Load Row ${i}`, now + i, {
     externalId: `load-${i}`,
     labels: { team: "load" },
-    catalogId: null,
-    systemModelId: null,
-    origin: "MODEL_ORIGIN_WORKSPACE",
-    visible: true,
-    spec: {
-      family: `load-row-${i}`,
-      provider: "acme",
-      inputPriceCents: 100,
-      outputPriceCents: 200,
-      cachedInputPriceCents: null,
-      inputPriceUsd: "1",
-      outputPriceUsd: "2",
-      cachedInputPriceUsd: null,
-      maxInputTokens: 8192,
-      maxOutputTokens: 4096,
-      capabilities: [],
-      description: "a row of the export load test",
-      modelUrl: null,
-    },
-    credentials: noCredentials,
-    status: "MODEL_STATUS_ENABLED",
-    version: 1,
-    createdAt: now + i,
-    updatedAt: now + i,
-    deleteTime: null,
-    purgeTime: null,
-  };
+    spec: { family: `load-row-${i}`, description: "a row of the export load test" },
+  });
 }
 
 beforeAll(async () => {

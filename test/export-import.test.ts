@@ -6,7 +6,8 @@ import { runInNewContext } from "node:vm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ModelStatus } from "../gen/modelservice/v1/model_pb.js";
 import { ExportModelsRequestSchema } from "../gen/modelservice/v1/model_service_pb.js";
-import { modelCsvColumns, parseLabels, formatLabels } from "../src/domain/models/model-csv.js";
+import { parseLabels, formatLabels } from "../src/domain/models/model-csv.js";
+import { modelCsvColumns } from "../src/proto/model-csv-columns.js";
 import { ModelTransfer } from "../src/domain/models/model-transfer.js";
 import type { ModelListQuery, ModelRecord, ModelStore } from "../src/storage/model-store.js";
 import { createServer, type Server } from "node:http";
@@ -17,6 +18,7 @@ import { ModelService } from "../gen/modelservice/v1/model_service_pb.js";
 import { httpBindings } from "../src/wire/rest/http-rules.js";
 import { restHandler } from "../src/wire/rest/rest-handler.js";
 import { modelClient } from "./support/clients.js";
+import type { StatusJson } from "./support/rest.js";
 import { startTestService, type TestService } from "./support/service.js";
 
 /**
@@ -35,12 +37,6 @@ beforeAll(async () => {
 afterAll(() => service.dispose());
 
 type Row = Record<string, string>;
-
-interface StatusJson {
-  code: number;
-  message: string;
-  details?: Array<{ "@type": string; fieldViolations?: Array<{ field: string; description: string }> }>;
-}
 
 interface ImportJson {
   createdCount: number;

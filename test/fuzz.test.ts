@@ -10,7 +10,7 @@ import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BadRequestSchema } from "../gen/google/rpc/error_details_pb.js";
 import { ModelService } from "../gen/modelservice/v1/model_service_pb.js";
-import { modelCsvColumns } from "../src/domain/models/model-csv.js";
+import { modelCsvColumns } from "../src/proto/model-csv-columns.js";
 import { httpBindings, type HttpBinding } from "../src/wire/rest/http-rules.js";
 import { startTestService, type TestService } from "./support/service.js";
 

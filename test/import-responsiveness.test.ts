@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { modelClient, type ModelClient } from "./support/clients.js";
+import { percentile } from "./support/percentile.js";
 import { startTestService, type TestService } from "./support/service.js";
 
 /**
@@ -30,11 +31,6 @@ function csvOf(tag: string, count = rows): string {
   let csv = "name,labels,provider,description\r\n";
   for (let i = 0; i < count; i++) csv += `Bulk ${tag} ${i},bulk=${tag},acme,${i === 0 || i === count - 1 ? `edge${tag}` : `row ${i}`}\r\n`;
   return csv;
-}
-
-function percentile(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 }
 
 describe("a large import", () => {

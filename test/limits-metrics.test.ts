@@ -1,4 +1,5 @@
-import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { setTimeout as sleep } from "node:timers/promises";
+import { Code, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { connect as connectHttp2 } from "node:http2";
 import { connect as connectTcp, type Socket } from "node:net";
@@ -8,6 +9,7 @@ import { Health } from "../gen/health/v1/health_pb.js";
 import { loadConfig, ConfigError } from "../src/config.js";
 import { TokenBuckets } from "../src/wire/interceptors/rate-limit-interceptor.js";
 import { modelClient } from "./support/clients.js";
+import { expectRpcCode } from "./support/expect-code.js";
 import { startTestService, type TestService } from "./support/service.js";
 
 const ws = "ws_limits";
@@ -26,18 +28,6 @@ function sample(text: string, series: string): number {
   const line = text.split("\n").find((l) => l.startsWith(series + " "));
   return line ? Number(line.slice(series.length + 1)) : 0;
 }
-
-async function expectCode(promise: Promise<unknown>, code: Code): Promise<ConnectError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => ConnectError.from(e),
-  );
-  expect(error, `expected ${Code[code]}`).toBeInstanceOf(ConnectError);
-  expect(Code[error!.code]).toBe(Code[code]);
-  return error!;
-}
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe("per-token rate limit and /metrics", () => {
   let service: TestService;
@@ -59,7 +49,7 @@ describe("per-token rate limit and /metrics", () => {
     const before = await metricsText(service);
     const a = modelClient(service.url, tokenA);
     for (let i = 0; i < 3; i++) await a.listModels({ limit: 1 });
-    const error = await expectCode(a.listModels({ limit: 1 }), Code.ResourceExhausted);
+    const error = await expectRpcCode(a.listModels({ limit: 1 }), Code.ResourceExhausted);
     const retry = error.findDetails(RetryInfoSchema)[0];
     expect(retry?.retryDelay).toBeDefined();
     const delayMs = Number(retry!.retryDelay!.seconds) * 1000 + retry!.retryDelay!.nanos / 1e6;
@@ -90,7 +80,7 @@ describe("per-token rate limit and /metrics", () => {
 
   it("does not limit unauthenticated calls into buckets, nor health checks", async () => {
     const anonymous = modelClient(service.url, "not-a-token");
-    for (let i = 0; i < 5; i++) await expectCode(anonymous.listModels({}), Code.Unauthenticated);
+    for (let i = 0; i < 5; i++) await expectRpcCode(anonymous.listModels({}), Code.Unauthenticated);
     const health = createClient(Health, createConnectTransport({ baseUrl: service.url, httpVersion: "1.1" }));
     for (let i = 0; i < 5; i++) await health.check({ service: "modelservice.v1.ModelService" });
     const text = await metricsText(service);
@@ -213,7 +203,7 @@ describe("server limits", () => {
     expect(((await res.json()) as { code: number }).code).toBe(Code.ResourceExhausted);
     for (const protocol of ["connect+json", "connect+proto", "grpc"]) {
       const c = modelClient(service.url, token, protocol);
-      await expectCode(c.listModels({ workspaceId: ws, query: "x".repeat(4096) }), Code.ResourceExhausted);
+      await expectRpcCode(c.listModels({ workspaceId: ws, query: "x".repeat(4096) }), Code.ResourceExhausted);
     }
   });
 });

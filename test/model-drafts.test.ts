@@ -4,7 +4,6 @@ import { fromJson, type JsonObject, type JsonValue } from "@bufbuild/protobuf";
 import { FieldMaskSchema, timestampMs } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BadRequestSchema } from "../gen/google/rpc/error_details_pb.js";
 import { ModelSchema, type Model } from "../gen/modelservice/v1/model_pb.js";
 import {
   ListModelDraftsResponseSchema,
@@ -12,7 +11,9 @@ import {
   type ListModelDraftsResponse,
   type ModelDraft,
 } from "../gen/modelservice/v1/model_service_pb.js";
-import { modelClient, type ModelClient } from "./support/clients.js";
+import { clientCache } from "./support/clients.js";
+import { expectCode } from "./support/expect-code.js";
+import { RestError, restCall } from "./support/rest.js";
 import { startTestService, type TestService } from "./support/service.js";
 
 /**
@@ -39,69 +40,15 @@ afterAll(async () => {
 // ---------------------------------------------------------------------------
 // errors, the same for every surface
 
-/** A REST error: HTTP status, headers and the google.rpc.Status body. (Not a ConnectError subclass.) */
-class RestError extends Error {
-  constructor(
-    readonly status: number,
-    readonly headers: Headers,
-    readonly body: StatusJson,
-  ) {
-    super(`[HTTP ${status}] ${body.message}`);
-  }
-  get code(): Code {
-    return this.body.code as Code;
-  }
-}
-
-interface StatusJson {
-  code: number;
-  message: string;
-  details?: Array<{ "@type": string; [key: string]: JsonValue }>;
-}
-
-const httpStatusOf: Partial<Record<Code, number>> = {
-  [Code.InvalidArgument]: 400,
-  [Code.FailedPrecondition]: 400,
-  [Code.PermissionDenied]: 403,
-  [Code.NotFound]: 404,
-  [Code.Aborted]: 409,
-};
-
-function fieldsOf(error: ConnectError | RestError): string[] {
-  if (error instanceof RestError) {
-    return (error.body.details ?? []).flatMap((d) => ((d.fieldViolations ?? []) as Array<{ field: string }>).map((v) => v.field));
-  }
-  return error.findDetails(BadRequestSchema).flatMap((b) => b.fieldViolations.map((v) => v.field));
-}
-
 /** The current draft an Aborted error carries: a Connect error detail, or a google.rpc.Status detail over REST. */
 function currentDraftOf(error: ConnectError | RestError): ModelDraft | undefined {
   if (error instanceof RestError) {
     const detail = (error.body.details ?? []).find((d) => d["@type"] === "type.googleapis.com/modelservice.v1.ModelDraft");
     if (!detail) return undefined;
     const { "@type": _type, ...draft } = detail;
-    return fromJson(ModelDraftSchema, draft);
+    return fromJson(ModelDraftSchema, draft as JsonObject);
   }
   return error.findDetails(ModelDraftSchema)[0];
-}
-
-/** Awaits a call that must fail with `code` (naming `field` when given); REST also maps the HTTP status. */
-async function expectCode(call: Promise<unknown>, code: Code, field?: string): Promise<ConnectError | RestError> {
-  let thrown: unknown;
-  try {
-    await call;
-  } catch (e) {
-    thrown = e;
-  }
-  if (thrown === undefined) expect.fail(`expected ${Code[code]}, but the call succeeded`);
-  const error = thrown instanceof RestError ? thrown : ConnectError.from(thrown);
-  expect(Code[error.code], error.message).toBe(Code[code]);
-  if (error instanceof RestError) {
-    expect(error.status, error.message).toBe(httpStatusOf[code]);
-    if (error.status === 409) expect(error.headers.get("x-should-retry")).toBe("false");
-  }
-  if (field !== undefined) expect(fieldsOf(error), error.message).toContain(field);
-  return error;
 }
 
 // ---------------------------------------------------------------------------
@@ -120,13 +67,7 @@ interface Surface {
   updateModel(token: string, id: string, model: JsonObject, mask: string): Promise<Model>;
 }
 
-const clients = new Map<string, ModelClient>();
-function client(protocol: string, token: string): ModelClient {
-  const key = `${protocol} ${token}`;
-  let c = clients.get(key);
-  if (!c) clients.set(key, (c = modelClient(service.url, token, protocol)));
-  return c;
-}
+const client = clientCache(() => service.url);
 
 function rpcSurface(protocol: string): Surface {
   const c = (token: string) => client(protocol, token);
@@ -152,23 +93,7 @@ function rpcSurface(protocol: string): Surface {
 
 /** One REST call; a non-2xx answer is thrown as a RestError. */
 async function rest(token: string, method: string, path: string, body?: unknown): Promise<JsonValue> {
-  const res = await fetch(service.url + path, {
-    method,
-    headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { "content-type": "application/json" } : {}) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  if (res.status !== 200) {
-    let status: StatusJson;
-    try {
-      status = JSON.parse(text) as StatusJson;
-    } catch {
-      throw new Error(`HTTP ${res.status} without a google.rpc.Status body: ${text.slice(0, 200)}`);
-    }
-    throw new RestError(res.status, res.headers, status);
-  }
-  expect(res.headers.get("content-type")).toBe("application/json; charset=utf-8");
-  return JSON.parse(text) as JsonValue;
+  return (await restCall(service.url, token, method, path, body)).json;
 }
 
 /** REST over fetch; `base` is "/v1" (workspace from the token) or "/v1/workspaces/{workspaceId}". */

@@ -4,9 +4,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ModelStatus, type Model } from "../gen/modelservice/v1/model_pb.js";
 import type { ListModelsRequest, ListModelsResponse } from "../gen/modelservice/v1/model_service_pb.js";
 import { loadPlatformCatalog } from "../src/domain/catalog/platform-catalog.js";
-import { newModelId } from "../src/domain/models/model-id.js";
-import { noCredentials, type ModelRecord } from "../src/storage/model-store.js";
+import type { ModelRecord } from "../src/storage/model-store.js";
 import { modelClient, type ModelClient } from "./support/clients.js";
+import { workspaceModelRecord } from "./support/model-records.js";
 import { startTestService, type TestService } from "./support/service.js";
 
 type ListParams = Partial<Omit<ListModelsRequest, "$typeName" | "$unknown">>;
@@ -32,43 +32,8 @@ let rowCounter = 0;
 async function insertRow(workspaceId: string, overrides: Partial<ModelRecord> = {}): Promise<ModelRecord> {
   const now = Date.now();
   rowCounter++;
-  const record: ModelRecord = {
-    id: newModelId(),
-    workspaceId,
-    accountId: "acct_test",
-    name: `Custom Row ${rowCounter}`,
-    profileId: "profile_test",
-    bundleKey: null,
-    externalId: null,
-    labels: {},
-    catalogId: null,
-    systemModelId: null,
-    origin: "MODEL_ORIGIN_WORKSPACE",
-    visible: true,
-    spec: {
-      family: `custom-row-${rowCounter}`,
-      provider: "acme",
-      inputPriceCents: 100,
-      outputPriceCents: 200,
-      cachedInputPriceCents: null,
-      inputPriceUsd: "1",
-      outputPriceUsd: "2",
-      cachedInputPriceUsd: null,
-      maxInputTokens: 8192,
-      maxOutputTokens: 4096,
-      capabilities: [],
-      description: null,
-      modelUrl: null,
-    },
-    credentials: noCredentials,
-    status: "MODEL_STATUS_ENABLED",
-    version: 1,
-    createdAt: now,
-    updatedAt: now,
-    deleteTime: null,
-    purgeTime: null,
-    ...overrides,
-  };
+  const { spec, ...rest } = overrides;
+  const record = workspaceModelRecord(workspaceId, `Custom Row ${rowCounter}`, now, { ...rest, spec: { family: `custom-row-${rowCounter}`, ...spec } });
   await service.running.store.insertModel(record);
   return record;
 }

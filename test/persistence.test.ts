@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ModelStatus, type Model } from "../gen/modelservice/v1/model_pb.js";
 import { usdToCents } from "../src/domain/catalog/decimal-price.js";
+import { syncCatalog } from "../src/domain/catalog/catalog-sync.js";
 import { loadPlatformCatalog } from "../src/domain/catalog/platform-catalog.js";
 import { newModelId } from "../src/domain/models/model-id.js";
 import type { CatalogEntryRecord } from "../src/storage/model-store.js";
@@ -245,7 +246,7 @@ describe("catalog growth and price changes", () => {
     const totalA = (await listAll(a)).total;
     const totalB = (await listAll(b)).total;
 
-    const result = await service.running.store.syncCatalog([...catalog, newEntry], copyContext());
+    const result = await syncCatalog(service.running.store, [...catalog, newEntry], copyContext());
     expect(result.added).toBe(1);
     expect(result.changed).toBe(0);
     expect(result.copiesCreated).toBeGreaterThanOrEqual(2);
@@ -272,7 +273,7 @@ describe("catalog growth and price changes", () => {
     }
 
     // Syncing the same catalog again changes nothing.
-    const again = await service.running.store.syncCatalog([...catalog, newEntry], copyContext());
+    const again = await syncCatalog(service.running.store, [...catalog, newEntry], copyContext());
     expect(again).toEqual({ added: 0, changed: 0, copiesCreated: 0 });
     expect((await listAll(a)).total).toBe(totalA + 1);
 
@@ -292,7 +293,7 @@ describe("catalog growth and price changes", () => {
       spec: { ...old.spec, inputPriceUsd: "4.0625", inputPriceCents: usdToCents("4.0625"), outputPriceUsd: "17", outputPriceCents: 1700 },
     };
     const entries = [...catalog.slice(0, index), changed, ...catalog.slice(index + 1), newEntry];
-    const result = await service.running.store.syncCatalog(entries, copyContext());
+    const result = await syncCatalog(service.running.store, entries, copyContext());
     expect(result).toEqual({ added: 0, changed: 1, copiesCreated: 0 });
 
     const a = await client(wsA);

@@ -3,6 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ModelService } from "../gen/modelservice/v1/model_service_pb.js";
 import { httpBindings } from "../src/wire/rest/http-rules.js";
 import { restError } from "../src/wire/rest/status-json.js";
+import { httpStatusOf } from "./support/expect-code.js";
+import type { StatusJson } from "./support/rest.js";
 import { startTestService, type TestService } from "./support/service.js";
 
 interface ModelJson {
@@ -13,12 +15,6 @@ interface ListJson {
   items: ModelJson[];
   pagination: { nextCursor?: string; total: number };
 }
-interface StatusJson {
-  code: number;
-  message: string;
-  details?: Array<{ "@type": string; fieldViolations?: Array<{ field: string }> }>;
-}
-
 const ws = "ws_rest";
 let service: TestService;
 let token: string;
@@ -194,14 +190,7 @@ describe("errors", () => {
   });
 
   it("maps every code to its HTTP status and retry advice", () => {
-    const table: Array<[Code, number]> = [
-      [Code.InvalidArgument, 400], [Code.FailedPrecondition, 400], [Code.OutOfRange, 400],
-      [Code.Unauthenticated, 401], [Code.PermissionDenied, 403], [Code.NotFound, 404],
-      [Code.AlreadyExists, 409], [Code.Aborted, 409], [Code.ResourceExhausted, 429],
-      [Code.Canceled, 499], [Code.Internal, 500], [Code.Unknown, 500], [Code.DataLoss, 500],
-      [Code.Unimplemented, 501], [Code.Unavailable, 503], [Code.DeadlineExceeded, 504],
-    ];
-    for (const [code, status] of table) {
+    for (const [code, status] of Object.entries(httpStatusOf).map(([c, s]) => [Number(c) as Code, s] as const)) {
       const rendered = restError(new ConnectError("m", code));
       expect(rendered.status, Code[code]).toBe(status);
       expect(JSON.parse(rendered.body)).toEqual({ code, message: "m" });

@@ -106,7 +106,7 @@ describe("HMAC keys at rest", () => {
     const rotated = await new Promise<{ code: number; stderr: string }>((done) => {
       const env: NodeJS.ProcessEnv = { ...process.env, MODELSERVICE_DATA_DIR: dir, MODELSERVICE_JWT_SECRET: jwtSecret, MODELSERVICE_ENCRYPTION_KEY: keyB, MODELSERVICE_ENCRYPTION_KEYS_OLD: keyA };
       delete env.MODELSERVICE_DB;
-      execFile("npx", ["tsx", "src/cli/rotate-keys.ts"], { cwd: repoRoot, env, timeout: 60_000 }, (error, _stdout, stderr) =>
+      execFile("npx", ["tsx", "src/ops/rotate-keys.ts"], { cwd: repoRoot, env, timeout: 60_000 }, (error, _stdout, stderr) =>
         done({ code: error === null ? 0 : typeof error.code === "number" ? error.code : -1, stderr }),
       );
     });

@@ -93,7 +93,7 @@ function rotateKeys(dir: string, key: string, oldKeys?: string): Promise<CliResu
   delete env.MODELSERVICE_ENCRYPTION_KEYS_OLD;
   if (oldKeys !== undefined) env.MODELSERVICE_ENCRYPTION_KEYS_OLD = oldKeys;
   return new Promise((resolve) => {
-    execFile("npx", ["tsx", "src/cli/rotate-keys.ts"], { cwd: repoRoot, env, timeout: 30_000 }, (error, stdout, stderr) => {
+    execFile("npx", ["tsx", "src/ops/rotate-keys.ts"], { cwd: repoRoot, env, timeout: 30_000 }, (error, stdout, stderr) => {
       const code = error === null ? 0 : typeof error.code === "number" ? error.code : -1;
       resolve({ code, stdout, stderr });
     });

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import { Code } from "@connectrpc/connect";
 import { request as httpRequest, get as httpGet, type IncomingMessage } from "node:http";
 import { connect as connectHttp2, constants as h2, type ClientHttp2Session, type IncomingHttpHeaders } from "node:http2";
@@ -16,8 +17,6 @@ import { startTestService, type TestService } from "./support/service.js";
 
 const ws = "ws_transport";
 const createPath = "/modelservice.v1.ModelService/CreateModel";
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
 /** A nested JSON text of about `bytes` bytes. */
 const nested = (bytes: number) => '{"model":' + '{"a":'.repeat(bytes / 10) + "1" + "}".repeat(bytes / 10) + "}";
 

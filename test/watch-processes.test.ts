@@ -2,7 +2,9 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { join } from "node:path";
 import { modelClient } from "./support/clients.js";
 import { startTestService, type TestService } from "./support/service.js";
-import { EventLog, fromStream, percentile, startServerProcess, type ServerProcess } from "./support/watch.js";
+import { type ChildServer } from "./support/server-process.js";
+import { percentile } from "./support/percentile.js";
+import { EventLog, fromStream, startServerOn } from "./support/watch.js";
 
 /**
  * Issue 16: two server processes on one SQLite file. A write acknowledged by
@@ -10,12 +12,12 @@ import { EventLog, fromStream, percentile, startServerProcess, type ServerProces
  * polls the change log (MODELSERVICE_WATCH_POLL_MS, 15 ms).
  */
 let a: TestService;
-let b: ServerProcess;
+let b: ChildServer;
 const abort = new AbortController();
 
 beforeAll(async () => {
   a = await startTestService();
-  b = await startServerProcess(join(a.dir, "modelservice.db"), a.dir);
+  b = await startServerOn(join(a.dir, "modelservice.db"), a.dir);
 }, 30_000);
 afterAll(async () => {
   abort.abort();

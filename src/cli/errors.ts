@@ -1,8 +1,6 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { codeToString } from "@connectrpc/connect/protocol-connect";
 import { CommanderError } from "commander";
-import { ConfigError } from "../config.js";
-import { CredentialKeyError } from "../domain/credentials/credential-sealer.js";
 
 /** Exit codes, one per class of failure. */
 export const exitCodes = {
@@ -13,7 +11,7 @@ export const exitCodes = {
   rowsRefused: 5,
 } as const;
 
-/** A mistake in the command line itself (bad flag value, unreadable file): exit 2. */
+/** A mistake in the command line itself (bad flag value, unreadable file) or in an operator command's settings: exit 2. */
 export class UsageError extends Error {}
 
 /** An import that refused some of its rows (the others were imported): exit 5. */
@@ -35,7 +33,7 @@ function nodeCode(error: unknown): string | undefined {
 export function exitCodeOf(error: unknown): number {
   if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : exitCodes.usage;
   if (error instanceof RowsRefusedError) return exitCodes.rowsRefused;
-  if (error instanceof UsageError || error instanceof ConfigError || error instanceof CredentialKeyError) return exitCodes.usage;
+  if (error instanceof UsageError) return exitCodes.usage;
   if (error instanceof ConnectError) {
     switch (error.code) {
       case Code.InvalidArgument:

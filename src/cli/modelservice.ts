@@ -6,7 +6,6 @@ import { Argument, Command, CommanderError, Option } from "commander";
 import { completionScript, printIds, shells, type Shell } from "./completion.js";
 import { createTransport, parseBaseUrl, parseDuration, protocols, type Protocol } from "./client.js";
 import { exitCodeOf, report } from "./errors.js";
-import { migrateCommand, rotateKeysCommand, serveCommand, tokenCommand } from "./operator-commands.js";
 import { outputFormats, type OutputFormat } from "./output.js";
 import { addRpcCommands, type CallContext } from "./rpc-commands.js";
 import { secretInput, secretValue } from "./secret-inputs.js";
@@ -71,7 +70,8 @@ async function run(cmd: Command, work: () => Promise<void>): Promise<void> {
   process.exit(code);
 }
 
-export function buildProgram(): Command {
+/** The program: one command per RPC, the given operator commands (src/ops/), and shell completion. */
+function buildProgram(operators: Command[]): Command {
   const program = new Command("modelservice")
     .description(
       "Command-line client of ModelService, the model registry: one command per RPC (Connect, gRPC or gRPC-Web), " +
@@ -93,7 +93,7 @@ export function buildProgram(): Command {
 
   addRpcCommands(program, context, run);
 
-  for (const operator of [serveCommand(), tokenCommand(), migrateCommand(), rotateKeysCommand()]) {
+  for (const operator of operators) {
     operator.copyInheritedSettings(program);
     program.addCommand(operator);
   }
@@ -121,7 +121,10 @@ async function main(): Promise<void> {
     if (e.code === "EPIPE") process.exit(0);
     throw e;
   });
-  const program = buildProgram();
+  // The operator commands live outside the client (src/ops/); their definitions are light, and the
+  // server's modules load only when one of them runs.
+  const { operatorCommands } = await import("../ops/operator-commands.js");
+  const program = buildProgram(operatorCommands());
   try {
     await program.parseAsync(process.argv);
   } catch (e) {

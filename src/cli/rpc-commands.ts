@@ -5,7 +5,7 @@ import { FieldBehavior, field_behavior } from "../../gen/google/api/field_behavi
 import { comments as modelComments } from "../../gen/modelservice/v1/model_comments.js";
 import { comments as serviceComments } from "../../gen/modelservice/v1/model_service_comments.js";
 import { file_modelservice_v1_model_service, ListModelsRequestSchema, ModelService, type ImportModelsResponse } from "../../gen/modelservice/v1/model_service_pb.js";
-import { errorDetailTypes } from "../domain/errors/rpc-status.js";
+import { errorDetailTypes } from "../proto/error-detail-types.js";
 import { explainDelete, reportImport } from "./call-outcomes.js";
 import { rulesSummary } from "../proto/field-rules.js";
 import { textToJson } from "../proto/scalar-text.js";

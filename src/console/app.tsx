@@ -6,6 +6,7 @@ import { ModelPage } from "./components/model-page.js";
 import { PriceChart } from "./components/price-chart.js";
 import { ReauthDialog } from "./components/reauth-dialog.js";
 import { SignIn } from "./components/sign-in.js";
+import { BackToModels } from "./components/back-to-models.js";
 import { followLink, paths, useRoute } from "./router.js";
 import { useLiveModels } from "./live-models.js";
 import { session, tokenClaims, useSession } from "./session.js";
@@ -46,11 +47,7 @@ export function App() {
         )}
         {route.page === "new" && (
           <section class="panel" aria-labelledby="form-title">
-            <p>
-              <a href={paths.catalog} onClick={followLink}>
-                ← All models
-              </a>
-            </p>
+            <BackToModels />
             <h2 id="form-title">New custom model</h2>
             <ModelForm key="new" onSaved={changed} />
           </section>

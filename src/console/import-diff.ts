@@ -1,4 +1,5 @@
 import { parse } from "csv-parse/browser/esm/sync";
+import { modelCsvColumns, modelCsvOutputOnlyColumns } from "../proto/model-csv-columns.js";
 
 /**
  * What an import would change, row by row: the uploaded CSV against an export
@@ -23,23 +24,7 @@ export interface RowPlan {
 }
 
 /** The columns an import writes; a catalog copy takes only its labels and status. */
-const writable = [
-  "name",
-  "externalId",
-  "bundleKey",
-  "labels",
-  "provider",
-  "family",
-  "description",
-  "modelUrl",
-  "status",
-  "inputPricePerMillionTokensUsd",
-  "outputPricePerMillionTokensUsd",
-  "cachedInputPricePerMillionTokensUsd",
-  "maxInputTokens",
-  "maxOutputTokens",
-  "capabilities",
-];
+const writable = modelCsvColumns.filter((c) => !modelCsvOutputOnlyColumns.has(c));
 const catalogWritable = ["labels", "status"];
 
 type Row = Record<string, string>;

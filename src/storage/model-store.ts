@@ -81,16 +81,37 @@ export interface CatalogEntryRecord {
   spec: ModelSpecRecord;
 }
 
-/** What creating workspace copies of system models needs. */
-export interface CopyContext {
-  newId: () => string;
-  now: number;
+/**
+ * How workspace copies of a system model are made and kept in step: the
+ * domain's rules (domain/catalog/catalog-copies.ts), which a store applies
+ * inside the transaction that writes the system model.
+ */
+export interface CopyRules {
+  /** A workspace's copy of the system model, or undefined when workspaces get none. */
+  copyOf(system: ModelRecord, workspace: WorkspaceRecord): ModelRecord | undefined;
+  /** An existing copy after its system model changed. */
+  inherit(system: ModelRecord, copy: ModelRecord): ModelRecord;
 }
 
-export interface CatalogSyncResult {
-  added: number;
-  changed: number;
-  copiesCreated: number;
+/** A shipped system model (one with a catalog id) and the digest of the catalog entry it was last written from. */
+export interface ShippedModel {
+  model: ModelRecord;
+  digest: string | null;
+}
+
+/** One entry of a catalog write (ModelStore.writeCatalog). */
+export interface ShippedWrite {
+  /**
+   * The system model: inserted when there is no expectedVersion and a
+   * digest, replaced (compare-and-set) with an expectedVersion, left as it
+   * is without a digest.
+   */
+  model: ModelRecord;
+  expectedVersion?: number;
+  /** Digest of the catalog entry the model is written from. */
+  digest?: string;
+  /** Its place in the catalog file: new workspaces get their copies in this order. */
+  position: number;
 }
 
 export interface WorkspaceRecord {
@@ -175,28 +196,10 @@ export interface ModelWrite {
   expectedVersion?: number;
   revision: RevisionRecord;
   idempotency?: IdempotencyRecord;
-  /** For system models: keeps the workspace copies in step (creates them for a new visible one). */
-  copies?: CopyContext;
-  /** Epoch ms of the caller's deadline: a transaction still running then rolls back (DeadlinePassedError). */
+  /** For system models: writes their copies too, inheriting (on an update) and new (in workspaces that have none). */
+  copies?: CopyRules;
+  /** Epoch ms of the caller's deadline: a transaction still running then rolls back (DeadlinePassed). */
   deadline?: number;
-}
-
-/** A write's deadline passed before its transaction could commit; nothing was written. */
-export class DeadlinePassedError extends Error {
-  constructor() {
-    super("deadline passed before the write committed; nothing was written");
-  }
-}
-
-/**
- * The database could not be reached, or lost the connection (for a write
- * maybe during its commit: its outcome is unknown, and its request id makes
- * the retry safe). Retryable.
- */
-export class StoreUnavailableError extends Error {
-  constructor(cause: unknown) {
-    super("the database is unavailable, retry", { cause });
-  }
 }
 
 export type WriteOutcome =
@@ -219,10 +222,22 @@ export interface RevisionPage {
  * is one transaction.
  */
 export interface ModelStore {
-  /** Brings the shipped system models up to date and gives workspaces copies of new ones. */
-  syncCatalog(entries: CatalogEntryRecord[], copy: CopyContext): Promise<CatalogSyncResult>;
-  /** Returns the workspace, creating it with copies of every visible system model when it is new. */
-  ensureWorkspace(workspace: WorkspaceRecord, copy: CopyContext): Promise<WorkspaceRecord>;
+  /**
+   * One transaction: reads the shipped system models (by catalog id), asks
+   * `plan` what to write, writes it with the copies (new system models get
+   * one in every workspace by `copies.copyOf`, replaced ones pass
+   * `copies.inherit` to theirs) and records digests and positions. Returns
+   * how many copies it created.
+   */
+  writeCatalog(plan: (shipped: ReadonlyMap<string, ShippedModel>) => ShippedWrite[], copies: CopyRules): Promise<number>;
+  /** The workspace, if it exists. */
+  getWorkspace(id: string): Promise<WorkspaceRecord | undefined>;
+  /**
+   * Inserts the workspace with `copies.copyOf` of every system model (in
+   * catalog order), in one transaction; when it exists already (unique id),
+   * writes nothing. Returns the stored workspace either way.
+   */
+  createWorkspace(workspace: WorkspaceRecord, createdAt: number, copies: CopyRules): Promise<WorkspaceRecord>;
   listModels(query: ModelListQuery): Promise<ModelListResult>;
   /** workspaceId null: a system model. */
   getModel(workspaceId: string | null, id: string): Promise<ModelRecord | undefined>;
@@ -233,14 +248,14 @@ export interface ModelStore {
    * All the writes in one transaction, or none: the first that is stale,
    * takes an external id or reuses a request id for another request stops
    * and rolls back everything (failedIndex). Past the earliest deadline of
-   * the writes, nothing commits: DeadlinePassedError.
+   * the writes, nothing commits: DeadlinePassed.
    */
   writeModels(writes: ModelWrite[]): Promise<{ outcomes: WriteOutcome[]; failedIndex?: number }>;
   /**
    * The writes in one transaction, each standing alone: one that is stale,
    * takes an external id or reuses a request id is undone by itself (its
    * outcome says why) and the others still commit. Past the earliest deadline
-   * of the writes, nothing commits: DeadlinePassedError.
+   * of the writes, nothing commits: DeadlinePassed.
    */
   writeEach(writes: ModelWrite[]): Promise<WriteOutcome[]>;
   /** Inserts a model as it is, without an audit record (tests and imports of raw rows). */

@@ -6,8 +6,9 @@ type AsyncMethods<T> = { [K in keyof T]: T[K] extends (...args: never[]) => Prom
 
 /** Every call of each store interface: the compiler checks that none is missing. */
 export const modelStoreCalls = {
-  syncCatalog: true,
-  ensureWorkspace: true,
+  writeCatalog: true,
+  getWorkspace: true,
+  createWorkspace: true,
   listModels: true,
   getModel: true,
   findByExternalId: true,

@@ -9,7 +9,7 @@ import type { ModelWatch } from "../domain/watch/model-watch.js";
 import { registerHealthService, type HealthStatus } from "./health/health-service.js";
 import { authInterceptor } from "./interceptors/auth-interceptor.js";
 import { deadlineInterceptor } from "./interceptors/deadline-interceptor.js";
-import { sqliteBusyInterceptor } from "./interceptors/sqlite-busy-interceptor.js";
+import { storeErrorInterceptor } from "./interceptors/store-error-interceptor.js";
 import { validationInterceptor } from "./interceptors/validation-interceptor.js";
 import { modelServiceHandler } from "./model-service-handler.js";
 import { authenticateBeforeBody } from "./protocols/authenticate-before-body.js";
@@ -48,8 +48,8 @@ export function connectRoutes(parts: RouteParts): (router: ConnectRouter) => voi
     router.service(ModelService, modelServiceHandler(parts.registry, parts.drafts, parts.transfer, parts.watch), {
       interceptors: [
         ...parts.interceptors,
-        // Outside auth, whose first call of a workspace writes too.
-        sqliteBusyInterceptor,
+        // Outside deadline and auth (whose first call of a workspace writes too): every store error passes it.
+        storeErrorInterceptor,
         // Before auth, so that a call already past its deadline costs nothing.
         deadlineInterceptor,
         authInterceptor(parts.verifier, parts.registry),

@@ -5,6 +5,7 @@ import type { ModelDrafts } from "../domain/models/model-drafts.js";
 import type { ModelRegistry } from "../domain/models/model-registry.js";
 import type { ModelTransfer } from "../domain/models/model-transfer.js";
 import type { ModelWatch } from "../domain/watch/model-watch.js";
+import { batchResponse } from "./batch-response.js";
 import { encodedAnswer } from "./encoded-answers.js";
 import { callOf, principalOf } from "./principal-context.js";
 
@@ -34,9 +35,9 @@ export function modelServiceHandler(
     createSystemModel: (req, ctx) => registry.createSystem(callOf(ctx), req),
     updateSystemModel: (req, ctx) => registry.updateSystem(callOf(ctx), req),
     deleteSystemModel: (req, ctx) => registry.deleteSystem(callOf(ctx), req),
-    batchCreateModels: (req, ctx) => registry.batchCreate(callOf(ctx), req),
-    batchUpdateModels: (req, ctx) => registry.batchUpdate(callOf(ctx), req),
-    batchDeleteModels: (req, ctx) => registry.batchDelete(callOf(ctx), req),
+    batchCreateModels: async (req, ctx) => batchResponse(await registry.batchCreate(callOf(ctx), req)),
+    batchUpdateModels: async (req, ctx) => batchResponse(await registry.batchUpdate(callOf(ctx), req)),
+    batchDeleteModels: async (req, ctx) => batchResponse(await registry.batchDelete(callOf(ctx), req)),
     refreshCatalog: () => registry.refreshCatalog(),
     applyBundle: (req, ctx) => registry.applyBundle(callOf(ctx), req),
     createModelDraft: (req, ctx) => drafts.create(callOf(ctx), req),

@@ -1,9 +1,6 @@
-import { spawn, type ChildProcess } from "node:child_process";
-import { createServer } from "node:net";
-import { join } from "node:path";
 import { ConnectError } from "@connectrpc/connect";
 import { WatchEventType, type WatchModelsResponse } from "../../gen/modelservice/v1/model_service_pb.js";
-import { jwtSecret } from "./service.js";
+import { spawnServer, type ChildServer } from "./server-process.js";
 
 /** A watch event, reduced to what tests compare, from any protocol. */
 export interface SeenEvent {
@@ -120,63 +117,11 @@ export async function* fromStream(stream: AsyncIterable<WatchModelsResponse>): A
   for await (const m of stream) yield seen(m);
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      if (typeof address !== "object" || address === null) return reject(new Error("no port"));
-      server.close(() => resolve(address.port));
-    });
-  });
-}
-
-export interface ServerProcess {
-  url: string;
-  proc: ChildProcess;
-  stop(signal?: NodeJS.Signals): Promise<void>;
-}
-
 /** The server as a child process (src/main.ts through tsx) on the given database file, with the test services' JWT secret. */
-export async function startServerProcess(databasePath: string, dataDir: string, env: Record<string, string> = {}, port?: number): Promise<ServerProcess> {
-  const listenPort = port ?? (await freePort());
-  const proc = spawn(process.execPath, ["--import", "tsx", join(import.meta.dirname, "..", "..", "src", "main.ts")], {
-    env: {
-      ...process.env,
-      HOST: "127.0.0.1",
-      PORT: String(listenPort),
-      MODELSERVICE_DATA_DIR: dataDir,
-      MODELSERVICE_DB: databasePath,
-      MODELSERVICE_JWT_SECRET: jwtSecret,
-      MODELSERVICE_SHUTDOWN_GRACE_MS: "1000",
-      LOG_LEVEL: "warn",
-      ...env,
-    },
-    stdio: ["ignore", "pipe", "pipe"],
+export function startServerOn(databasePath: string, dataDir: string, env: Record<string, string> = {}, port?: number): Promise<ChildServer> {
+  return spawnServer({
+    env: { MODELSERVICE_DATA_DIR: dataDir, MODELSERVICE_DB: databasePath, MODELSERVICE_SHUTDOWN_GRACE_MS: "1000", ...env },
+    port,
+    readyWithinMs: 20_000,
   });
-  let out = "";
-  proc.stdout!.on("data", (d: Buffer) => (out += d.toString()));
-  proc.stderr!.on("data", (d: Buffer) => (out += d.toString()));
-  const exited = new Promise<void>((resolve) => proc.once("exit", () => resolve()));
-  const url = `http://127.0.0.1:${listenPort}`;
-  const stop = async (signal: NodeJS.Signals = "SIGTERM") => {
-    if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
-    await exited;
-  };
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    if (proc.exitCode !== null) throw new Error(`server exited with ${proc.exitCode}: ${out}`);
-    if ((await fetch(`${url}/readyz`).then((r) => r.status, () => 0)) === 200) return { url, proc, stop };
-    if (Date.now() > deadline) {
-      await stop("SIGKILL");
-      throw new Error(`server not ready in 20 s: ${out}`);
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-export function percentile(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 }

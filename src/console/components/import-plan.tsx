@@ -1,5 +1,6 @@
 import type { ImportModelsResponse } from "../../../gen/modelservice/v1/model_service_pb.js";
 import type { RowPlan } from "../import-diff.js";
+import { TableHead } from "./table-head.js";
 
 const rows = (n: number) => (n === 1 ? "1 model" : `${n} models`);
 
@@ -25,13 +26,7 @@ export function ImportPlan({ file, plan, diff }: { file: string; plan: ImportMod
       {changes.length > 0 && (
         <table class="plain diff import-diff">
           <caption>What changes</caption>
-          <thead>
-            <tr>
-              <th scope="col">Row</th>
-              <th scope="col">Model</th>
-              <th scope="col">Change</th>
-            </tr>
-          </thead>
+          <TableHead columns={["Row", "Model", "Change"]} />
           <tbody>
             {changes.slice(0, shownRows).map((d) => (
               <tr key={d.row}>
@@ -59,13 +54,7 @@ export function ImportPlan({ file, plan, diff }: { file: string; plan: ImportMod
       {plan.errors.length > 0 && (
         <table class="plain">
           <caption>Rows refused (they are skipped if you apply)</caption>
-          <thead>
-            <tr>
-              <th scope="col">Row</th>
-              <th scope="col">Column</th>
-              <th scope="col">Why</th>
-            </tr>
-          </thead>
+          <TableHead columns={["Row", "Column", "Why"]} />
           <tbody>
             {plan.errors.map((e, i) => (
               <tr key={i}>

@@ -4,6 +4,7 @@ import { errorText } from "../error-text.js";
 import { followLink, paths } from "../router.js";
 import { modelService } from "../service-client.js";
 import { useSession } from "../session.js";
+import { BackToModels } from "./back-to-models.js";
 import { ModelFacts } from "./model-facts.js";
 import { formModeOf, ModelForm } from "./model-form.js";
 import { ModelRevisions } from "./model-revisions.js";
@@ -74,11 +75,7 @@ export function ModelPage({ id, onSaved, liveVersion = 0 }: { id: string; onSave
   return (
     <>
       <section class="panel" aria-labelledby="form-title">
-        <p>
-          <a href={paths.catalog} onClick={followLink}>
-            ← All models
-          </a>
-        </p>
+        <BackToModels />
         <h2 id="form-title">
           {titles[mode]} “{stored.metadata?.name}”
         </h2>

@@ -4,6 +4,7 @@ import { RevisionAction, type ModelRevision } from "../../../gen/modelservice/v1
 import { errorText } from "../error-text.js";
 import { dateTime } from "../format.js";
 import { modelService } from "../service-client.js";
+import { TableHead } from "./table-head.js";
 
 const actionNames: Record<RevisionAction, string> = {
   [RevisionAction.UNSPECIFIED]: "Changed",
@@ -62,13 +63,7 @@ export function ModelRevisions({ id, version }: { id: string; version: string })
             {r.changes.length > 0 && (
               <table class="plain diff">
                 <caption class="visually-hidden">Fields changed</caption>
-                <thead>
-                  <tr>
-                    <th scope="col">Field</th>
-                    <th scope="col">Before</th>
-                    <th scope="col">After</th>
-                  </tr>
-                </thead>
+                <TableHead columns={["Field", "Before", "After"]} />
                 <tbody>
                   {r.changes.map((c) => (
                     <tr key={c.field}>

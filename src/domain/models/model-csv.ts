@@ -17,6 +17,7 @@ import {
   type Model,
 } from "../../../gen/modelservice/v1/model_pb.js";
 import { invalidArgument } from "../validation/field-violations.js";
+import { modelCsvColumns, type ModelCsvColumn } from "../../proto/model-csv-columns.js";
 import { updatablePaths } from "./model-input.js";
 import { TimeSlice } from "./time-slice.js";
 
@@ -30,34 +31,6 @@ import { TimeSlice } from "./time-slice.js";
  * hasToken / hasClientKey flags. Cells a spreadsheet would run as a formula
  * are neutralised with a leading `'` (neutraliseCell), which import strips.
  */
-export const modelCsvColumns = [
-  "id",
-  "catalogId",
-  "externalId",
-  "bundleKey",
-  "name",
-  "labels",
-  "provider",
-  "family",
-  "description",
-  "modelUrl",
-  "status",
-  "inputPricePerMillionTokensUsd",
-  "outputPricePerMillionTokensUsd",
-  "cachedInputPricePerMillionTokensUsd",
-  "maxInputTokens",
-  "maxOutputTokens",
-  "capabilities",
-  "origin",
-  "hasToken",
-  "hasClientKey",
-  "createdAt",
-  "updatedAt",
-  "deleteTime",
-] as const;
-
-export type ModelCsvColumn = (typeof modelCsvColumns)[number];
-
 export const modelCsvContentType = "text/csv; charset=utf-8";
 
 const columnSet: ReadonlySet<string> = new Set(modelCsvColumns);

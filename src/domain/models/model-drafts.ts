@@ -17,7 +17,7 @@ import {
   type UpdateModelDraftRequest,
 } from "../../../gen/modelservice/v1/model_service_pb.js";
 import type { DraftRecord, DraftStore } from "../../storage/draft-store.js";
-import { DeadlinePassedError } from "../../storage/model-store.js";
+import { DeadlinePassed } from "../errors/store-errors.js";
 import { requireChangeScopes } from "../auth/change-scopes.js";
 import type { Principal } from "../auth/principal.js";
 import { invalidArgument, type FieldViolation } from "../validation/field-violations.js";
@@ -52,7 +52,7 @@ function staleVersion(current: ModelDraft, expected: number): ConnectError {
 
 /** A draft write is one statement: made only while the call is within its deadline, so DeadlineExceeded means it was not. */
 function requireWithinDeadline(call: Call): void {
-  if (call.deadline !== undefined && Date.now() >= call.deadline) throw new DeadlinePassedError();
+  if (call.deadline !== undefined && Date.now() >= call.deadline) throw new DeadlinePassed();
 }
 
 const credentialsRefused: FieldViolation = {

@@ -14,7 +14,8 @@ import {
   type ImportRowError,
 } from "../../../gen/modelservice/v1/model_service_pb.js";
 import type { CheckedFilterNode } from "../../storage/model-filter.js";
-import { DeadlinePassedError, type ModelListQuery, type ModelRecord, type ModelStore } from "../../storage/model-store.js";
+import type { ModelListQuery, ModelRecord, ModelStore } from "../../storage/model-store.js";
+import { DeadlinePassed } from "../errors/store-errors.js";
 import { requireChangeScopes } from "../auth/change-scopes.js";
 import type { Principal } from "../auth/principal.js";
 import { invalidArgument } from "../validation/field-violations.js";
@@ -22,15 +23,14 @@ import { validateRequest } from "../validation/request-validation.js";
 import {
   columnOfPath,
   csvText,
-  modelCsvColumns,
   modelCsvContentType,
   modelCsvHeader,
   modelCsvRecord,
   parseModelCsv,
   updatePathOf,
-  type ModelCsvColumn,
   type ModelCsvRow,
 } from "./model-csv.js";
+import { modelCsvColumns, type ModelCsvColumn } from "../../proto/model-csv-columns.js";
 import { toModelMessage } from "./model-message.js";
 import { modelPages } from "./model-pages.js";
 import type { Call, ModelRegistry, Step } from "./model-registry.js";
@@ -208,7 +208,7 @@ export class ModelTransfer {
       // The store answers synchronously under its promises: let other requests and probes in now and then.
       await slice.pause();
       // The caller has been answered DeadlineExceeded: planning the rest would be wasted, nothing will be written.
-      if (call.deadline !== undefined && Date.now() >= call.deadline) throw new DeadlinePassedError();
+      if (call.deadline !== undefined && Date.now() >= call.deadline) throw new DeadlinePassed();
       if (!parsed.ok) {
         result.errors.push(...parsed.errors.map((e) => create(ImportRowErrorSchema, e)));
         continue;

@@ -1,19 +1,17 @@
-import { ModelCapability, ModelOrigin, ModelStatus } from "../../../gen/modelservice/v1/model_pb.js";
-import { ListModelsRequestSchema } from "../../../gen/modelservice/v1/model_service_pb.js";
-import { fieldRules } from "../../proto/field-rules.js";
-import type {
-  CheckedFilterNode,
-  FilterBoolField,
-  FilterComparator,
-  FilterEnumField,
-  FilterNumberField,
-  FilterOptionalField,
-  FilterTextField,
-  OrderTerm,
-  SortField,
-  TextMatch,
-} from "../../storage/model-filter.js";
-import { filterFields, sortFields, type FilterField } from "../../storage/model-filter.js";
+import type { CheckedFilterNode } from "../../storage/model-filter.js";
+import { checkFilter } from "./filter-check.js";
+import {
+  columnOf,
+  FilterSyntaxError,
+  maxFilterDepth,
+  maxFilterLength,
+  maxFilterRestrictions,
+  quote,
+  type Comparator,
+  type FilterCompare,
+  type FilterLiteral,
+  type FilterNode,
+} from "./filter-syntax.js";
 
 export type {
   CheckedFilterNode,
@@ -22,6 +20,9 @@ export type {
   SortField,
   TextMatch,
 } from "../../storage/model-filter.js";
+export { checkFilter, parseOrderBy, parseRfc3339 } from "./filter-check.js";
+export { FilterSyntaxError, maxFilterDepth, maxFilterLength, maxFilterRestrictions, maxOrderByLength } from "./filter-syntax.js";
+export type { Comparator, FilterCompare, FilterLiteral, FilterNode } from "./filter-syntax.js";
 
 /**
  * ListModels `filter` (AIP-160 subset) and `orderBy` (AIP-132).
@@ -47,59 +48,6 @@ export type {
  * and produces the CheckedFilterNode that the storage layer compiles.
  */
 
-/** From the rulebook (the proto's ListModelsRequest.filter and order_by). */
-export const maxFilterLength = fieldRules(ListModelsRequestSchema.field.filter)!.maxLength!;
-/** Parentheses and negations, counted together. */
-export const maxFilterDepth = 64;
-/** Comparisons in one filter. */
-export const maxFilterRestrictions = 64;
-export const maxOrderByLength = fieldRules(ListModelsRequestSchema.field.orderBy)!.maxLength!;
-
-/** A syntax or meaning error in a filter or orderBy, at a 1-based column (in code points). */
-export class FilterSyntaxError extends Error {
-  override readonly name = "FilterSyntaxError";
-  readonly kind = "error";
-  constructor(
-    /** 1-based column of the text the error is about (the length + 1 for "at the end"). */
-    readonly column: number,
-    /** The message without its " at column N" suffix. */
-    readonly reason: string,
-  ) {
-    super(`${reason} at column ${column}`);
-  }
-}
-
-export type Comparator = FilterComparator | ":";
-
-export type FilterLiteral =
-  /** Quoted string; `parts` are the literal pieces between unescaped `*` wildcards (one part: no wildcard). */
-  | { kind: "string"; value: string; parts: string[] }
-  /** Unquoted word: an enum name or unquoted text (`anthropic`, `gpt-4.1`). */
-  | { kind: "text"; value: string }
-  | { kind: "number"; value: number; text: string }
-  | { kind: "bool"; value: boolean }
-  /** The bare `*` of `field:*` (presence test). */
-  | { kind: "any" };
-
-export interface FilterCompare {
-  kind: "compare";
-  /** Field path as written, quotes removed: ["spec", "family"], ["labels", "app.kubernetes.io/name"]. */
-  path: string[];
-  operator: Comparator;
-  value: FilterLiteral;
-  /** 1-based columns of the field, the operator and the value. */
-  column: number;
-  operatorColumn: number;
-  valueColumn: number;
-}
-
-/** Parsed (unchecked) filter. An empty filter is `{ kind: "and", children: [] }` (matches everything). */
-export type FilterNode =
-  | { kind: "and"; children: FilterNode[] }
-  | { kind: "or"; children: FilterNode[] }
-  | { kind: "not"; child: FilterNode; column: number }
-  | FilterCompare;
-
 // ---------------------------------------------------------------------------
 // Parsing
 
@@ -108,7 +56,6 @@ const wordStart = /[A-Za-z0-9_]/;
 const valueChar = /[A-Za-z0-9_\/@.-]/;
 const space = /\s/;
 const numberPattern = /^-?\d+(?:\.\d+)?$/;
-
 /** Parses filter text; checks syntax and size only (see checkFilter for fields and types). */
 export function parseFilter(text: string): FilterNode | FilterSyntaxError {
   if (text.length > maxFilterLength) {
@@ -126,20 +73,6 @@ export function parseFilter(text: string): FilterNode | FilterSyntaxError {
 export function parseCheckedFilter(text: string): CheckedFilterNode | FilterSyntaxError {
   const node = parseFilter(text);
   return node instanceof FilterSyntaxError ? node : checkFilter(node);
-}
-
-/** 1-based column, in code points, of UTF-16 offset `offset`. */
-function columnOf(text: string, offset: number): number {
-  return Array.from(text.slice(0, offset)).length + 1;
-}
-
-function failAt(column: number, reason: string): never {
-  throw new FilterSyntaxError(column, reason);
-}
-
-/** Quotes user text for a message, shortened. */
-function quote(text: string): string {
-  return JSON.stringify(text.length > 64 ? text.slice(0, 61) + "..." : text);
 }
 
 class FilterParser {
@@ -384,256 +317,4 @@ function combine(kind: "and" | "or", parts: FilterNode[]): FilterNode {
     else children.push(p);
   }
   return { kind, children };
-}
-
-// ---------------------------------------------------------------------------
-// Fields
-
-type FieldSpec =
-  | { type: "text"; field: FilterTextField; optional: boolean }
-  | { type: "number" | "timestamp"; field: FilterNumberField; optional: boolean }
-  | { type: "enum"; field: FilterEnumField; optional: boolean; values: readonly string[] }
-  | { type: "bool"; field: FilterBoolField; optional: false }
-  | { type: "labels"; field: "metadata.labels"; optional: true }
-  | { type: "capabilities"; field: "spec.capabilities"; optional: true };
-
-function enumNames(e: Record<string, string | number>, prefix: string): string[] {
-  return Object.keys(e)
-    .filter((k) => Number.isNaN(Number(k)) && k !== "UNSPECIFIED")
-    .map((k) => prefix + k);
-}
-
-const statusNames = enumNames(ModelStatus, "MODEL_STATUS_");
-const originNames = enumNames(ModelOrigin, "MODEL_ORIGIN_");
-const capabilityNames = enumNames(ModelCapability, "MODEL_CAPABILITY_");
-
-/** The enum fields' values, by field. */
-const enumValues: Readonly<Record<FilterEnumField, readonly string[]>> = { "metadata.origin": originNames, "spec.status": statusNames };
-
-const fieldSpecs = (Object.keys(filterFields) as FilterField[]).map((field) => {
-  const { type, optional } = filterFields[field];
-  return (type === "enum" ? { type, field, optional, values: enumValues[field as FilterEnumField] } : { type, field, optional }) as FieldSpec;
-});
-
-const aliases: ReadonlyMap<string, string> = new Map([
-  ["name", "metadata.name"],
-  ["provider", "spec.provider"],
-  ["family", "spec.family"],
-  ["status", "spec.status"],
-  ["labels", "metadata.labels"],
-]);
-
-const fieldsByName: ReadonlyMap<string, FieldSpec> = new Map(fieldSpecs.map((s) => [s.field, s]));
-
-function lookupField(name: string): FieldSpec | undefined {
-  return fieldsByName.get(aliases.get(name) ?? name);
-}
-
-const sortable: ReadonlySet<string> = new Set<SortField>(sortFields);
-
-// ---------------------------------------------------------------------------
-// Checking
-
-/** Deeper than any tree parseFilter builds; guards hand-made trees against stack exhaustion. */
-const maxTreeDepth = 4 * maxFilterDepth + 8;
-
-/** Resolves fields and value types of a parsed filter. */
-export function checkFilter(node: FilterNode): CheckedFilterNode | FilterSyntaxError {
-  try {
-    return check(node, 0);
-  } catch (e) {
-    if (e instanceof FilterSyntaxError) return e;
-    throw e;
-  }
-}
-
-function check(node: FilterNode, depth: number): CheckedFilterNode {
-  if (depth > maxTreeDepth) throw new FilterSyntaxError(1, `filter nests deeper than ${maxFilterDepth} levels`);
-  switch (node.kind) {
-    case "and":
-    case "or":
-      return { kind: node.kind, children: node.children.map((c) => check(c, depth + 1)) };
-    case "not":
-      return { kind: "not", child: check(node.child, depth + 1) };
-    case "compare":
-      return checkCompare(node);
-  }
-}
-
-function checkCompare(node: FilterCompare): CheckedFilterNode {
-  const fail: (column: number, reason: string) => never = failAt;
-  const { path, value } = node;
-  const name = path.join(".");
-
-  // metadata.labels.<key> / labels.<key>: the rest of the path is the key.
-  const keyStart = path[0] === "labels" ? 1 : path[0] === "metadata" && path[1] === "labels" ? 2 : -1;
-  if (keyStart > 0 && path.length > keyStart) {
-    const key = path.slice(keyStart).join(".");
-    if (key === "") fail(node.column, "empty label key");
-    if (value.kind === "any") {
-      if (node.operator !== ":") fail(node.valueColumn, `expected a value after '${node.operator}'`);
-      return { kind: "labelKey", key: { kind: "exact", value: key } };
-    }
-    const op = node.operator === ":" ? "=" : node.operator;
-    return { kind: "labelValue", key, op, value: textMatch(node, op) };
-  }
-
-  const spec = lookupField(name);
-  if (!spec) return fail(node.column, `unknown field ${quote(name)}`);
-  const field = spec.field;
-
-  if (value.kind === "any") {
-    // Parsing allows a bare * only after ':'.
-    if (!spec.optional) fail(node.valueColumn, `${field} is always set; ':*' tests fields that may be unset`);
-    return { kind: "present", field: field as FilterOptionalField };
-  }
-
-  switch (spec.type) {
-    case "labels": {
-      if (node.operator !== ":") {
-        fail(node.operatorColumn, `${field} takes a key: ${field}:<key> or ${field}.<key> ${node.operator} <value>`);
-      }
-      const key = textMatch(node, "=");
-      if (key.kind === "exact" && key.value === "") fail(node.valueColumn, "empty label key");
-      return { kind: "labelKey", key };
-    }
-    case "capabilities": {
-      if (node.operator !== ":") fail(node.operatorColumn, `only ':' applies to ${field} (${field}:MODEL_CAPABILITY_VISION)`);
-      return { kind: "capability", value: enumValue(node, field, capabilityNames) };
-    }
-    case "text": {
-      const op = node.operator === ":" ? "=" : node.operator;
-      return { kind: "text", field: spec.field, op, value: textMatch(node, op) };
-    }
-    case "number": {
-      if (value.kind !== "number") fail(node.valueColumn, `expected a number for ${field}`);
-      return { kind: "number", field: spec.field, op: node.operator === ":" ? "=" : node.operator, value: value.value };
-    }
-    case "timestamp": {
-      const ms = value.kind === "string" && value.parts.length === 1 ? parseRfc3339(value.value) : undefined;
-      if (ms === undefined) fail(node.valueColumn, `expected an RFC 3339 timestamp for ${field}, such as "2025-01-31T12:00:00Z"`);
-      return { kind: "number", field: spec.field, op: node.operator === ":" ? "=" : node.operator, value: ms };
-    }
-    case "enum": {
-      const op = equalityOperator(node, field);
-      return { kind: "enum", field: spec.field, op, value: enumValue(node, field, spec.values) };
-    }
-    case "bool": {
-      const op = equalityOperator(node, field);
-      if (value.kind !== "bool") fail(node.valueColumn, `expected true or false for ${field}`);
-      return { kind: "bool", field: spec.field, op, value: value.value };
-    }
-  }
-}
-
-function equalityOperator(node: FilterCompare, field: string): "=" | "!=" {
-  if (node.operator === "=" || node.operator === ":") return "=";
-  if (node.operator === "!=") return "!=";
-  throw new FilterSyntaxError(node.operatorColumn, `'${node.operator}' does not apply to ${field}; use '=' or '!='`);
-}
-
-function enumValue(node: FilterCompare, field: string, allowed: readonly string[]): string {
-  const v = node.value;
-  const name = v.kind === "text" ? v.value : v.kind === "string" && v.parts.length === 1 ? v.value : undefined;
-  if (name === undefined || !allowed.includes(name)) {
-    const shown = v.kind === "text" || v.kind === "string" ? quote(v.value) : v.kind === "number" ? v.text : String(v.kind === "bool" && v.value);
-    throw new FilterSyntaxError(node.valueColumn, `${shown} is not a value of ${field}; expected ${allowed.join(", ")}`);
-  }
-  return name;
-}
-
-/** The text a literal compares as: strings keep their wildcards; words, numbers and booleans their spelling. */
-function textMatch(node: FilterCompare, op: FilterComparator): TextMatch {
-  const v = node.value;
-  switch (v.kind) {
-    case "string":
-      if (v.parts.length === 1) return { kind: "exact", value: v.value };
-      if (op !== "=" && op !== "!=") {
-        throw new FilterSyntaxError(node.valueColumn, `wildcards apply only to '=', '!=' and ':'; escape a literal '*' as \\*`);
-      }
-      return { kind: "wildcard", parts: v.parts };
-    case "text":
-      return { kind: "exact", value: v.value };
-    case "number":
-      return { kind: "exact", value: v.text };
-    case "bool":
-      return { kind: "exact", value: String(v.value) };
-    case "any":
-      throw new FilterSyntaxError(node.valueColumn, "expected a value");
-  }
-}
-
-const rfc3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?(?:([Zz])|([+-])(\d{2}):(\d{2}))$/;
-
-/** Epoch milliseconds of an RFC 3339 timestamp (fractions below a millisecond kept), or undefined. */
-export function parseRfc3339(text: string): number | undefined {
-  const m = rfc3339.exec(text);
-  if (!m) return undefined;
-  const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number) as [number, number, number, number, number, number];
-  const daysInMonth = new Date(Date.UTC(2000, month, 0)).getUTCDate(); // month of a leap year
-  if (month < 1 || month > 12 || day < 1 || day > daysInMonth) return undefined;
-  if (month === 2 && day === 29 && !(year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0))) return undefined;
-  if (hour > 23 || minute > 59 || second > 60) return undefined;
-  const offsetHours = m[9] ? Number(m[10]) : 0;
-  const offsetMinutes = m[9] ? Number(m[11]) : 0;
-  if (offsetHours > 23 || offsetMinutes > 59) return undefined;
-  const d = new Date(0);
-  d.setUTCFullYear(year, month - 1, day); // not Date.UTC: it maps years 0-99 to 1900-1999
-  d.setUTCHours(hour, minute, second, 0); // a leap second (60) is the next minute's start
-  const offset = (m[9] === "-" ? -1 : 1) * (offsetHours * 60 + offsetMinutes) * 60_000;
-  const fraction = m[7] ? Number(m[7]) * 1000 : 0;
-  return d.getTime() - offset + fraction;
-}
-
-// ---------------------------------------------------------------------------
-// orderBy (AIP-132)
-
-/**
- * Parses "field [asc|desc], ..." into sort terms. Aliases (name, provider,
- * family, status) resolve to their full paths; a field may appear once. The
- * caller appends the created_at, id tie-breakers.
- */
-export function parseOrderBy(text: string): OrderTerm[] | FilterSyntaxError {
-  if (text.length > maxOrderByLength) {
-    return new FilterSyntaxError(maxOrderByLength + 1, `orderBy is longer than ${maxOrderByLength} characters`);
-  }
-  const fail = (offset: number, reason: string) => new FilterSyntaxError(columnOf(text, offset), reason);
-  const terms: OrderTerm[] = [];
-  if (text.trim() === "") return terms;
-  const seen = new Set<string>();
-  let pos = 0;
-  const skipSpace = () => {
-    while (pos < text.length && space.test(text[pos]!)) pos++;
-  };
-  const word = (pattern: RegExp): string => {
-    const start = pos;
-    while (pos < text.length && pattern.test(text[pos]!)) pos++;
-    return text.slice(start, pos);
-  };
-  for (;;) {
-    skipSpace();
-    const fieldStart = pos;
-    const name = word(/[A-Za-z0-9_.]/);
-    if (name === "") return fail(fieldStart, "expected a field name");
-    const spec = lookupField(name);
-    if (!spec && /^(metadata\.)?labels\./.test(name)) return fail(fieldStart, "cannot sort by metadata.labels");
-    if (!spec) return fail(fieldStart, `unknown field ${quote(name)}`);
-    if (!sortable.has(spec.field)) return fail(fieldStart, `cannot sort by ${spec.field}`);
-    if (seen.has(spec.field)) return fail(fieldStart, `${spec.field} appears twice`);
-    seen.add(spec.field);
-    skipSpace();
-    let descending = false;
-    const directionStart = pos;
-    const direction = word(/[A-Za-z]/);
-    if (direction !== "") {
-      const d = direction.toLowerCase();
-      if (d !== "asc" && d !== "desc") return fail(directionStart, `expected 'asc', 'desc' or ',' after ${quote(name)}`);
-      descending = d === "desc";
-      skipSpace();
-    }
-    terms.push({ field: spec.field as SortField, descending });
-    if (pos >= text.length) return terms;
-    if (text[pos] !== ",") return fail(pos, direction === "" ? `expected 'asc', 'desc' or ',' after ${quote(name)}` : "expected ','");
-    pos += 1;
-  }
 }

@@ -1,5 +1,5 @@
 import postgres, { type Sql, type TransactionSql } from "postgres";
-import { DeadlinePassedError, StoreUnavailableError } from "../model-store.js";
+import { DeadlinePassed, StoreBusy, StoreUnavailable } from "../store-errors.js";
 
 export interface PostgresOptions {
   /** postgres://user:pass@host:port/db */
@@ -31,7 +31,7 @@ const connectionLostCodes = new Set([
   "53300", // too_many_connections
 ]);
 
-/** Failures worth a retry that say nothing about the database's health. */
+/** Lost races that rolled back: nothing was written, a retry may succeed (StoreBusy); they say nothing about the database's health. */
 const retryableCodes = new Set([
   "40001", // serialization_failure
   "40P01", // deadlock_detected
@@ -59,8 +59,8 @@ export function isUniqueViolation(e: unknown, constraint: string): boolean {
  * The pool of one PostgreSQL database, shared by the stores of a process,
  * and the translation of its failures into the store's typed errors: a
  * database that cannot be reached, or a connection lost (even during
- * COMMIT, when the outcome is unknown), is StoreUnavailableError; a write
- * past its deadline rolls back with DeadlinePassedError.
+ * COMMIT, when the outcome is unknown), is StoreUnavailable; a write
+ * past its deadline rolls back with DeadlinePassed.
  *
  * Once a connection is lost the database is marked down: calls fail at once
  * (no wait for a connect timeout each) and `available` is false (/readyz)
@@ -99,11 +99,11 @@ export class PgDatabase {
 
   /**
    * One transaction of `work`; past `deadline` (epoch ms) no statement
-   * runs on (statement_timeout) and nothing commits: DeadlinePassedError.
+   * runs on (statement_timeout) and nothing commits: DeadlinePassed.
    */
   async transaction<T>(work: (tx: TransactionSql) => Promise<T>, deadline = Infinity): Promise<T> {
     const inTime = () => {
-      if (Date.now() >= deadline) throw new DeadlinePassedError();
+      if (Date.now() >= deadline) throw new DeadlinePassed();
     };
     this.failFast();
     try {
@@ -115,7 +115,7 @@ export class PgDatabase {
         return result;
       })) as T;
     } catch (e) {
-      if (code(e) === "57014" && Date.now() >= deadline) throw new DeadlinePassedError();
+      if (code(e) === "57014" && Date.now() >= deadline) throw new DeadlinePassed();
       throw this.translated(e);
     }
   }
@@ -138,16 +138,16 @@ export class PgDatabase {
 
   private failFast(): void {
     if (this.closed) throw new Error("the database is not open: the store was closed");
-    if (!this.available) throw new StoreUnavailableError(new Error("the database did not answer the last probe"));
+    if (!this.available) throw new StoreUnavailable(new Error("the database did not answer the last probe"));
   }
 
   private translated(e: unknown): unknown {
     if (isConnectionLost(e)) {
       this.markDown();
-      return new StoreUnavailableError(e);
+      return new StoreUnavailable(e);
     }
     const c = code(e);
-    return c !== undefined && retryableCodes.has(c) ? new StoreUnavailableError(e) : e;
+    return c !== undefined && retryableCodes.has(c) ? new StoreBusy(e) : e;
   }
 
   private markDown(): void {

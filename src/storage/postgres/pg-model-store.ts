@@ -1,8 +1,6 @@
 import type { TransactionSql } from "postgres";
 import type {
-  CatalogEntryRecord,
-  CatalogSyncResult,
-  CopyContext,
+  CopyRules,
   IdempotencyRecord,
   ModelListQuery,
   ModelListResult,
@@ -10,10 +8,12 @@ import type {
   ModelStore,
   ModelWrite,
   RevisionPage,
+  ShippedModel,
+  ShippedWrite,
   WorkspaceRecord,
   WriteOutcome,
 } from "../model-store.js";
-import { PgCatalogPolicy } from "./pg-catalog-policy.js";
+import { createWorkspace, getWorkspace, inheritCopies, insertCopies, lockCatalog, writeCatalog } from "./pg-catalog-data.js";
 import { isUniqueViolation, type PgDatabase } from "./pg-database.js";
 import { listQueries, selectModel } from "./pg-list-query.js";
 import { migrate } from "./pg-migrations.js";
@@ -62,27 +62,31 @@ export const prunedThroughSetting = "change_log_pruned_through";
  * claimer to commit), and a live external id is a unique index.
  */
 export class PgModelStore implements ModelStore {
-  private readonly catalog: PgCatalogPolicy;
+  private constructor(private readonly db: PgDatabase) {}
 
-  private constructor(
-    private readonly db: PgDatabase,
-    systemProfileId: string,
-  ) {
-    this.catalog = new PgCatalogPolicy(systemProfileId);
+  /** Connects and brings the schema up to date (see pg-migrations.ts); says the schema version it is at. */
+  static async open(db: PgDatabase): Promise<{ store: PgModelStore; schemaVersion: number }> {
+    const schemaVersion = await db.run(migrate);
+    return { store: new PgModelStore(db), schemaVersion };
   }
 
-  /** Connects and brings the schema up to date (see pg-migrations.ts). */
-  static async open(db: PgDatabase, systemProfileId: string): Promise<PgModelStore> {
-    await db.run(migrate);
-    return new PgModelStore(db, systemProfileId);
+  writeCatalog(plan: (shipped: ReadonlyMap<string, ShippedModel>) => ShippedWrite[], copies: CopyRules): Promise<number> {
+    return this.db.transaction(async (tx) => {
+      // Replicas starting at once: the second plans from what the first wrote.
+      await lockCatalog(tx);
+      return writeCatalog(tx, plan, copies);
+    });
   }
 
-  syncCatalog(entries: CatalogEntryRecord[], copy: CopyContext): Promise<CatalogSyncResult> {
-    return this.db.transaction((tx) => this.catalog.sync(tx, entries, copy));
+  getWorkspace(id: string): Promise<WorkspaceRecord | undefined> {
+    return this.db.run((sql) => getWorkspace(sql, id));
   }
 
-  ensureWorkspace(workspace: WorkspaceRecord, copy: CopyContext): Promise<WorkspaceRecord> {
-    return this.db.transaction((tx) => this.catalog.ensureWorkspace(tx, workspace, copy));
+  createWorkspace(workspace: WorkspaceRecord, createdAt: number, copies: CopyRules): Promise<WorkspaceRecord> {
+    return this.db.transaction(async (tx) => {
+      await lockCatalog(tx);
+      return createWorkspace(tx, workspace, createdAt, copies);
+    });
   }
 
   async listModels(q: ModelListQuery): Promise<ModelListResult> {
@@ -201,13 +205,20 @@ export class PgModelStore implements ModelStore {
         return { kind: "request-id-taken", record: requestRecord(first!) };
       }
     }
+    const copies = model.workspaceId === null ? write.copies : undefined;
+    // Before the system model's row is locked, so that the order of locks is the same as a catalog write's.
+    if (copies) await lockCatalog(tx);
     if (write.expectedVersion === undefined) {
       await tx.unsafe(insertModelSql, modelValues(model));
     } else {
       const changed = await tx.unsafe(updateModelSql, [...modelValues(model), write.expectedVersion]);
       if (changed.count === 0) return { kind: "stale" };
     }
-    if (write.copies && model.workspaceId === null) await this.catalog.afterSystemWrite(tx, model, write.expectedVersion !== undefined, write.copies);
+    if (copies) {
+      if (write.expectedVersion !== undefined) await inheritCopies(tx, model, copies);
+      // A system model made visible reaches the workspaces that have no copy yet.
+      await insertCopies(tx, model, copies);
+    }
     const r = write.revision;
     await tx.unsafe(
       "INSERT INTO model_revisions (id, model_id, action, profile_id, request_id, changes, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",

@@ -1,5 +1,6 @@
 import Database from "better-sqlite3";
 import { setImmediate as nextTurn, setTimeout as sleep } from "node:timers/promises";
+import { StoreBusy } from "../store-errors.js";
 
 /** How long a chunk of a transaction's writes (~60 µs each) may hold the event loop; timed, so that it holds on a loaded machine too. */
 const chunkMs = 2;
@@ -19,7 +20,7 @@ function isBusy(e: unknown): boolean {
  * between (other calls, health probes) while it stays open: readers on
  * another connection see none of it until it commits (WAL snapshots).
  * Another process holding the write lock is waited for asynchronously too,
- * up to busyTimeoutMs, then the SQLITE_BUSY error is thrown.
+ * up to busyTimeoutMs, then StoreBusy is thrown.
  */
 export class SerialWriter {
   /** True while a write's statements run: only then may statements run on `db`. */
@@ -71,7 +72,7 @@ export class SerialWriter {
       } catch (e) {
         // Some errors (disk full, I/O) have already ended the transaction.
         if (this.db.inTransaction) this.rollback.run();
-        throw e;
+        throw isBusy(e) ? new StoreBusy(e) : e;
       }
     });
   }
@@ -108,7 +109,8 @@ export class SerialWriter {
         this.begin.run();
         return;
       } catch (e) {
-        if (!isBusy(e) || Date.now() >= giveUp) throw e;
+        if (!isBusy(e)) throw e;
+        if (Date.now() >= giveUp) throw new StoreBusy(e);
       }
       await sleep(pause);
     }

@@ -2,7 +2,7 @@ import type { Database, Statement } from "better-sqlite3";
 import type { ChangeLog, ChangeLogBounds, ModelChangeRecord } from "../change-log.js";
 import type { ModelRecord } from "../model-store.js";
 import type { SerialWriter } from "./serial-writer.js";
-import { rowToModel, type ModelRow } from "./sqlite-model-store.js";
+import { rowToModel, type ModelRow } from "./model-row.js";
 
 interface ChangeRow {
   seq: number;

@@ -1,291 +1,29 @@
 import Database from "better-sqlite3";
-import { createHash } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import type {
-  CatalogEntryRecord,
-  CatalogSyncResult,
-  CopyContext,
+  CopyRules,
   IdempotencyRecord,
-  ListPosition,
   ModelListQuery,
   ModelListResult,
   ModelRecord,
-  ModelSpecRecord,
   ModelStore,
   ModelWrite,
   RevisionPage,
   RevisionRecord,
-  StoredModelOrigin,
-  StoredModelStatus,
+  ShippedModel,
+  ShippedWrite,
   WorkspaceRecord,
   WriteOutcome,
 } from "../model-store.js";
-import { DeadlinePassedError, noCredentials } from "../model-store.js";
-import { filterToSql, orderToSql } from "./filter-sql.js";
+import { DeadlinePassed } from "../store-errors.js";
+import { CatalogData } from "./catalog-data.js";
+import { listModels } from "./list-sql.js";
 import { migrate } from "./migrations.js";
+import { insertModelSql, modelToRow, rowToModel, updateModelSql, type ModelRow } from "./model-row.js";
 import type { RowReader } from "./row-reader.js";
 import { SerialWriter } from "./serial-writer.js";
 import { StatementCache } from "./statement-cache.js";
-
-export interface ModelRow {
-  id: string;
-  workspace_id: string | null;
-  account_id: string | null;
-  name: string;
-  profile_id: string;
-  bundle_key: string | null;
-  external_id: string | null;
-  labels: string;
-  catalog_id: string | null;
-  system_model_id: string | null;
-  origin: StoredModelOrigin;
-  visible: number;
-  family: string | null;
-  provider: string | null;
-  input_price_cents: number | null;
-  output_price_cents: number | null;
-  cached_input_price_cents: number | null;
-  input_price_usd: string | null;
-  output_price_usd: string | null;
-  cached_input_price_usd: string | null;
-  max_input_tokens: number | null;
-  max_output_tokens: number | null;
-  capabilities: string;
-  description: string | null;
-  model_url: string | null;
-  credentials_key_id: string | null;
-  credentials_blob: Uint8Array | null;
-  has_token: number;
-  has_client_key: number;
-  credential_fingerprint: string | null;
-  credentials_updated_at: number | null;
-  status: StoredModelStatus | null;
-  version: number;
-  created_at: number;
-  updated_at: number;
-  delete_time: number | null;
-  purge_time: number | null;
-}
-
-/** What a system model hands down to its copies: the spec, visibility, and what may be said of its credentials. */
-const inheritedColumns = [
-  "name",
-  "family",
-  "provider",
-  "input_price_cents",
-  "output_price_cents",
-  "cached_input_price_cents",
-  "input_price_usd",
-  "output_price_usd",
-  "cached_input_price_usd",
-  "max_input_tokens",
-  "max_output_tokens",
-  "capabilities",
-  "description",
-  "model_url",
-  "has_token",
-  "has_client_key",
-  "credential_fingerprint",
-  "credentials_updated_at",
-  "visible",
-] as const;
-
-const modelColumns = [
-  "id",
-  "workspace_id",
-  "account_id",
-  "profile_id",
-  "bundle_key",
-  "external_id",
-  "labels",
-  "catalog_id",
-  "system_model_id",
-  "origin",
-  ...inheritedColumns,
-  "credentials_key_id",
-  "credentials_blob",
-  "status",
-  "version",
-  "created_at",
-  "updated_at",
-  "delete_time",
-  "purge_time",
-] as const;
-
-const insertModelSql = `INSERT INTO models (${modelColumns.join(", ")}) VALUES (${modelColumns.map((c) => "@" + c).join(", ")})`;
-const updateModelSql = `UPDATE models SET ${modelColumns
-  .filter((c) => c !== "id")
-  .map((c) => `${c} = @${c}`)
-  .join(", ")} WHERE id = @id AND version = @expected_version`;
-const inheritSql = `UPDATE models SET ${inheritedColumns.map((c) => `${c} = @${c}`).join(", ")},
-  version = version + 1, updated_at = @updated_at, delete_time = @delete_time, purge_time = @purge_time
-  WHERE system_model_id = @id`;
-
-function specFromRow(r: ModelRow): ModelSpecRecord {
-  return {
-    family: r.family,
-    provider: r.provider,
-    inputPriceCents: r.input_price_cents,
-    outputPriceCents: r.output_price_cents,
-    cachedInputPriceCents: r.cached_input_price_cents,
-    inputPriceUsd: r.input_price_usd,
-    outputPriceUsd: r.output_price_usd,
-    cachedInputPriceUsd: r.cached_input_price_usd,
-    maxInputTokens: r.max_input_tokens,
-    maxOutputTokens: r.max_output_tokens,
-    capabilities: JSON.parse(r.capabilities) as string[],
-    description: r.description,
-    modelUrl: r.model_url,
-  };
-}
-
-function modelToRow(m: ModelRecord): ModelRow {
-  const s = m.spec;
-  const c = m.credentials;
-  return {
-    id: m.id,
-    workspace_id: m.workspaceId,
-    account_id: m.accountId,
-    name: m.name,
-    profile_id: m.profileId,
-    bundle_key: m.bundleKey,
-    external_id: m.externalId,
-    labels: JSON.stringify(m.labels),
-    catalog_id: m.catalogId,
-    system_model_id: m.systemModelId,
-    origin: m.origin,
-    visible: m.visible ? 1 : 0,
-    family: s.family,
-    provider: s.provider,
-    input_price_cents: s.inputPriceCents,
-    output_price_cents: s.outputPriceCents,
-    cached_input_price_cents: s.cachedInputPriceCents,
-    input_price_usd: s.inputPriceUsd,
-    output_price_usd: s.outputPriceUsd,
-    cached_input_price_usd: s.cachedInputPriceUsd,
-    max_input_tokens: s.maxInputTokens,
-    max_output_tokens: s.maxOutputTokens,
-    capabilities: JSON.stringify(s.capabilities),
-    description: s.description,
-    model_url: s.modelUrl,
-    credentials_key_id: c.keyId,
-    credentials_blob: c.blob,
-    has_token: c.hasToken ? 1 : 0,
-    has_client_key: c.hasClientKey ? 1 : 0,
-    credential_fingerprint: c.fingerprint,
-    credentials_updated_at: c.updatedAt,
-    status: m.status,
-    version: m.version,
-    created_at: m.createdAt,
-    updated_at: m.updatedAt,
-    delete_time: m.deleteTime,
-    purge_time: m.purgeTime,
-  };
-}
-
-export function rowToModel(r: ModelRow): ModelRecord {
-  return {
-    id: r.id,
-    workspaceId: r.workspace_id,
-    accountId: r.account_id,
-    name: r.name,
-    profileId: r.profile_id,
-    bundleKey: r.bundle_key,
-    externalId: r.external_id,
-    labels: JSON.parse(r.labels) as Record<string, string>,
-    catalogId: r.catalog_id,
-    systemModelId: r.system_model_id,
-    origin: r.origin,
-    visible: r.visible === 1,
-    spec: specFromRow(r),
-    credentials: {
-      keyId: r.credentials_key_id,
-      blob: r.credentials_blob,
-      hasToken: r.has_token === 1,
-      hasClientKey: r.has_client_key === 1,
-      fingerprint: r.credential_fingerprint,
-      updatedAt: r.credentials_updated_at,
-    },
-    status: r.status,
-    version: r.version,
-    createdAt: r.created_at,
-    updatedAt: r.updated_at,
-    deleteTime: r.delete_time,
-    purgeTime: r.purge_time,
-  };
-}
-
-/** A workspace's copy of a system model: its own id and status, everything else inherited. */
-function copyOf(system: ModelRecord, ws: WorkspaceRecord, copy: CopyContext): ModelRecord {
-  return {
-    ...system,
-    id: copy.newId(),
-    workspaceId: ws.id,
-    accountId: ws.accountId,
-    bundleKey: null,
-    externalId: null,
-    labels: {},
-    systemModelId: system.id,
-    credentials: { ...system.credentials, keyId: null, blob: null },
-    status: "MODEL_STATUS_ENABLED",
-    version: 1,
-    createdAt: copy.now,
-    updatedAt: copy.now,
-  };
-}
-
-interface SortKey {
-  expr: string;
-  descending: boolean;
-  nullable: boolean;
-}
-
-/** The full order of a list: the explicit terms, search rank, then creation time and id (unique, so pages never overlap). */
-function sortKeys(q: ModelListQuery): SortKey[] {
-  const keys: SortKey[] = [];
-  if (q.order.length > 0) {
-    for (const k of orderToSql(q.order).keys) keys.push({ expr: `models.${k.column}`, descending: k.descending, nullable: k.nullable });
-  } else if (q.rankBySearch && q.search.length > 0) {
-    keys.push({ expr: "hits.search_rank", descending: false, nullable: false });
-  }
-  keys.push({ expr: "models.created_at", descending: q.descending, nullable: false });
-  keys.push({ expr: "models.id", descending: q.descending, nullable: false });
-  return keys;
-}
-
-function orderTerm(k: SortKey): string {
-  return `${k.expr} ${k.descending ? "DESC" : "ASC"}${k.nullable ? " NULLS LAST" : ""}`;
-}
-
-/**
- * Keyset condition "comes after this position" for any order: equal on the
- * leading keys and past the position on the next one, where unset values sort
- * last whatever the direction.
- */
-function keysetAfter(keys: SortKey[], after: ListPosition, params: Record<string, unknown>): string {
-  const values = [...after.values, after.id];
-  const disjuncts: string[] = [];
-  keys.forEach((key, k) => {
-    const value = values[k] ?? null;
-    if (value === null) return; // nothing sorts after an unset value but through later keys
-    const equal = keys.slice(0, k).map((prev, i) => `${prev.expr} IS @after${i}`);
-    const past = `${key.expr} ${key.descending ? "<" : ">"} @after${k}`;
-    equal.push(key.nullable ? `(${past} OR ${key.expr} IS NULL)` : past);
-    disjuncts.push(`(${equal.join(" AND ")})`);
-  });
-  values.forEach((v, i) => (params[`after${i}`] = v ?? null));
-  return disjuncts.length > 0 ? `(${disjuncts.join(" OR ")})` : "0";
-}
-
-/** Escapes LIKE wildcards so user text matches literally (with ESCAPE '\'). */
-function likeLiteral(text: string): string {
-  return text.replace(/[\\%_]/g, (c) => "\\" + c);
-}
-
-function digest(entry: CatalogEntryRecord): string {
-  return createHash("sha256").update(JSON.stringify(entry)).digest("base64url");
-}
 
 function isUniqueViolation(e: unknown, index: string): boolean {
   return e instanceof Database.SqliteError && e.code === "SQLITE_CONSTRAINT_UNIQUE" && e.message.includes(index);
@@ -309,8 +47,6 @@ export interface SqliteOptions {
   /** A file path, or ":memory:". */
   path: string;
   busyTimeoutMs?: number;
-  /** The actor recorded as creator of shipped system models. */
-  systemProfileId: string;
 }
 
 /**
@@ -333,6 +69,7 @@ export class SqliteModelStore implements ModelStore {
   private readonly onWriter: StatementCache;
   private readonly ownChanges: Database.Statement;
   private readonly otherCommits: Database.Statement;
+  private readonly catalog = new CatalogData((sql) => this.statement(sql));
 
   constructor(private readonly options: SqliteOptions) {
     if (options.path !== ":memory:") mkdirSync(dirname(options.path), { recursive: true });
@@ -373,172 +110,20 @@ export class SqliteModelStore implements ModelStore {
     return this.prepared().modelRows<Row>(sql);
   }
 
-  private workspaces(): WorkspaceRecord[] {
-    return (this.statement("SELECT id, account_id FROM workspaces ORDER BY created_at, id").all() as Array<{ id: string; account_id: string }>).map(
-      (r) => ({ id: r.id, accountId: r.account_id }),
-    );
+  async writeCatalog(plan: (shipped: ReadonlyMap<string, ShippedModel>) => ShippedWrite[], copies: CopyRules): Promise<number> {
+    return this.writer.run(() => this.catalog.writeCatalog(plan, copies));
   }
 
-  /** Gives every workspace that has none a copy of the system model. */
-  private insertCopies(system: ModelRecord, copy: CopyContext): number {
-    const without = this.workspaces().filter(
-      (ws) => this.statement("SELECT 1 FROM models WHERE workspace_id = ? AND system_model_id = ?").get(ws.id, system.id) === undefined,
-    );
-    for (const ws of without) this.statement(insertModelSql).run(modelToRow(copyOf(system, ws, copy)));
-    return without.length;
+  async getWorkspace(id: string): Promise<WorkspaceRecord | undefined> {
+    return this.catalog.workspace(id);
   }
 
-  async syncCatalog(entries: CatalogEntryRecord[], copy: CopyContext): Promise<CatalogSyncResult> {
-    return this.writer.run((): CatalogSyncResult => {
-      const result: CatalogSyncResult = { added: 0, changed: 0, copiesCreated: 0 };
-      entries.forEach((entry, position) => {
-        const entryDigest = digest(entry);
-        const row = this.statement("SELECT * FROM models WHERE workspace_id IS NULL AND catalog_id = ?").get(
-          entry.catalogId,
-        ) as (ModelRow & { shipped_digest: string | null }) | undefined;
-        if (!row) {
-          const system: ModelRecord = {
-            id: copy.newId(),
-            workspaceId: null,
-            accountId: null,
-            name: entry.name,
-            profileId: this.options.systemProfileId,
-            bundleKey: null,
-            externalId: null,
-            labels: {},
-            catalogId: entry.catalogId,
-            systemModelId: null,
-            origin: "MODEL_ORIGIN_SYSTEM",
-            visible: true,
-            spec: entry.spec,
-            credentials: noCredentials,
-            status: null,
-            version: 1,
-            createdAt: copy.now,
-            updatedAt: copy.now,
-            deleteTime: null,
-            purgeTime: null,
-          };
-          this.statement(insertModelSql).run(modelToRow(system));
-          this.statement("UPDATE models SET shipped_digest = ?, shipped_position = ? WHERE id = ?").run(entryDigest, position, system.id);
-          result.added++;
-          result.copiesCreated += this.insertCopies(system, copy);
-          return;
-        }
-        this.statement("UPDATE models SET shipped_position = ? WHERE id = ?").run(position, row.id);
-        // Only a change of the shipped entry itself is applied, so an admin's
-        // edit of the system model survives restarts of the same release.
-        if (row.shipped_digest === entryDigest) return;
-        result.changed++;
-        const system = { ...rowToModel(row), name: entry.name, spec: entry.spec, version: row.version + 1, updatedAt: copy.now };
-        this.statement(updateModelSql).run({ ...modelToRow(system), expected_version: row.version });
-        this.statement("UPDATE models SET shipped_digest = ? WHERE id = ?").run(entryDigest, row.id);
-        this.inherit(system);
-      });
-      return result;
-    });
-  }
-
-  /** Copies a system model's inherited columns onto its workspace copies. */
-  private inherit(system: ModelRecord): void {
-    const row = modelToRow(system);
-    const params: Record<string, unknown> = { id: system.id, updated_at: system.updatedAt, delete_time: system.deleteTime, purge_time: system.purgeTime };
-    for (const c of inheritedColumns) params[c] = row[c];
-    this.statement(inheritSql).run(params);
-  }
-
-  async ensureWorkspace(workspace: WorkspaceRecord, copy: CopyContext): Promise<WorkspaceRecord> {
-    const found = this.findWorkspace(workspace.id);
-    if (found) return found;
-    return this.writer.run((): WorkspaceRecord => {
-      const raced = this.findWorkspace(workspace.id);
-      if (raced) return raced;
-      this.statement("INSERT INTO workspaces (id, account_id, created_at) VALUES (?, ?, ?)").run(workspace.id, workspace.accountId, copy.now);
-      const systems = this.statement(
-        `SELECT * FROM models WHERE workspace_id IS NULL AND visible = 1 AND delete_time IS NULL
-         ORDER BY shipped_position IS NULL, shipped_position, created_at, id`,
-      ).all() as ModelRow[];
-      for (const system of systems) this.statement(insertModelSql).run(modelToRow(copyOf(rowToModel(system), workspace, copy)));
-      return workspace;
-    });
-  }
-
-  private findWorkspace(id: string): WorkspaceRecord | undefined {
-    const row = this.statement("SELECT id, account_id FROM workspaces WHERE id = ?").get(id) as { id: string; account_id: string } | undefined;
-    return row && { id: row.id, accountId: row.account_id };
+  async createWorkspace(workspace: WorkspaceRecord, createdAt: number, copies: CopyRules): Promise<WorkspaceRecord> {
+    return this.writer.run(() => this.catalog.createWorkspace(workspace, createdAt, copies));
   }
 
   async listModels(q: ModelListQuery): Promise<ModelListResult> {
-    const params: Record<string, unknown> = {};
-    const where = this.listFilter(q, params);
-    const from = q.search.length > 0 ? `models JOIN hits ON hits.rowid = models.rowid` : "models";
-    // Ranked by bm25 with column weights (name, family, provider, description,
-    // labels, external id): a match in the name outranks one in a label.
-    const withHits =
-      q.search.length > 0
-        ? "WITH hits AS MATERIALIZED (SELECT rowid, bm25(models_fts, 10, 4, 2, 1, 1, 2) AS search_rank FROM models_fts WHERE models_fts MATCH @match) "
-        : "";
-    if (q.search.length > 0) params.match = q.search.map((t) => `"${t.replace(/"/g, '""')}"*`).join(" ");
-    const filter = where.join(" AND ");
-    const total = q.skipTotal
-      ? 0
-      : (this.statement(`${withHits}SELECT count(*) AS n FROM ${from} WHERE ${filter}`).get(params) as { n: number }).n;
-
-    const keys = sortKeys(q);
-    let page = filter;
-    if (q.after) page += ` AND ${keysetAfter(keys, q.after, params)}`;
-    params.limit = q.limit;
-    const select = keys.map((k, i) => `${k.expr} AS sort_${i}`).join(", ");
-    const rows = this.modelRows<ModelRow & Record<string, string | number | null>>(
-      `${withHits}SELECT models.*, ${select} FROM ${from} WHERE ${page} ORDER BY ${keys.map(orderTerm).join(", ")} LIMIT @limit`,
-    ).all(params);
-    const result: ModelListResult = {
-      models: rows.map(rowToModel),
-      positions: rows.map((r) => ({ values: keys.slice(0, -1).map((_k, i) => r[`sort_${i}`] ?? null), id: r.id })),
-      total,
-    };
-    if (q.facets) {
-      result.facets = {};
-      for (const [field, column] of [
-        ["spec.provider", "provider"],
-        ["spec.status", "status"],
-      ] as const) {
-        result.facets[field] = (
-          this.statement(
-            `${withHits}SELECT ${column} AS value, count(*) AS count FROM ${from} WHERE ${filter} AND ${column} IS NOT NULL
-             GROUP BY ${column} ORDER BY count DESC, ${column}`,
-          ).all(params) as Array<{ value: string; count: number }>
-        ).map((f) => ({ value: f.value, count: f.count }));
-      }
-    }
-    return result;
-  }
-
-  /** The WHERE terms of a list query, with their parameters. */
-  private listFilter(q: ModelListQuery, params: Record<string, unknown>): string[] {
-    const where: string[] = [q.workspaceId === null ? "workspace_id IS NULL" : "workspace_id = @workspaceId"];
-    if (q.workspaceId !== null) params.workspaceId = q.workspaceId;
-    if (!q.showDeleted) where.push("delete_time IS NULL");
-    if (!q.showHidden) where.push("visible = 1");
-    if (q.status) {
-      where.push("status = @status");
-      params.status = q.status;
-    }
-    if (q.bundleKey) {
-      where.push("bundle_key = @bundleKey");
-      params.bundleKey = q.bundleKey;
-    }
-    if (q.prefix) {
-      where.push("(name LIKE @prefix ESCAPE '\\' OR external_id LIKE @prefix ESCAPE '\\' OR id LIKE @prefix ESCAPE '\\')");
-      params.prefix = likeLiteral(q.prefix) + "%";
-    }
-    q.labels.forEach(([key, value], i) => {
-      where.push(`EXISTS (SELECT 1 FROM json_each(models.labels) WHERE key = @labelKey${i} AND value = @labelValue${i})`);
-      params[`labelKey${i}`] = key;
-      params[`labelValue${i}`] = value;
-    });
-    if (q.filter) where.push(`(${filterToSql(q.filter, params)})`);
-    return where;
+    return listModels(q, (sql) => this.statement(sql), (sql) => this.modelRows(sql));
   }
 
   async getModel(workspaceId: string | null, id: string): Promise<ModelRecord | undefined> {
@@ -573,7 +158,7 @@ export class SqliteModelStore implements ModelStore {
     };
     // Checked after each chunk and last, after the work: a caller that has given up gets no half-acknowledged write.
     const inTime = () => {
-      if (Date.now() >= deadline) throw new DeadlinePassedError();
+      if (Date.now() >= deadline) throw new DeadlinePassed();
     };
     try {
       await this.writer.runEach(writes, step, inTime);
@@ -602,7 +187,7 @@ export class SqliteModelStore implements ModelStore {
     };
     // Checked after each chunk and last: past the deadline the whole transaction rolls back.
     return this.writer.runEach(writes, step, () => {
-      if (Date.now() >= deadline) throw new DeadlinePassedError();
+      if (Date.now() >= deadline) throw new DeadlinePassed();
     });
   }
 
@@ -628,9 +213,9 @@ export class SqliteModelStore implements ModelStore {
       if (changed === 0) return { kind: "stale" };
     }
     if (write.copies && model.workspaceId === null) {
-      if (write.expectedVersion !== undefined) this.inherit(model);
+      if (write.expectedVersion !== undefined) this.catalog.inheritCopies(model, write.copies);
       // A system model made visible reaches the workspaces that have no copy yet.
-      if (model.visible && model.deleteTime === null) this.insertCopies(model, write.copies);
+      this.catalog.insertCopies(model, write.copies);
     }
     const r = write.revision;
     this.statement(

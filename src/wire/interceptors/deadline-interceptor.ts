@@ -2,7 +2,6 @@ import { MethodOptions_IdempotencyLevel } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type Interceptor, type StreamResponse, type UnaryResponse } from "@connectrpc/connect";
 import { parseTimeout as parseConnectTimeout } from "@connectrpc/connect/protocol-connect";
 import { parseTimeout as parseGrpcTimeout } from "@connectrpc/connect/protocol-grpc";
-import { DeadlinePassedError } from "../../storage/model-store.js";
 import { deadlineKey } from "../principal-context.js";
 
 const exceeded = () => new ConnectError("the call's deadline passed", Code.DeadlineExceeded);
@@ -14,17 +13,14 @@ function deadlineOf(header: Headers): number | undefined {
   return timeoutMs === undefined ? undefined : Date.now() + timeoutMs;
 }
 
-function mapped(e: unknown): unknown {
-  return e instanceof DeadlinePassedError ? new ConnectError(e.message, Code.DeadlineExceeded, undefined, undefined, e) : e;
-}
-
 /**
  * Deadlines end to end: connect-node aborts the context signal at the
  * deadline but answers whatever the handler returns, however late. Here a
  * call past its deadline ends DeadlineExceeded: refused before any work,
  * answered as soon as the deadline passes, and never with a late result.
  * Writes carry the deadline to storage (via the context), which rolls back
- * rather than commit past it, so DeadlineExceeded means nothing was written;
+ * rather than commit past it (DeadlinePassed, mapped by store-error-interceptor.ts),
+ * so DeadlineExceeded means nothing was written;
  * and the answer of a write that did commit is its result, even when it is
  * ready a moment after the deadline.
  */
@@ -43,8 +39,6 @@ export const deadlineInterceptor: Interceptor = (next) => async (req) => {
   let res: UnaryResponse | StreamResponse;
   try {
     res = await Promise.race([next(req), expiry]);
-  } catch (e) {
-    throw mapped(e);
   } finally {
     clearTimeout(timer);
   }

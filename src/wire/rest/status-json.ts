@@ -4,7 +4,8 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { codeToHttpStatus } from "@connectrpc/connect/protocol-connect";
 import { RetryInfoSchema } from "../../../gen/google/rpc/error_details_pb.js";
 import { StatusSchema } from "../../../gen/google/rpc/status_pb.js";
-import { errorDetailTypes, rpcStatus } from "../../domain/errors/rpc-status.js";
+import { errorDetailTypes } from "../../proto/error-detail-types.js";
+import { rpcStatus } from "../rpc-status.js";
 
 
 export interface RestError {

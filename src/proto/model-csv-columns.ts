@@ -1,0 +1,37 @@
+/**
+ * The columns of the model CSV format (README "Export and import"), in file
+ * order: the JSON names of the Model's fields, prices as decimal dollars
+ * (`…Usd`), the credential flags instead of the credentials. The service
+ * (domain/models/model-csv.ts) writes and reads them, and the console
+ * compares an upload with an export by them, so both import this one list.
+ */
+export const modelCsvColumns = [
+  "id",
+  "catalogId",
+  "externalId",
+  "bundleKey",
+  "name",
+  "labels",
+  "provider",
+  "family",
+  "description",
+  "modelUrl",
+  "status",
+  "inputPricePerMillionTokensUsd",
+  "outputPricePerMillionTokensUsd",
+  "cachedInputPricePerMillionTokensUsd",
+  "maxInputTokens",
+  "maxOutputTokens",
+  "capabilities",
+  "origin",
+  "hasToken",
+  "hasClientKey",
+  "createdAt",
+  "updatedAt",
+  "deleteTime",
+] as const;
+
+export type ModelCsvColumn = (typeof modelCsvColumns)[number];
+
+/** The columns an import reads but never writes: the keys of catalog rows, and what the service sets. */
+export const modelCsvOutputOnlyColumns: ReadonlySet<ModelCsvColumn> = new Set(["id", "catalogId", "origin", "hasToken", "hasClientKey", "createdAt", "updatedAt", "deleteTime"]);
