@@ -18,6 +18,8 @@ export interface TestService {
   url: string;
   port: number;
   dir: string;
+  /** The database as MODELSERVICE_DB names it: the SQLite file's path or the PostgreSQL URL (test/support/test-database.ts opens either). */
+  database: string;
   running: RunningService;
   /** Every log line the service wrote, parsed. */
   logs: Array<Record<string, unknown>>;
@@ -35,9 +37,10 @@ export interface TestService {
  * Starts the real service on an ephemeral port with a fresh database under a temp directory.
  * With a tracer (src/telemetry/tracing.ts), RPCs and store calls record spans.
  * With MODELSERVICE_TEST_STORE=postgres (and no MODELSERVICE_DB in `env`), the
- * fresh database is a new database on the suite's PostgreSQL cluster.
+ * fresh database is a new database on the suite's PostgreSQL cluster, unless
+ * `options.sqliteOnly` says why the test needs the SQLite file.
  */
-export async function startTestService(env: Record<string, string> = {}, options: { tracer?: Tracer } = {}): Promise<TestService> {
+export async function startTestService(env: Record<string, string> = {}, options: { tracer?: Tracer; sqliteOnly?: string } = {}): Promise<TestService> {
   const dir = mkdtempSync(join(tmpdir(), "modelservice-test-"));
   const logs: Array<Record<string, unknown>> = [];
   const sink = new Writable({
@@ -46,7 +49,8 @@ export async function startTestService(env: Record<string, string> = {}, options
       done();
     },
   });
-  const database = testStore() === "postgres" && env.MODELSERVICE_DB === undefined ? await createDatabase(postgresAdminUrl()) : undefined;
+  const onPostgres = testStore() === "postgres" && env.MODELSERVICE_DB === undefined && options.sqliteOnly === undefined;
+  const database = onPostgres ? await createDatabase(postgresAdminUrl()) : undefined;
   const config = loadConfig({
     HOST: "127.0.0.1",
     PORT: "0",
@@ -63,6 +67,7 @@ export async function startTestService(env: Record<string, string> = {}, options
     url: `http://127.0.0.1:${running.address.port}`,
     port: running.address.port,
     dir,
+    database: config.postgresUrl ?? config.databasePath,
     running,
     logs,
     token: (workspaceId, o = {}) =>
