@@ -2,7 +2,7 @@ import { execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { cpuMs } from "./processes.js";
+import { cpuMs, pinned, pinning } from "./processes.js";
 
 /** One load of one request shape against one server. */
 export interface LoadSpec {
@@ -95,7 +95,7 @@ export async function load(spec: LoadSpec): Promise<LoadResult> {
 
 function h2load(args: string[]): Promise<string> {
   return new Promise<string>((resolve, reject) => {
-    const child = spawn("h2load", args, { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(...pinned(pinning?.load, "h2load", args), { stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
     child.stdout.on("data", (d: Buffer) => (out += d.toString()));
     child.stderr.on("data", (d: Buffer) => (out += d.toString()));

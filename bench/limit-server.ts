@@ -1,6 +1,7 @@
 /**
  * The limit server of the benchmark (a child process): the service's own
- * connect-node stack (one-port server, connect adapter, REST transcoding)
+ * connect-node stack (one-port server, HTTP/2 streams straight to connect,
+ * connect adapter, REST transcoding)
  * answering GetModel and ListModels with prebuilt messages, with no auth,
  * no interceptors and no database. The real service can approach it, never
  * pass it. Env: PORT, MODEL_FILE and LIST_FILE (binary protobuf answers taken
@@ -16,6 +17,7 @@ import { ListModelsResponseSchema, ModelService } from "../gen/modelservice/v1/m
 import { httpBindings } from "../src/wire/rest/http-rules.js";
 import { restHandler } from "../src/wire/rest/rest-handler.js";
 import { useBufferTextEncoding } from "../src/wire/protobuf-text-encoding.js";
+import { http2RpcStreams } from "../src/wire/http2-rpc-streams.js";
 import { OnePortServer } from "../src/wire/server.js";
 
 // The service's own protobuf-es setting, so that the limit server serializes as fast.
@@ -32,9 +34,15 @@ const rpc = connectNodeAdapter({
   jsonOptions: { alwaysEmitImplicit: true },
 });
 const rest = restHandler({ bindings: httpBindings([ModelService]), handlers, maxBodyBytes: 1 << 20 });
-const server = new OnePortServer((req, res) => {
-  if (!rest(req, res)) rpc(req, res);
-});
+// HTTP/2 calls reach connect as the service's do, past node's compatibility layer.
+const server = new OnePortServer(
+  (req, res) => {
+    if (!rest(req, res)) rpc(req, res);
+  },
+  {},
+  undefined,
+  http2RpcStreams(new Map([...handlers.values()].map((h) => [h.requestPath, h]))),
+);
 const address = await server.listen({ host: "127.0.0.1", port: Number(process.env.PORT) });
 process.stdout.write(`listening ${address.port}\n`);
 process.once("SIGTERM", () => void server.close(1000).then(() => process.exit(0)));

@@ -1,6 +1,23 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { createServer } from "node:net";
+import { cpus } from "node:os";
+
+/**
+ * Pinning: every server on one core, the load generator on another, so they
+ * do not take turns on one core and a server's CPU per call is its own work.
+ * BENCH_SERVER_CPU and BENCH_LOAD_CPU (defaults 0 and 1); none on one core or
+ * with BENCH_PIN=0.
+ */
+export const pinning =
+  process.env.BENCH_PIN !== "0" && cpus().length > 1
+    ? { server: process.env.BENCH_SERVER_CPU ?? "0", load: process.env.BENCH_LOAD_CPU ?? "1" }
+    : undefined;
+
+/** A command line run on the given core (taskset), or as it is when there is no pinning. */
+export function pinned(cpu: string | undefined, command: string, args: string[]): [string, string[]] {
+  return cpu === undefined ? [command, args] : ["taskset", ["-c", cpu, command, ...args]];
+}
 
 export interface ServerProcess {
   name: string;
@@ -62,7 +79,8 @@ export async function startProcess(
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const started = performance.now();
-  const proc: ChildProcess = spawn(process.execPath, args, {
+  const [command, argv] = pinned(pinning?.server, process.execPath, args);
+  const proc: ChildProcess = spawn(command, argv, {
     env: { ...process.env, ...env, PORT: String(port) },
     stdio: ["ignore", "ignore", "pipe"],
   });

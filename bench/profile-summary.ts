@@ -15,7 +15,7 @@ interface ProfileNode {
   callFrame: { functionName: string; url: string };
   children?: number[];
 }
-interface Profile {
+export interface Profile {
   startTime: number;
   nodes: ProfileNode[];
   samples: number[];

@@ -18,7 +18,7 @@ import { join } from "node:path";
 import { GetModelRequestSchema, ListModelsRequestSchema, ListModelsResponseSchema } from "../gen/modelservice/v1/model_service_pb.js";
 import { ensureH2load } from "./h2load.js";
 import { compareWithLimit, verifyAnswers } from "./limit-comparison.js";
-import { accepting, readyz, startProcess, type ServerProcess } from "./processes.js";
+import { accepting, peakRss, pinning, readyz, startProcess, type ServerProcess } from "./processes.js";
 import { scaleSection } from "./scale.js";
 import { minter } from "./seed.js";
 import { watchSection } from "./watch.js";
@@ -99,7 +99,7 @@ async function main(): Promise<void> {
   const report = [
     `## Benchmark`,
     ``,
-    `Run ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC on ${machine()}. Everything on loopback; the load generator and the server share the machine's cores. The service runs with node \`--max-old-space-size=${maxOldSpaceMiB}\` (see the README on memory); the references run compiled JavaScript with node's defaults.`,
+    `Run ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC on ${machine()}. Everything on loopback; ${pinning ? `every server pinned to CPU ${pinning.server} and h2load to CPU ${pinning.load} (taskset)` : "not pinned: the load generator and the server share the machine's cores"}. The service runs with node \`--max-old-space-size=${maxOldSpaceMiB}\` (see the README on memory); the references run compiled JavaScript with node's defaults.`,
   ];
   if (sections.has("limit")) {
     const limit = await startBenchServer("limit server", "dist/bench/limit-server.js", {
@@ -110,7 +110,8 @@ async function main(): Promise<void> {
     const bare = await startBenchServer("bare node:http", "dist/bench/bare-http.js", { MODEL_FILE: join(answersDir, "model.bin") });
     const options = { real: small, limit, peer, bare, token, modelId, seconds, rounds };
     await verifyAnswers(options);
-    report.push(``, (await compareWithLimit(options)).markdown);
+    const { result, before, peak } = await peakRss(small.pid, () => compareWithLimit(options));
+    report.push(``, result.markdown, ``, `Service RSS during this section: ${before.toFixed(0)} MiB before, **peak ${peak.toFixed(0)} MiB** (target < 250 MB).`);
     await limit.stop();
     await peer.stop();
     await bare.stop();

@@ -1,6 +1,6 @@
 import type { DescMethod } from "@bufbuild/protobuf";
 import type { UniversalHandler } from "@connectrpc/connect/protocol";
-import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { compressionBrotli, compressionGzip, connectNodeAdapter } from "@connectrpc/connect-node";
 import type { ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Tracer } from "@opentelemetry/api";
@@ -12,7 +12,7 @@ import { file_grpc_reflection_v1alpha_reflection } from "../gen/grpc/reflection/
 import { file_modelservice_v1_model_service, ModelService } from "../gen/modelservice/v1/model_service_pb.js";
 import { devWorkspace, type Config } from "./config.js";
 import { TokenVerifier } from "./domain/auth/token-verifier.js";
-import { loadPlatformCatalog } from "./domain/catalog/platform-catalog.js";
+import { catalogRefreshSchedule } from "./domain/catalog/catalog-schedule.js";
 import { errorDetailTypes } from "./proto/error-detail-types.js";
 import { CredentialSealer } from "./domain/credentials/credential-sealer.js";
 import { ModelDrafts } from "./domain/models/model-drafts.js";
@@ -24,6 +24,7 @@ import type { ModelStore } from "./storage/model-store.js";
 import { openStores } from "./open-stores.js";
 import { draftStoreCalls, modelStoreCalls, tracedStore } from "./telemetry/traced-store.js";
 import { connectRoutes } from "./wire/connect-routes.js";
+import { http2RpcStreams } from "./wire/http2-rpc-streams.js";
 import { consoleFiles, defaultConsoleDir } from "./wire/console/console-files.js";
 import { devTokenEndpoint } from "./wire/console/dev-token.js";
 import { corsMiddleware } from "./wire/cors.js";
@@ -64,9 +65,9 @@ export async function startService(config: Config, logger: Logger, tracer?: Trac
     sealer: CredentialSealer.fromSettings(config.encryptionKey, config.encryptionKeysOld),
     purgeAfterMs: config.purgeAfterMs,
     readCacheBytes: config.readCacheBytes,
+    catalog: { providers: config.catalogProviders, fetchUrls: config.catalogFetchUrls, maxBytes: config.catalogMaxBytes },
   });
-  const sync = await registry.syncCatalog(loadPlatformCatalog());
-  logger.info({ ...sync, database: opened.location }, "platform catalog synced");
+  const catalogTimer = await catalogRefreshSchedule(registry, config.catalogRefreshMinutes, logger);
   const purge = () =>
     registry.purgeDeleted().then(
       (purged) => purged > 0 && logger.info({ purged }, "purged deleted models"),
@@ -114,6 +115,9 @@ export async function startService(config: Config, logger: Logger, tracer?: Trac
     clockSkewSeconds: config.jwtClockSkewSeconds,
     maxLifetimeSeconds: config.jwtMaxLifetimeSeconds,
   });
+  const jsonOptions = { alwaysEmitImplicit: true, registry: errorDetailTypes, ignoreUnknownFields: false, ...depthCheckingJsonOptions(config.maxJsonDepth) };
+  // connect's defaults, written out: GetModel's and ListModels' encoded JSON answers are compressed alike (connectRoutes).
+  const compression = { acceptCompression: [compressionGzip, compressionBrotli], compressMinBytes: 1024 };
   const routes = connectRoutes({
       registry,
       drafts: new ModelDrafts(tracer ? tracedStore<DraftStore>(draftStore, "DraftStore", draftStoreCalls, tracer, storeSpans) : draftStore, registry),
@@ -130,6 +134,7 @@ export async function startService(config: Config, logger: Logger, tracer?: Trac
       // The one list of cross-cutting interceptors, outermost first: tracing's span covers the rest.
       interceptors: [...(tracer ? [tracingInterceptor(tracer)] : []), metricsInterceptor(metrics), loggingInterceptor(logger)],
       rateLimit,
+      jsonAnswers: { jsonOptions, ...compression },
   });
   const rpc = connectNodeAdapter({
     routes(router) {
@@ -143,11 +148,12 @@ export async function startService(config: Config, logger: Logger, tracer?: Trac
     // Statuses inside batch results carry details as Any: the registry names their types.
     // Unknown JSON fields and enum names are refused (connect-es ignores them
     // by default), as REST refuses them: a typo never fails open.
-    jsonOptions: { alwaysEmitImplicit: true, registry: errorDetailTypes, ignoreUnknownFields: false, ...depthCheckingJsonOptions(config.maxJsonDepth) },
+    jsonOptions,
     // Binary requests skip unknown fields, as protobuf requires, without
     // keeping them: a request's size never outlives the request.
     binaryOptions: { readUnknownFields: false },
     readMaxBytes: config.maxBodyBytes,
+    ...compression,
   });
   const bindings = httpBindings([ModelService]);
   // The port opens only after migrations ran (ModelRegistry.open above), so /readyz never answers 200 during them.
@@ -186,6 +192,7 @@ export async function startService(config: Config, logger: Logger, tracer?: Trac
       maxOpenStreams: config.maxOpenStreams,
     },
     serverObserver(metrics),
+    http2RpcStreams(new Map([...handlers.values()].map((h) => [h.requestPath, h]))),
   );
   const address = await server.listen({ host: config.host, port: config.port });
   logger.info({ host: address.address, port: address.port }, "listening");
@@ -196,6 +203,7 @@ export async function startService(config: Config, logger: Logger, tracer?: Trac
     async close() {
       accepting = false;
       clearInterval(purgeTimer);
+      clearInterval(catalogTimer);
       clearInterval(pruneTimer);
       health.shutdown();
       // Watches never finish by themselves: end them (Unavailable) so the grace period is not spent waiting on them.

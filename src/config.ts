@@ -79,6 +79,14 @@ export interface Config {
   watchMaxPerToken: number;
   /** WatchModels: streams open at once in the process. */
   watchMaxPerProcess: number;
+  /** Price-package provider ids the catalog is built from. */
+  catalogProviders: string[];
+  /** Whether RefreshCatalog may fetch a data file from an https URL. */
+  catalogFetchUrls: boolean;
+  /** Largest catalog data file read from a path or URL, in bytes. */
+  catalogMaxBytes: number;
+  /** Minutes between scheduled refreshes from the bundled data; 0 = none. */
+  catalogRefreshMinutes: number;
 }
 
 export class ConfigError extends Error {}
@@ -163,6 +171,28 @@ function storeSettings(env: NodeJS.ProcessEnv, dataDir: string) {
   };
 }
 
+/** The catalog's providers by default: the major providers, no aggregators (README "The catalog"). */
+export const defaultCatalogProviders = [
+  "openai", "anthropic", "google", "mistral", "deepseek", "x-ai", "cohere", "aws", "azure", "groq", "together", "fireworks",
+];
+
+/** Catalog settings (README "Settings"). */
+function catalogSettings(env: NodeJS.ProcessEnv) {
+  const providers = (env.MODELSERVICE_CATALOG_PROVIDERS ?? "").split(",").map((p) => p.trim()).filter((p) => p !== "");
+  const bad = providers.find((p) => !/^[a-z0-9][a-z0-9-]*$/.test(p));
+  if (bad !== undefined) throw new ConfigError(`MODELSERVICE_CATALOG_PROVIDERS: "${bad}" is not a provider id`);
+  const fetchText = env.MODELSERVICE_CATALOG_FETCH_URLS ?? "false";
+  if (fetchText !== "true" && fetchText !== "false") {
+    throw new ConfigError(`MODELSERVICE_CATALOG_FETCH_URLS must be "true" or "false", not "${fetchText}"`);
+  }
+  return {
+    catalogProviders: providers.length > 0 ? [...new Set(providers)] : defaultCatalogProviders,
+    catalogFetchUrls: fetchText === "true",
+    catalogMaxBytes: integer(env, "MODELSERVICE_CATALOG_MAX_BYTES", 32 * 1024 * 1024, 1024, 64 * 1024 * 1024),
+    catalogRefreshMinutes: integer(env, "MODELSERVICE_CATALOG_REFRESH_MINUTES", 0, 0, 7 * 24 * 60),
+  };
+}
+
 /** The workspace of dev mode: its token is printed at start and offered by the console (GET /console/dev-token). */
 export const devWorkspace = { workspaceId: "ws_dev", accountId: "acct_dev", profileId: "profile_dev" } as const;
 
@@ -231,5 +261,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     ...serverLimits(env),
     consoleDir: env.MODELSERVICE_CONSOLE_DIR || undefined,
     ...watchSettings(env),
+    ...catalogSettings(env),
   };
 }

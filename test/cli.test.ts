@@ -126,6 +126,9 @@ describe("command table", slow, () => {
       "models watch",
       "models import",
       "system-models refresh",
+      "models estimate-cost",
+      "models batch-estimate-cost",
+      "models acknowledge-upstream-change",
     ]);
     expect(new Set(names.map((n) => `${n.group} ${n.verb}`)).size).toBe(ModelService.methods.length);
     const results = await Promise.all(names.map(async (n) => ({ n, r: await cli(n.group, n.verb, "--help") })));
@@ -282,6 +285,15 @@ describe("every command against the server", slow, () => {
     expect(deleted.results.map((r) => r.model?.metadata.id)).toEqual(ids);
   });
 
+  it("estimates the cost of a usage, one or a batch", async () => {
+    const model = await okJson<ModelJson>("models", "create", "--name", "Priced", "--provider", "acme", "--family", "priced", "--input-price-per-million-tokens-usd", "2.5");
+    const estimate = await okJson<{ totalUsd: string }>("models", "estimate-cost", model.metadata.id, "--input-tokens", "1234567");
+    // 1,234,567 × $2.5 per million.
+    expect(estimate.totalUsd).toBe("3.0864175");
+    const requests = JSON.stringify([{ id: model.metadata.id, usage: { inputTokens: "1" } }, { id: model.metadata.id, usage: { inputTokens: "3" } }]);
+    expect((await okJson<{ totalUsd: string }>("models", "batch-estimate-cost", "--requests-json", requests)).totalUsd).toBe("0.00001");
+  });
+
   it("applies a bundle and works through drafts", async () => {
     const models = [{ metadata: { name: "Bundle A", externalId: "bundle-a" }, spec: { provider: "openai", family: "bundle-a", modelUrl: "https://api.example.com" } }];
     const plan = await okJson<{ createdCount: number; dryRun: boolean }>("bundles", "apply", "--bundle-key", "cli-core", "--models-json", JSON.stringify(models), "--dry-run");
@@ -310,7 +322,9 @@ describe("every command against the server", slow, () => {
     const list = await okJson<{ items: ModelJson[] }>("system-models", "list", "--prefix", "Sys CLI");
     expect(list.items.map((m) => m.metadata.id)).toEqual([id]);
     expect((await okJson<{ metadata: { deleteTime?: string } }>("system-models", "delete", "--id", id)).metadata.deleteTime).toBeDefined();
-    expect(await okJson("system-models", "refresh")).toEqual({ addedCount: 0, changedCount: 0, copiesCreatedCount: 0 });
+    const dataVersion = expect.stringMatching(/^@pydantic\/genai-prices@/);
+    expect(await okJson("system-models", "refresh")).toEqual({ dataVersion });
+    expect(await okJson("catalog", "refresh", "--dry-run")).toEqual({ dataVersion, dryRun: true });
   });
 
   it("exports CSV and imports it back, with no progress output on a pipe", async () => {

@@ -85,6 +85,25 @@ describe("every model has a page", () => {
     await context.close();
   });
 
+  it("a catalog model's page shows its price breakdown with tiers, its lifecycle and source", async () => {
+    const { items } = await rest<ListJson>("GET", `/v1/models?limit=1000&filter=${encodeURIComponent("spec.lifecycle.stage:*")}`);
+    const tiered = items.find((m) => ((m.spec as { pricing?: { contextTiers?: unknown[] } }).pricing?.contextTiers ?? []).length > 0);
+    expect(tiered, "a catalog model with context tiers and a lifecycle").toBeDefined();
+    const stored = tiered as unknown as { metadata: { id: string }; spec: { pricing: { base: Record<string, string>; contextTiers: Array<{ aboveInputTokens: string; prices: Record<string, string> }> }; source: { url: string; dataVersion: string } } };
+    const { context, page } = await consolePage(browser, problems);
+    await signInAt(page, `${service.url}/console/models/${stored.metadata.id}`, token, "#family");
+    const table = page.getByRole("table", { name: "Prices in US dollars per million tokens" });
+    const input = table.locator("tbody tr", { has: page.locator("th", { hasText: /^Input$/ }) }).locator("td");
+    await expect.poll(() => input.first().textContent()).toBe(`$${stored.spec.pricing.base.inputUsdPerMtok}`);
+    const tier = stored.spec.pricing.contextTiers[0]!;
+    expect(await table.locator("thead th").nth(2).textContent()).toContain("input tokens");
+    expect(await input.nth(1).textContent()).toBe(`$${tier.prices.inputUsdPerMtok ?? stored.spec.pricing.base.inputUsdPerMtok}`);
+    const facts = page.getByRole("definition").filter({ hasText: stored.spec.source.dataVersion });
+    expect(await facts.locator("a").getAttribute("href")).toBe(stored.spec.source.url);
+    expect(await page.locator("dl[aria-label='Lifecycle and source'] dt", { hasText: "Lifecycle" }).count()).toBe(1);
+    await context.close();
+  });
+
   it("a custom model a read-only token may not change: View, no save, every field read-only", async () => {
     const model = await customModel("Read-only custom");
     const reader = await service.token(ws, { scope: "models:read" });

@@ -1,4 +1,4 @@
-import { equals } from "@bufbuild/protobuf";
+import { equals, toJsonString } from "@bufbuild/protobuf";
 import { createClient, type Interceptor } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -51,5 +51,79 @@ describe("answers kept encoded", () => {
       expect((await client.getModel({ id })).spec?.status, name).toBe(changed);
       expect(equals(ListModelsResponseSchema, await client.listModels({ limit: 5 }), after), name).toBe(true);
     }
+  });
+});
+
+// Connect JSON and REST answers of GetModel and ListModels come from their encoded JSON bytes (src/wire/encoded-json-answers.ts).
+describe("JSON answers kept encoded", () => {
+  let service: TestService;
+
+  beforeAll(async () => {
+    service = await startTestService();
+  });
+  afterAll(() => service.dispose());
+
+  const connectJson = (token: string, method: string, body: unknown, acceptEncoding?: string) =>
+    fetch(`${service.url}/modelservice.v1.ModelService/${method}`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json", ...(acceptEncoding ? { "accept-encoding": acceptEncoding } : {}) },
+      body: JSON.stringify(body),
+    });
+
+  it("are the bytes connect writes, compressed as it would, the same from the cache", async () => {
+    const token = await service.token("ws_json_bytes");
+    const binary = createClient(ModelService, transports(service.url, token)[0]!.transport);
+    // What connect itself writes for the answer, with the service's JSON options.
+    const list = toJsonString(ListModelsResponseSchema, await binary.listModels({ limit: 50 }), { alwaysEmitImplicit: true });
+    const model = toJsonString(ModelSchema, await binary.getModel({ id: (await binary.listModels({ limit: 1 })).items[0]!.metadata!.id }), {
+      alwaysEmitImplicit: true,
+    });
+    const id = (JSON.parse(model) as { metadata: { id: string } }).metadata.id;
+    for (const round of ["first", "cache hit"]) {
+      const plain = await connectJson(token, "ListModels", { limit: 50 }, "identity");
+      expect(plain.headers.get("content-encoding"), round).toBeNull();
+      const text = await plain.text();
+      expect(text, round).toBe(list);
+      expect(Number(plain.headers.get("content-length")), round).toBe(Buffer.byteLength(text));
+      // node's fetch undoes the content encoding; the header says which one the server chose.
+      for (const encoding of ["gzip", "br"]) {
+        const compressed = await connectJson(token, "ListModels", { limit: 50 }, encoding);
+        expect(compressed.headers.get("content-encoding"), `${round}, ${encoding}`).toBe(encoding);
+        expect(await compressed.text(), `${round}, ${encoding}`).toBe(list);
+      }
+      // Below connect's 1 KiB threshold an answer goes out uncompressed whatever the client accepts.
+      const small = await connectJson(token, "GetModel", { id }, "gzip");
+      expect(small.headers.get("content-encoding"), round).toBeNull();
+      expect(await small.text(), round).toBe(model);
+      const rest = await fetch(`${service.url}/v1/models/${id}`, { headers: { authorization: `Bearer ${token}` } });
+      expect(await rest.text(), round).toBe(model);
+      const etag = rest.headers.get("etag")!;
+      const unchanged = await fetch(`${service.url}/v1/models/${id}`, { headers: { authorization: `Bearer ${token}`, "if-none-match": etag } });
+      expect(unchanged.status, round).toBe(304);
+    }
+  });
+
+  it("never reach another workspace, and change with the model", async () => {
+    const [mine, theirs] = [await service.token("ws_json_mine"), await service.token("ws_json_theirs")];
+    const names = async (token: string) => {
+      const connect = (await (await connectJson(token, "ListModels", { limit: 100 })).json()) as { items: Array<{ metadata: { name: string } }> };
+      const rest = (await (await fetch(`${service.url}/v1/models?limit=100`, { headers: { authorization: `Bearer ${token}` } })).json()) as typeof connect;
+      expect(rest).toEqual(connect);
+      return connect.items.map((m) => m.metadata.name);
+    };
+    const before = await names(theirs);
+    expect(await names(mine)).toEqual(before);
+    const created = await connectJson(mine, "CreateModel", { model: { metadata: { name: "Only mine" }, spec: { provider: "acme", family: "mine" } } });
+    expect(created.status, await created.clone().text()).toBe(200);
+    const { metadata } = (await created.json()) as { metadata: { id: string } };
+    expect(await names(mine)).toContain("Only mine");
+    expect(await names(theirs)).toEqual(before);
+    const got = async (token: string) => (await connectJson(token, "GetModel", { id: metadata.id })).status;
+    expect(await got(mine)).toBe(200);
+    expect(await got(theirs)).toBe(404);
+    const renamed = await connectJson(mine, "UpdateModel", { id: metadata.id, model: { metadata: { name: "Still mine" } }, updateMask: "metadata.name" });
+    expect(renamed.status, await renamed.clone().text()).toBe(200);
+    const after = (await (await connectJson(mine, "GetModel", { id: metadata.id })).json()) as { metadata: { name: string } };
+    expect(after.metadata.name).toBe("Still mine");
   });
 });

@@ -20,6 +20,7 @@ import { restHandler } from "../src/wire/rest/rest-handler.js";
 import { modelClient } from "./support/clients.js";
 import type { StatusJson } from "./support/rest.js";
 import { startTestService, type TestService } from "./support/service.js";
+import { noFacts } from "../src/domain/models/spec-facts.js";
 
 /**
  * Seed 002's CSV export and import over the wire: ExportModels as REST
@@ -520,6 +521,7 @@ describe("the CSV codec", () => {
         capabilities: [],
         description: "x".repeat(200),
         modelUrl: null,
+        ...noFacts,
       },
       credentials: { keyId: null, blob: null, hasToken: false, hasClientKey: false, fingerprint: null, updatedAt: null },
       status: "MODEL_STATUS_ENABLED",

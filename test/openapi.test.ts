@@ -196,7 +196,7 @@ async function firstEventData(res: Response): Promise<Json> {
   return JSON.parse(data.slice("data: ".length)) as Json;
 }
 
-async function target(method: string): Promise<{ id: string; body?: Json; raw?: string }> {
+async function target(method: string, path: string): Promise<{ id: string; body?: Json; raw?: string }> {
   const idOf = (m: Json) => (m.metadata as { id: string }).id;
   switch (method) {
     case "SetModelStatus":
@@ -232,6 +232,11 @@ async function target(method: string): Promise<{ id: string; body?: Json; raw?: 
       const id = idOf(await post("/v1/models", customModel));
       return { id, body: method === "BatchDeleteModels" ? { ids: [id] } : { requests: [{ id, model: { metadata: { name: "renamed" } } }] } };
     }
+    case "EstimateCost":
+      // The route without {id} names the model in the body.
+      return { id: modelId, body: { ...(path.includes("{id}") ? {} : { id: modelId }), usage: { inputTokens: "1000", outputTokens: "10" } } };
+    case "BatchEstimateCost":
+      return { id: modelId, body: { requests: [{ id: modelId, usage: { inputTokens: "1000" } }] } };
     case "ApplyBundle":
       return { id: modelId, body: { models: [{ metadata: { name: "Bundled", externalId: "openapi-bundled" }, spec: { provider: "acme" } }] } };
     case "UpdateModelDraft":
@@ -249,7 +254,7 @@ async function target(method: string): Promise<{ id: string; body?: Json; raw?: 
 describe("every route's real response matches the document", () => {
   it.each(bindings.map((b) => [`${b.httpMethod} ${b.template.text}`, b] as const))("%s", async (_name, binding) => {
     const op = operationOf(binding);
-    const { id, body: given, raw } = await target(binding.method.name);
+    const { id, body: given, raw } = await target(binding.method.name, binding.template.text);
     const url = concretePath(expectedPath(binding), id);
     const body = binding.body === "" ? undefined : given;
     if (body !== undefined && raw === undefined) {

@@ -2,14 +2,16 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ModelStatus, type Model } from "../gen/modelservice/v1/model_pb.js";
 import { usdToCents } from "../src/domain/catalog/decimal-price.js";
 import { syncCatalog } from "../src/domain/catalog/catalog-sync.js";
-import { loadPlatformCatalog } from "../src/domain/catalog/platform-catalog.js";
+import { bundledCatalog } from "./support/catalog.js";
 import { newModelId } from "../src/domain/models/model-id.js";
 import type { CatalogEntryRecord } from "../src/storage/model-store.js";
 import { modelClient, type ModelClient } from "./support/clients.js";
 import { startTestService, type TestService } from "./support/service.js";
+import { noFacts } from "../src/domain/models/spec-facts.js";
+import { LifecycleStage } from "../gen/modelservice/v1/pricing_pb.js";
 
 let service: TestService;
-const catalog = loadPlatformCatalog();
+const catalog = bundledCatalog();
 
 beforeAll(async () => {
   service = await startTestService();
@@ -76,8 +78,8 @@ describe("the platform catalog", () => {
       expect(copy.metadata?.name).toBe(entry.name);
       expect(copy.spec?.family).toBe(entry.spec.family);
       expect(copy.spec?.provider).toBe(entry.spec.provider);
-      expect(copy.spec?.inputPricePerMillionTokensUsd).toBe(entry.spec.inputPriceUsd);
-      expect(copy.spec?.outputPricePerMillionTokensUsd).toBe(entry.spec.outputPriceUsd);
+      expect(copy.spec?.inputPricePerMillionTokensUsd).toBe(entry.spec.inputPriceUsd ?? undefined);
+      expect(copy.spec?.outputPricePerMillionTokensUsd).toBe(entry.spec.outputPriceUsd ?? undefined);
     }
   });
 
@@ -90,15 +92,15 @@ describe("the platform catalog", () => {
       const usd = m.spec!.inputPricePerMillionTokensUsd!;
       expect(m.spec?.inputPricePerMillionTokens, `${m.metadata?.catalogId} ${usd}`).toBe(halfUpCents(usd));
     }
-    // Every price field of every copy follows the same rule.
+    // Every price field of every copy follows the same rule; an unknown price stays unset.
     for (const m of items) {
       const s = m.spec!;
-      expect(s.inputPricePerMillionTokens).toBe(halfUpCents(s.inputPricePerMillionTokensUsd!));
-      expect(s.outputPricePerMillionTokens).toBe(halfUpCents(s.outputPricePerMillionTokensUsd!));
-      if (s.cachedInputPricePerMillionTokensUsd !== undefined) {
-        expect(s.cachedInputPricePerMillionTokens).toBe(halfUpCents(s.cachedInputPricePerMillionTokensUsd));
-      } else {
-        expect(s.cachedInputPricePerMillionTokens).toBeUndefined();
+      for (const [cents, usd] of [
+        [s.inputPricePerMillionTokens, s.inputPricePerMillionTokensUsd],
+        [s.outputPricePerMillionTokens, s.outputPricePerMillionTokensUsd],
+        [s.cachedInputPricePerMillionTokens, s.cachedInputPricePerMillionTokensUsd],
+      ] as const) {
+        expect(cents).toBe(usd === undefined ? undefined : halfUpCents(usd));
       }
     }
   });
@@ -226,12 +228,15 @@ describe("catalog growth and price changes", () => {
       capabilities: ["MODEL_CAPABILITY_TOOL_CALLING"],
       description: null,
       modelUrl: null,
+      ...noFacts,
     },
   };
   let disabledA: Model;
   let disabledB: Model;
 
   beforeAll(async () => {
+    // The catalog as built here, so that only the new entry differs from what the store last applied.
+    await syncCatalog(service.running.store, catalog, copyContext());
     const a = await client(wsA);
     const b = await client(wsB);
     const listA = (await listAll(a)).items;
@@ -246,6 +251,8 @@ describe("catalog growth and price changes", () => {
     const totalA = (await listAll(a)).total;
     const totalB = (await listAll(b)).total;
 
+    // The catalog as built here, so that only the new entry differs from what the store last applied.
+    await syncCatalog(service.running.store, catalog, copyContext());
     const result = await syncCatalog(service.running.store, [...catalog, newEntry], copyContext());
     expect(result.added).toBe(1);
     expect(result.changed).toBe(0);
@@ -316,18 +323,23 @@ describe("catalog growth and price changes", () => {
     const otherA = byCatalogId((await listAll(a)).items);
     for (const entry of catalog) {
       if (entry.catalogId === catalogId) continue;
-      expect(otherA.get(entry.catalogId)!.spec?.inputPricePerMillionTokensUsd).toBe(entry.spec.inputPriceUsd);
+      expect(otherA.get(entry.catalogId)!.spec?.inputPricePerMillionTokensUsd).toBe(entry.spec.inputPriceUsd ?? undefined);
     }
   });
 
-  it("grown catalog and statuses survive a restart without duplicates", async () => {
+  it("statuses survive a restart without duplicates; an entry gone from the data is retired there, not deleted", async () => {
+    const grown = byCatalogId((await listAll(await client(wsA))).items).get(newEntry.catalogId)!;
     await restartService();
     const a = await client(wsA);
     const { items, total } = await listAll(a);
-    expect(total).toBe(catalog.length + 1);
+    expect(total).toBe(catalog.length);
     const catalogIds = items.map((m) => m.metadata!.catalogId);
     expect(new Set(catalogIds).size).toBe(catalogIds.length);
-    expect(byCatalogId(items).has(newEntry.catalogId)).toBe(true);
+    expect(byCatalogId(items).has(newEntry.catalogId)).toBe(false);
+    const retired = await a.getModel({ id: grown.metadata!.id });
+    expect(retired.spec?.lifecycle?.stage).toBe(LifecycleStage.RETIRED);
+    expect(retired.spec?.disabledReason).toMatch(/^retired/);
+    expect(retired.metadata?.name).toBe(newEntry.name);
     expect((await a.getModel({ id: disabledA.metadata!.id })).spec?.status).toBe(ModelStatus.DISABLED);
   });
 });

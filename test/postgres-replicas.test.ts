@@ -52,7 +52,7 @@ it("a write acknowledged by A is read on B at once: get, list (read cache includ
   const system = (await onA.listModels({ limit: 1000 })).items.filter((m) => m.metadata!.origin === ModelOrigin.SYSTEM);
   expect(system.length).toBeGreaterThan(0);
   // Each system model copied once into the workspace, though both replicas synced the catalog and admitted it at once.
-  expect(new Set(system.map((m) => `${m.spec!.provider}/${m.metadata!.name}`)).size).toBe(system.length);
+  expect(new Set(system.map((m) => m.metadata!.catalogId)).size).toBe(system.length);
 });
 
 it("concurrent updates with one etag on both replicas: exactly one wins, the others are Aborted", async () => {

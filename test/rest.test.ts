@@ -61,7 +61,8 @@ describe.each([
     expect(model.metadata.workspaceId).toBe(ws);
     expect(model.metadata.createdAt).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/);
     expect(typeof model.spec.inputPricePerMillionTokens).toBe("string");
-    expect(typeof model.spec.maxInputTokens).toBe("number");
+    // Catalog models the price data gives no context window for leave it unset.
+    expect(["number", "undefined"]).toContain(typeof model.spec.maxInputTokens);
     expect(model.spec.status).toBe("MODEL_STATUS_ENABLED");
     const next = await json<ListJson>(await rest("GET", `${base}/models?limit=2&cursor=${encodeURIComponent(page.pagination.nextCursor!)}`));
     expect(next.items.map((m) => m.metadata.id)).toEqual(ids.slice(2, 4));
@@ -81,7 +82,7 @@ describe.each([
     expect(desc.items[0]!.metadata.id).toBe(ids[ids.length - 1]);
     const claude = await json<ListJson>(await rest("GET", `${base}/models?query=claude`));
     expect(claude.items.length).toBeGreaterThan(0);
-    expect(claude.items.every((m) => m.spec.provider === "anthropic")).toBe(true);
+    expect(claude.items.every((m) => m.metadata.name.toLowerCase().includes("claude"))).toBe(true);
     const prefixed = await json<ListJson>(await rest("GET", `${base}/models?prefix=${encodeURIComponent(claude.items[0]!.metadata.name.slice(0, 6).toLowerCase())}`));
     expect(prefixed.items.some((m) => m.metadata.id === claude.items[0]!.metadata.id)).toBe(true);
     expect((await json<ListJson>(await rest("GET", `${base}/models?status=MODEL_STATUS_DISABLED`))).pagination.total).toBe(0);

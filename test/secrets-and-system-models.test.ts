@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ModelOrigin, ModelSchema, ModelStatus, type Model } from "../gen/modelservice/v1/model_pb.js";
-import { loadPlatformCatalog } from "../src/domain/catalog/platform-catalog.js";
+import { bundledCatalog } from "./support/catalog.js";
 import { modelClient, type ModelClient } from "./support/clients.js";
 import { testStore } from "./support/postgres.js";
 import { jwtSecret, startTestService, type TestService } from "./support/service.js";
@@ -561,7 +561,7 @@ describe("B. encryption keys: rotation, wrong keys, tampering", () => {
 // ---------------------------------------------------------------- C. system models
 
 describe("C. system models", () => {
-  const catalog = loadPlatformCatalog();
+  const catalog = bundledCatalog();
   let service: TestService;
   let admin: ModelClient;
   const clients: Record<string, ModelClient> = {};

@@ -17,12 +17,17 @@ const groups: ReadonlyArray<readonly [noun: string, group: string]> = [
   ["Bundle", "bundles"],
   ["Models", "models"],
   ["Model", "models"],
+  ["Cost", "models"],
+  ["UpstreamChange", "models"],
 ];
 
 /** Verbs renamed after the rule (seed 003 names: `retrieve`, `revisions`). */
 const verbRenames: Readonly<Record<string, string>> = {
   get: "retrieve",
   "list-revisions": "revisions",
+  estimate: "estimate-cost",
+  "batch-estimate": "batch-estimate-cost",
+  acknowledge: "acknowledge-upstream-change",
 };
 
 /** Other names a verb also answers to. */
@@ -59,7 +64,16 @@ export interface RpcCommand extends CommandName {
   method: DescMethod;
 }
 
-/** Every RPC of ModelService with its command name. */
+/** Groups an RPC's command also answers under: `catalog refresh` is `system-models refresh`. */
+const groupAliases: Readonly<Record<string, string>> = {
+  RefreshCatalog: "catalog",
+};
+
+/** Every RPC of ModelService with its command name, then once more under each group alias. */
 export function rpcCommands(): RpcCommand[] {
-  return ModelService.methods.map((method) => ({ ...commandName(method.name), method }));
+  return ModelService.methods.flatMap((method) => {
+    const name = commandName(method.name);
+    const alias = groupAliases[method.name];
+    return alias === undefined ? [{ ...name, method }] : [{ ...name, method }, { ...name, group: alias, method }];
+  });
 }

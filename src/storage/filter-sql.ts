@@ -3,6 +3,7 @@ import type {
   FilterBoolField,
   FilterComparator,
   FilterEnumField,
+  FilterModalityField,
   FilterNumberField,
   FilterOptionalField,
   FilterTextField,
@@ -41,6 +42,8 @@ export interface SqlDialect {
   labels: string;
   /** A row source of the model's capabilities with a text column `value`. */
   capabilities: string;
+  /** A row source of the model's input or output modalities with a text column `value`. */
+  modalities(side: "input" | "output"): string;
   /** The case-insensitive pattern match operator (with ESCAPE '\\'). */
   like: string;
 }
@@ -57,6 +60,7 @@ const scalarColumns: Readonly<Record<ScalarField, string>> = {
   "metadata.name": "models.name",
   "metadata.externalId": "models.external_id",
   "metadata.bundleKey": "models.bundle_key",
+  "metadata.catalogId": "models.catalog_id",
   "metadata.createdAt": "models.created_at",
   "metadata.updatedAt": "models.updated_at",
   "metadata.origin": "models.origin",
@@ -71,6 +75,24 @@ const scalarColumns: Readonly<Record<ScalarField, string>> = {
   "spec.maxInputTokens": "models.max_input_tokens",
   "spec.maxOutputTokens": "models.max_output_tokens",
   "spec.hasToken": "models.has_token",
+  // Computed columns over the stored proto JSON (each store's migrations define them).
+  "spec.lifecycle.stage": "models.lifecycle_stage",
+  "spec.pricing.base.inputUsdPerMtok": "models.price_input",
+  "spec.pricing.base.outputUsdPerMtok": "models.price_output",
+  "spec.pricing.base.cacheReadUsdPerMtok": "models.price_cache_read",
+  "spec.pricing.base.cacheWrite5mUsdPerMtok": "models.price_cache_write_5m",
+  "spec.pricing.base.cacheWrite1hUsdPerMtok": "models.price_cache_write_1h",
+  "spec.pricing.base.reasoningOutputUsdPerMtok": "models.price_reasoning_output",
+  "spec.pricing.base.audioInputUsdPerMtok": "models.price_audio_input",
+  "spec.pricing.base.audioOutputUsdPerMtok": "models.price_audio_output",
+  "spec.pricing.base.imageInputUsdPerMtok": "models.price_image_input",
+  "spec.pricing.base.imageOutputUsdPerMtok": "models.price_image_output",
+  "spec.pricing.base.webSearchUsdPerK": "models.price_web_search",
+};
+
+const modalitySides: Readonly<Record<FilterModalityField, "input" | "output">> = {
+  "spec.modalities.input": "input",
+  "spec.modalities.output": "output",
 };
 
 const presence: ReadonlyMap<FilterOptionalField, string> = new Map<FilterOptionalField, string>([
@@ -131,6 +153,7 @@ export function compileFilter(node: CheckedFilterNode, dialect: SqlDialect): str
       case "present": {
         if (n.field === "metadata.labels") return `EXISTS (SELECT 1 FROM ${dialect.labels})`;
         if (n.field === "spec.capabilities") return `EXISTS (SELECT 1 FROM ${dialect.capabilities})`;
+        if (Object.hasOwn(modalitySides, n.field)) return `EXISTS (SELECT 1 FROM ${dialect.modalities(modalitySides[n.field as FilterModalityField])})`;
         const sql = presence.get(n.field);
         if (!sql) throw new Error(`no presence test for ${JSON.stringify((n as { field?: unknown }).field)}`);
         return sql;
@@ -148,6 +171,11 @@ export function compileFilter(node: CheckedFilterNode, dialect: SqlDialect): str
       case "capability":
         if (typeof n.value !== "string") throw new Error("invalid capability");
         return `EXISTS (SELECT 1 FROM ${dialect.capabilities} WHERE value = ${param(n.value)})`;
+      case "modality": {
+        const side = Object.hasOwn(modalitySides, n.field) ? modalitySides[n.field] : undefined;
+        if (!side || typeof n.value !== "string") throw new Error("invalid modality");
+        return `EXISTS (SELECT 1 FROM ${dialect.modalities(side)} WHERE value = ${param(n.value)})`;
+      }
       default:
         throw new Error(`unknown filter node ${JSON.stringify((n as { kind?: unknown }).kind)}`);
     }

@@ -17,6 +17,7 @@ export const filterFields = {
   "metadata.name": { type: "text", optional: false, sortable: true },
   "metadata.externalId": { type: "text", optional: true, sortable: false },
   "metadata.bundleKey": { type: "text", optional: true, sortable: false },
+  "metadata.catalogId": { type: "text", optional: true, sortable: false },
   "metadata.labels": { type: "labels", optional: true, sortable: false },
   "metadata.createdAt": { type: "timestamp", optional: false, sortable: true },
   "metadata.updatedAt": { type: "timestamp", optional: false, sortable: true },
@@ -33,6 +34,21 @@ export const filterFields = {
   "spec.maxOutputTokens": { type: "number", optional: true, sortable: true },
   "spec.capabilities": { type: "capabilities", optional: true, sortable: false },
   "spec.hasToken": { type: "bool", optional: false, sortable: false },
+  "spec.lifecycle.stage": { type: "enum", optional: true, sortable: false },
+  "spec.modalities.input": { type: "modalities", optional: true, sortable: false },
+  "spec.modalities.output": { type: "modalities", optional: true, sortable: false },
+  // The base tier's prices in US dollars (compared as numbers).
+  "spec.pricing.base.inputUsdPerMtok": { type: "number", optional: true, sortable: true },
+  "spec.pricing.base.outputUsdPerMtok": { type: "number", optional: true, sortable: true },
+  "spec.pricing.base.cacheReadUsdPerMtok": { type: "number", optional: true, sortable: true },
+  "spec.pricing.base.cacheWrite5mUsdPerMtok": { type: "number", optional: true, sortable: true },
+  "spec.pricing.base.cacheWrite1hUsdPerMtok": { type: "number", optional: true, sortable: true },
+  "spec.pricing.base.reasoningOutputUsdPerMtok": { type: "number", optional: true, sortable: true },
+  "spec.pricing.base.audioInputUsdPerMtok": { type: "number", optional: true, sortable: true },
+  "spec.pricing.base.audioOutputUsdPerMtok": { type: "number", optional: true, sortable: true },
+  "spec.pricing.base.imageInputUsdPerMtok": { type: "number", optional: true, sortable: true },
+  "spec.pricing.base.imageOutputUsdPerMtok": { type: "number", optional: true, sortable: true },
+  "spec.pricing.base.webSearchUsdPerK": { type: "number", optional: true, sortable: true },
 } as const;
 
 export type FilterField = keyof typeof filterFields;
@@ -47,6 +63,8 @@ export type FilterNumberField = FieldsWhere<{ type: "number" | "timestamp" }>;
 export type FilterEnumField = FieldsWhere<{ type: "enum" }>;
 
 export type FilterBoolField = FieldsWhere<{ type: "bool" }>;
+
+export type FilterModalityField = FieldsWhere<{ type: "modalities" }>;
 
 /** Fields a model may leave unset: the ones a `field:*` presence test applies to. */
 export type FilterOptionalField = FieldsWhere<{ optional: true }>;
@@ -77,7 +95,9 @@ export type CheckedFilterNode =
   /** The model has the label `key` and its value compares so; `!=` also holds when the label is absent. */
   | { kind: "labelValue"; key: string; op: FilterComparator; value: TextMatch }
   /** spec.capabilities contains the capability (a ModelCapability enum name). */
-  | { kind: "capability"; value: string };
+  | { kind: "capability"; value: string }
+  /** The modality list contains the modality (a Modality enum name). */
+  | { kind: "modality"; field: FilterModalityField; value: string };
 
 /** The fields a list can be ordered by. */
 export const sortFields = (Object.keys(filterFields) as FilterField[]).filter((f) => filterFields[f].sortable) as Array<FieldsWhere<{ sortable: true }>>;

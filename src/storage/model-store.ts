@@ -1,3 +1,4 @@
+import type { JsonObject } from "@bufbuild/protobuf";
 import type { CheckedFilterNode, OrderTerm } from "./model-filter.js";
 
 /** Status names as stored: the enum names of modelservice.v1.ModelStatus. */
@@ -22,6 +23,26 @@ export interface ModelSpecRecord {
   capabilities: string[];
   description: string | null;
   modelUrl: string | null;
+  // The structured facts below are kept as the canonical proto JSON of their
+  // modelservice.v1 message (the proto is their one definition); null when unset.
+  /** ModelPricing: the catalog's prices (without the workspace's override). */
+  pricing: JsonObject | null;
+  /** PriceHistoryEntry list, oldest first. */
+  priceHistory: JsonObject[];
+  /** ModelLifecycle. */
+  lifecycle: JsonObject | null;
+  /** ModelSource. */
+  source: JsonObject | null;
+  /** Modalities. */
+  modalities: JsonObject | null;
+  /** ReasoningSupport. */
+  reasoning: JsonObject | null;
+  /** TemperatureSupport. */
+  temperature: JsonObject | null;
+  /** PriceOverride: the workspace's own; never inherited from the system model. */
+  priceOverride: JsonObject | null;
+  /** UpstreamChange: the workspace's own; never inherited from the system model. */
+  upstreamChanged: JsonObject | null;
 }
 
 /** Sealed endpoint secrets and what may be said about them. */
@@ -258,6 +279,8 @@ export interface ModelStore {
    * of the writes, nothing commits: DeadlinePassed.
    */
   writeEach(writes: ModelWrite[]): Promise<WriteOutcome[]>;
+  /** The live workspace copies of a system model that carry a price override (for upstream price changes). */
+  overriddenCopies(systemModelId: string): Promise<ModelRecord[]>;
   /** Inserts a model as it is, without an audit record (tests and imports of raw rows). */
   insertModel(model: ModelRecord): Promise<void>;
   findRequest(scope: string, requestId: string): Promise<IdempotencyRecord | undefined>;

@@ -12,6 +12,7 @@ export const modelStoreCalls = {
   listModels: true,
   getModel: true,
   findByExternalId: true,
+  overriddenCopies: true,
   writeModel: true,
   writeModels: true,
   writeEach: true,

@@ -1,4 +1,4 @@
-import type { DescFile } from "@bufbuild/protobuf";
+import type { DescFile, DescMethod } from "@bufbuild/protobuf";
 import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
 import { ModelService } from "../../gen/modelservice/v1/model_service_pb.js";
 import type { TokenVerifier } from "../domain/auth/token-verifier.js";
@@ -11,6 +11,7 @@ import { authInterceptor } from "./interceptors/auth-interceptor.js";
 import { deadlineInterceptor } from "./interceptors/deadline-interceptor.js";
 import { storeErrorInterceptor } from "./interceptors/store-error-interceptor.js";
 import { validationInterceptor } from "./interceptors/validation-interceptor.js";
+import { servingEncodedJson, type JsonAnswerOptions } from "./encoded-json-answers.js";
 import { modelServiceHandler } from "./model-service-handler.js";
 import { authenticateBeforeBody } from "./protocols/authenticate-before-body.js";
 import { invalidArgumentForParseErrors } from "./protocols/parse-error-status.js";
@@ -37,7 +38,12 @@ export interface RouteParts {
   interceptors: Interceptor[];
   /** The per-token rate limit of ModelService, run right after auth (only verified tokens get a bucket); none when off. */
   rateLimit?: Interceptor;
+  /** The adapter's JSON and compression settings: GetModel and ListModels write their JSON answers from encoded bytes made with them. */
+  jsonAnswers: JsonAnswerOptions;
 }
+
+/** The RPCs whose answers the read cache keeps, and so also keeps encoded. */
+const encodedAnswerMethods = new Set<DescMethod>([ModelService.method.getModel, ModelService.method.listModels]);
 
 /**
  * Every RPC service of the port. ModelService alone is behind auth and
@@ -62,7 +68,7 @@ export function connectRoutes(parts: RouteParts): (router: ConnectRouter) => voi
     // connect-node's adapter serves router.handlers as they stand after this function.
     router.handlers.forEach((handler, i) => {
       // Authentication is outermost: a caller without a valid token learns nothing about its body.
-      const checked = invalidArgumentForParseErrors(handler);
+      const checked = invalidArgumentForParseErrors(encodedAnswerMethods.has(handler.method) ? servingEncodedJson(handler, parts.jsonAnswers) : handler);
       router.handlers[i] = handler.service.typeName === ModelService.typeName ? authenticateBeforeBody(checked, parts.verifier) : checked;
     });
   };

@@ -1,5 +1,7 @@
 import { create, toBinary, type DescMessage, type MessageShape, type UnknownField } from "@bufbuild/protobuf";
 import { BinaryReader } from "@bufbuild/protobuf/wire";
+import type { HandlerContext } from "@connectrpc/connect";
+import { takeJsonAnswer } from "./encoded-json-answers.js";
 
 /**
  * Answers kept already encoded for the binary protocols (gRPC, gRPC-Web,
@@ -35,9 +37,15 @@ function encodedTwin<Desc extends DescMessage>(schema: Desc, answer: MessageShap
   return twin;
 }
 
-/** The answer as connect should get it for this call: its encoded twin when the answer goes out in binary. */
-export function encodedAnswer<Desc extends DescMessage>(schema: Desc, answer: MessageShape<Desc>, requestHeader: Headers): MessageShape<Desc> {
-  if (!answersInBinary(requestHeader)) return answer;
+/**
+ * The answer as connect should get it for this call: its encoded twin when
+ * the answer goes out in binary, an empty stand-in when it goes out as unary
+ * JSON from its encoded bytes (encoded-json-answers.ts).
+ */
+export function encodedAnswer<Desc extends DescMessage>(schema: Desc, answer: MessageShape<Desc>, ctx: HandlerContext): MessageShape<Desc> {
+  const standIn = takeJsonAnswer(ctx.values, schema, answer);
+  if (standIn !== undefined) return standIn;
+  if (!answersInBinary(ctx.requestHeader)) return answer;
   let twin = twins.get(answer) as MessageShape<Desc> | undefined;
   if (twin === undefined) {
     twin = encodedTwin(schema, answer);

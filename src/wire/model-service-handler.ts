@@ -1,6 +1,7 @@
 import type { ServiceImpl } from "@connectrpc/connect";
 import { ModelSchema, ModelStatus } from "../../gen/modelservice/v1/model_pb.js";
 import { ListModelsResponseSchema, type ModelService } from "../../gen/modelservice/v1/model_service_pb.js";
+import { CostEstimates } from "../domain/catalog/cost-estimates.js";
 import type { ModelDrafts } from "../domain/models/model-drafts.js";
 import type { ModelRegistry } from "../domain/models/model-registry.js";
 import type { ModelTransfer } from "../domain/models/model-transfer.js";
@@ -16,10 +17,11 @@ export function modelServiceHandler(
   transfer: ModelTransfer,
   watch: ModelWatch,
 ): ServiceImpl<typeof ModelService> {
+  const costs = new CostEstimates(registry);
   return {
     // The two hot reads: their answers come from the read cache, so their encoded form is kept too.
-    listModels: async (req, ctx) => encodedAnswer(ListModelsResponseSchema, await registry.list(principalOf(ctx), req), ctx.requestHeader),
-    getModel: async (req, ctx) => encodedAnswer(ModelSchema, await registry.get(principalOf(ctx), req.id), ctx.requestHeader),
+    listModels: async (req, ctx) => encodedAnswer(ListModelsResponseSchema, await registry.list(principalOf(ctx), req), ctx),
+    getModel: async (req, ctx) => encodedAnswer(ModelSchema, await registry.get(principalOf(ctx), req.id), ctx),
     setModelStatus: (req, ctx) => registry.setStatus(callOf(ctx), req.id, req.status as ModelStatus.ENABLED | ModelStatus.DISABLED),
     enableModel: (req, ctx) => registry.setStatus(callOf(ctx), req.id, ModelStatus.ENABLED),
     disableModel: (req, ctx) => registry.setStatus(callOf(ctx), req.id, ModelStatus.DISABLED),
@@ -38,7 +40,7 @@ export function modelServiceHandler(
     batchCreateModels: async (req, ctx) => batchResponse(await registry.batchCreate(callOf(ctx), req)),
     batchUpdateModels: async (req, ctx) => batchResponse(await registry.batchUpdate(callOf(ctx), req)),
     batchDeleteModels: async (req, ctx) => batchResponse(await registry.batchDelete(callOf(ctx), req)),
-    refreshCatalog: () => registry.refreshCatalog(),
+    refreshCatalog: (req, ctx) => registry.refreshCatalog(callOf(ctx), req),
     applyBundle: (req, ctx) => registry.applyBundle(callOf(ctx), req),
     createModelDraft: (req, ctx) => drafts.create(callOf(ctx), req),
     updateModelDraft: (req, ctx) => drafts.update(callOf(ctx), req),
@@ -48,5 +50,8 @@ export function modelServiceHandler(
     exportModels: (req, ctx) => transfer.exportBodies(principalOf(ctx), req),
     importModels: (req, ctx) => transfer.import(callOf(ctx), req),
     watchModels: (req, ctx) => watch.watch(principalOf(ctx), req, ctx.signal),
+    estimateCost: (req, ctx) => costs.estimate(principalOf(ctx), req),
+    batchEstimateCost: (req, ctx) => costs.batch(principalOf(ctx), req),
+    acknowledgeUpstreamChange: (req, ctx) => registry.acknowledgeUpstreamChange(callOf(ctx), req),
   };
 }

@@ -5,9 +5,11 @@ import {
   type Http2ServerRequest,
   type Http2ServerResponse,
   type Http2Session,
+  type IncomingHttpHeaders,
   type ServerHttp2Stream,
 } from "node:http2";
 import { createServer as createNetServer, type AddressInfo, type Socket } from "node:net";
+import type { Http2StreamRoute } from "./http2-rpc-streams.js";
 
 export type RequestHandler = (
   req: IncomingMessage | Http2ServerRequest,
@@ -86,32 +88,25 @@ export class OnePortServer {
   /** Open connections by client address. */
   private readonly clients = new Map<string, number>();
 
+  private readonly maxOpenStreams: number;
+
+  /** rpcStreams: HTTP/2 streams it routes are served from the session, past node's compatibility layer and `handler` (http2-rpc-streams.ts). */
   constructor(
     handler: RequestHandler,
     limits: ServerLimits = {},
     private readonly observer?: ServerObserver,
+    rpcStreams?: Http2StreamRoute,
   ) {
     const headersTimeout = (this.headersTimeoutMs = limits.headersTimeoutMs ?? 10_000);
     const requestTimeout = limits.requestTimeoutMs ?? 60_000;
     const idleTimeout = limits.idleTimeoutMs ?? 300_000;
     this.maxConnections = limits.maxConnections ?? 1024;
     this.maxConnectionsPerClient = limits.maxConnectionsPerClient ?? 128;
-    const maxOpenStreams = limits.maxOpenStreams ?? 4096;
+    this.maxOpenStreams = limits.maxOpenStreams ?? 4096;
     const counted: RequestHandler = (req, res) => {
-      if ("stream" in req) {
-        if (this.openStreams >= maxOpenStreams) {
-          this.observer?.streamRefused();
-          req.stream.close(http2Constants.NGHTTP2_REFUSED_STREAM);
-          return;
-        }
-        this.openStreams++;
-        req.stream.once("close", () => this.openStreams--);
-      }
+      if ("stream" in req && !this.admitStream(req.stream)) return;
       this.inFlight++;
-      res.once("close", () => {
-        this.inFlight--;
-        if (this.inFlight === 0) this.drained?.();
-      });
+      res.once("close", () => this.callEnded());
       handler(req, res);
     };
     this.http1 = createHttpServer(
@@ -131,6 +126,7 @@ export class OnePortServer {
     const initialWindowSize = Math.floor((limits.maxConnectionBufferBytes ?? 8 * 1024 * 1024) / maxConcurrentStreams);
     this.http2 = createHttp2Server({ settings: { maxConcurrentStreams, initialWindowSize } }, counted);
     this.http2.on("session", (session) => {
+      if (rpcStreams) this.routeStreams(session, rpcStreams);
       this.sessions.add(session);
       session.once("close", () => this.sessions.delete(session));
       if (requestTimeout > 0) session.on("stream", (stream: ServerHttp2Stream) => this.timeRequest(stream, requestTimeout));
@@ -149,6 +145,46 @@ export class OnePortServer {
     // Responses leave in several writes (headers, body, trailers); without
     // noDelay, Nagle's algorithm holds the later ones for a delayed ACK (~40 ms).
     this.tcp = createNetServer({ noDelay: true, keepAlive: true }, (socket) => this.route(socket));
+  }
+
+  /** Counts an HTTP/2 stream until it closes; refuses it (REFUSED_STREAM) over maxOpenStreams. */
+  private admitStream(stream: ServerHttp2Stream): boolean {
+    if (this.openStreams >= this.maxOpenStreams) {
+      this.observer?.streamRefused();
+      stream.close(http2Constants.NGHTTP2_REFUSED_STREAM);
+      return false;
+    }
+    this.openStreams++;
+    stream.once("close", () => this.openStreams--);
+    return true;
+  }
+
+  private callEnded(): void {
+    this.inFlight--;
+    if (this.inFlight === 0) this.drained?.();
+  }
+
+  /**
+   * Streams `route` takes are served from the session; the others reach
+   * node's own listener (the compatibility layer, then `handler`) as before.
+   * Runs first on a new session, when node's listener is the only one.
+   */
+  private routeStreams(session: Http2Session, route: Http2StreamRoute): void {
+    const nodeListeners = session.listeners("stream") as Array<(...args: unknown[]) => void>;
+    session.removeAllListeners("stream");
+    session.on("stream", (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, ...rest: unknown[]) => {
+      const serve = route(headers);
+      if (serve === undefined) {
+        for (const listener of nodeListeners) listener.call(session, stream, headers, ...rest);
+        return;
+      }
+      // The compatibility layer listens for a stream's errors; without it, a reset stream's error event would end the process. Its close tells the call.
+      stream.on("error", () => undefined);
+      if (!this.admitStream(stream)) return;
+      this.inFlight++;
+      stream.once("close", () => this.callEnded());
+      serve(stream);
+    });
   }
 
   /**

@@ -1,5 +1,6 @@
 import { newModelId } from "../../src/domain/models/model-id.js";
 import { noCredentials, type ModelRecord } from "../../src/storage/model-store.js";
+import { noFacts } from "../../src/domain/models/spec-facts.js";
 
 export type ModelRecordOverrides = Partial<Omit<ModelRecord, "spec">> & { spec?: Partial<ModelRecord["spec"]> };
 
@@ -37,6 +38,7 @@ export function workspaceModelRecord(workspaceId: string, name: string, at: numb
       capabilities: [],
       description: null,
       modelUrl: null,
+      ...noFacts,
       ...spec,
     },
     credentials: noCredentials,

@@ -1,6 +1,14 @@
 import Database from "better-sqlite3";
 import { createHash } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import postgres from "postgres";
+import { inject } from "vitest";
+import type { OpenedStores } from "../../src/storage/opened-stores.js";
+import { openPostgresStore } from "../../src/storage/postgres/open-postgres-store.js";
+import { openSqliteStore } from "../../src/storage/sqlite/open-sqlite-store.js";
+import { createDatabase, testStore } from "./postgres.js";
 
 /**
  * A second connection on a test service's database, SQLite file or
@@ -84,5 +92,32 @@ function postgresDatabase(url: string): TestDatabase {
       return row!.mark;
     },
     close: () => sql.end({ timeout: 5 }),
+  };
+}
+
+/** A fresh database of the store the suite runs on, to stage rows through the store itself before a service starts on it. */
+export interface StagedDatabase {
+  /** MODELSERVICE_DATA_DIR and MODELSERVICE_DB for startTestService. */
+  env: { MODELSERVICE_DATA_DIR: string; MODELSERVICE_DB: string };
+  /** Opens (and migrates) the stores on it. */
+  open(): Promise<OpenedStores>;
+  /** Deletes the database and the directory. */
+  drop(): Promise<void>;
+}
+
+export async function stagedDatabase(): Promise<StagedDatabase> {
+  const dir = mkdtempSync(join(tmpdir(), "modelservice-staged-"));
+  const postgresDb = testStore() === "postgres" ? await createDatabase(inject("postgresAdminUrl")) : undefined;
+  const location = postgresDb?.url ?? join(dir, "modelservice.db");
+  return {
+    env: { MODELSERVICE_DATA_DIR: dir, MODELSERVICE_DB: location },
+    open: async () =>
+      postgresDb
+        ? openPostgresStore({ url: location, poolSize: 2, statementTimeoutMs: 0, connectTimeoutMs: 5_000 })
+        : openSqliteStore(location),
+    async drop() {
+      await postgresDb?.drop();
+      rmSync(dir, { recursive: true, force: true });
+    },
   };
 }

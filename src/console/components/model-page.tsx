@@ -7,6 +7,7 @@ import { useSession } from "../session.js";
 import { BackToModels } from "./back-to-models.js";
 import { ModelFacts } from "./model-facts.js";
 import { formModeOf, ModelForm } from "./model-form.js";
+import { ModelPricing } from "./model-pricing.js";
 import { ModelRevisions } from "./model-revisions.js";
 import { StatusSwitch } from "./status-switch.js";
 
@@ -95,6 +96,7 @@ export function ModelPage({ id, onSaved, liveVersion = 0 }: { id: string; onSave
           {deleted && <p class="alert">This model is deleted; undelete it from the list of models (with “Show deleted”) to use it again.</p>}
         </div>
         <ModelFacts model={stored} />
+        <ModelPricing model={stored} />
         <ModelForm key={reads} stored={stored} onStored={setStored} onSaved={onSaved} onReload={() => setLoads((n) => n + 1)} />
       </section>
       <section class="panel">

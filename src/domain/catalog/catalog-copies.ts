@@ -21,6 +21,7 @@ function copyOf(system: ModelRecord, workspace: WorkspaceRecord, copy: CopyConte
     externalId: null,
     labels: {},
     systemModelId: system.id,
+    spec: { ...system.spec, priceOverride: null, upstreamChanged: null },
     credentials: { ...system.credentials, keyId: null, blob: null },
     status: "MODEL_STATUS_ENABLED",
     version: 1,
@@ -32,14 +33,16 @@ function copyOf(system: ModelRecord, workspace: WorkspaceRecord, copy: CopyConte
 /**
  * A copy after its system model changed: the spec, the name, visibility,
  * deletion and what may be said of the credentials follow the system model;
- * the copy keeps its id, status, labels and (never copied) sealed secrets.
+ * the copy keeps its id, status, labels, price override and (never copied)
+ * sealed secrets.
  */
 function inherit(system: ModelRecord, copy: ModelRecord): ModelRecord {
   const { hasToken, hasClientKey, fingerprint, updatedAt } = system.credentials;
   return {
     ...copy,
     name: system.name,
-    spec: system.spec,
+    // The workspace's price override, and the upstream change noted under it, stay with the copy.
+    spec: { ...system.spec, priceOverride: copy.spec.priceOverride, upstreamChanged: copy.spec.upstreamChanged },
     visible: system.visible,
     credentials: { ...copy.credentials, hasToken, hasClientKey, fingerprint, updatedAt },
     version: copy.version + 1,

@@ -3,7 +3,7 @@ import { noCredentials, type CatalogEntryRecord, type ModelRecord, type ModelSto
 import { copyRules, type CopyContext } from "./catalog-copies.js";
 
 /** The profile id recorded as creator of the shipped platform catalog. */
-const systemProfileId = "profile_system";
+export const systemProfileId = "profile_system";
 
 export interface CatalogSyncResult {
   added: number;

@@ -18,3 +18,20 @@ export function usdToCents(text: string): number {
   const cents = Number(whole) * 100 + Number(fraction.slice(0, 2));
   return fraction[2]! >= "5" ? cents + 1 : cents;
 }
+
+/**
+ * The exact decimal text of a finite non-negative float as JavaScript's
+ * shortest round-trip form writes it, without exponent notation
+ * (5e-7 -> "0.0000005", 1.25 -> "1.25").
+ */
+export function decimalOfFloat(n: number): string {
+  if (!Number.isFinite(n) || n < 0) throw new Error(`not a finite non-negative number: ${n}`);
+  const [digits, exponentText] = String(n).split("e");
+  if (exponentText === undefined) return digits!;
+  const exponent = Number(exponentText);
+  const [whole, fraction = ""] = digits!.split(".");
+  const all = whole! + fraction;
+  const point = whole!.length + exponent;
+  const text = point <= 0 ? `0.${"0".repeat(-point)}${all}` : point >= all.length ? all + "0".repeat(point - all.length) : `${all.slice(0, point)}.${all.slice(point)}`;
+  return text.includes(".") ? text.replace(/0+$/, "").replace(/\.$/, "") : text;
+}

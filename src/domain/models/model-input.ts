@@ -3,11 +3,20 @@ import { reflect } from "@bufbuild/protobuf/reflect";
 import type { FieldMask } from "@bufbuild/protobuf/wkt";
 import { FieldBehavior } from "../../../gen/google/api/field_behavior_pb.js";
 import { ModelSchema, ModelStatus, ResourceMetadataSchema, ModelSpecSchema, type Model, type ModelSpec } from "../../../gen/modelservice/v1/model_pb.js";
+import {
+  ModalitiesSchema,
+  ModelLifecycleSchema,
+  ModelPricingSchema,
+  PriceOverrideSchema,
+  ReasoningSupportSchema,
+  TemperatureSupportSchema,
+} from "../../../gen/modelservice/v1/pricing_pb.js";
 import type { ModelRecord, ModelSpecRecord } from "../../storage/model-store.js";
 import { usdToCents } from "../catalog/decimal-price.js";
 import { behaviors } from "../validation/field-behavior.js";
 import type { FieldViolation } from "../validation/field-violations.js";
 import { capabilityName, storedStatus } from "./model-message.js";
+import { factToJson, noFacts, withPricingFromSeedPrices, withSeedPricesFromPricing } from "./spec-facts.js";
 
 function pathsOf(prefix: string, schema: DescMessage, keep: (f: DescField) => boolean): string[] {
   return schema.fields.filter(keep).map((f) => `${prefix}.${f.name}`);
@@ -34,8 +43,9 @@ const refusedPaths: ReadonlySet<string> = new Set([
 ]);
 
 export const credentialsPath = "spec.credentials";
-/** Paths that only platform admins change on a system model's copy: everything but labels and status. */
-export const copyEditablePaths: ReadonlySet<string> = new Set(["metadata.labels", "spec.status"]);
+export const priceOverridePath = "spec.price_override";
+/** Paths a workspace changes on a system model's copy; platform admins change the rest. */
+export const copyEditablePaths: ReadonlySet<string> = new Set(["metadata.labels", "spec.status", priceOverridePath]);
 
 /**
  * The paths an update writes: the mask's ("*" = every updatable field but the
@@ -110,6 +120,7 @@ const emptySpec: ModelSpecRecord = {
   capabilities: [],
   description: null,
   modelUrl: null,
+  ...noFacts,
 };
 
 /** The spec of a request, over `base` for the paths given (all spec paths on create). */
@@ -136,13 +147,35 @@ export function applySpec(base: ModelSpecRecord, spec: ModelSpec | undefined, pa
       s.cachedInputPricePerMillionTokensUsd,
     ],
   ] as const;
+  let seedGiven = false;
   for (const [path, centsKey, usdKey, cents, usd] of prices) {
     if (!has(path) && !has(path + "_usd")) continue;
     const [c, u] = centsAndUsd(has(path) ? cents : undefined, has(path + "_usd") ? usd : undefined);
     out[centsKey] = c;
     out[usdKey] = u;
+    if (c !== null) seedGiven = true;
   }
-  return out;
+  if (has("lifecycle")) out.lifecycle = factToJson(ModelLifecycleSchema, s.lifecycle);
+  if (has("modalities")) out.modalities = factToJson(ModalitiesSchema, s.modalities);
+  if (has("reasoning")) out.reasoning = factToJson(ReasoningSupportSchema, s.reasoning);
+  if (has("temperature")) out.temperature = factToJson(TemperatureSupportSchema, s.temperature);
+  if (has("price_override")) out.priceOverride = factToJson(PriceOverrideSchema, s.priceOverride);
+  // The seed prices follow the pricing's base tier; a write giving only seed
+  // prices (an older client) writes them into the base tier instead.
+  if (has("pricing") && (s.pricing !== undefined || !seedGiven)) {
+    out.pricing = factToJson(ModelPricingSchema, s.pricing);
+    // A seed price given beside the pricing (a form that edits it on a whole model) wins for its component.
+    const seeded = seedGiven ? withPricingFromSeedPrices(out, (path) => has(path) && setIn(s, path)) : out;
+    return withSeedPricesFromPricing(seeded);
+  }
+  if (has("pricing")) out.pricing = null;
+  return prices.some(([path]) => has(path) || has(path + "_usd")) ? withPricingFromSeedPrices(out) : out;
+}
+
+/** Whether the request's spec sets the field at an update path ("input_price_per_million_tokens_usd"). */
+function setIn(s: Partial<ModelSpec>, path: string): boolean {
+  const key = path.replace(/_([a-z])/g, (_m, c: string) => c.toUpperCase()) as keyof ModelSpec;
+  return s[key] !== undefined;
 }
 
 export function specOf(spec: ModelSpec | undefined): ModelSpecRecord {

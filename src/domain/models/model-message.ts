@@ -3,6 +3,8 @@ import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { createHash } from "node:crypto";
 import { ModelCapability, ModelOrigin, ModelSchema, ModelStatus, type Model } from "../../../gen/modelservice/v1/model_pb.js";
 import type { ModelRecord, StoredModelStatus } from "../../storage/model-store.js";
+import { priceOverrideFields } from "../catalog/override-fields.js";
+import { factFields } from "./spec-facts.js";
 
 const capabilityByName = new Map(
   Object.entries(ModelCapability)
@@ -33,6 +35,10 @@ function bigintOrUndefined(n: number | null): bigint | undefined {
 
 function disabledReason(r: ModelRecord): string | undefined {
   if (r.deleteTime !== null) return "the model is deleted";
+  if (r.spec.lifecycle?.stage === "LIFECYCLE_STAGE_RETIRED") {
+    const replacement = r.spec.lifecycle.replacement;
+    return `retired: gone from the catalog data${typeof replacement === "string" ? `; replaced by ${replacement}` : ""}`;
+  }
   if (r.workspaceId !== null && !r.visible) return "hidden by the platform: it keeps working where it is already used";
   if (r.status === "MODEL_STATUS_DISABLED") return "disabled in this workspace";
   return undefined;
@@ -88,6 +94,8 @@ export function toModelMessage(r: ModelRecord, scopes: ReadonlySet<string>): Mod
       credentialsUpdatedAt: c.updatedAt === null ? undefined : timestampFromMs(c.updatedAt),
       disabledReason: disabledReason(r),
       visible: r.workspaceId === null ? r.visible : undefined,
+      ...factFields(s),
+      ...priceOverrideFields(s),
     },
   });
 }

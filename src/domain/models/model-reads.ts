@@ -48,9 +48,11 @@ function readerKey(principal: Principal): string {
 /**
  * Heap bytes a cached answer takes per byte of its binary form: about six,
  * measured on ListModels pages, plus one for the encoded copy the wire keeps
- * beside a GetModel or ListModels answer (src/wire/encoded-answers.ts).
+ * beside a GetModel or ListModels answer (src/wire/encoded-answers.ts), plus
+ * five for its encoded JSON (about four times the binary size) and that
+ * JSON's gzip and br forms (src/wire/encoded-json-answers.ts).
  */
-const heapBytesPerSerializedByte = 7;
+const heapBytesPerSerializedByte = 12;
 
 function pageSize(limit: number): number {
   return Math.min(limit === 0 ? defaultPageSize : limit, maxPageSize);

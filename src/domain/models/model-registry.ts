@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { ulid } from "ulid";
 import { create } from "@bufbuild/protobuf";
 import { ConnectError } from "@connectrpc/connect";
 import type { Model, ModelStatus } from "../../../gen/modelservice/v1/model_pb.js";
@@ -20,18 +21,20 @@ import {
   type ListModelsResponse,
   type ListSystemModelsRequest,
   type ListSystemModelsResponse,
+  type RefreshCatalogRequest,
   type RefreshCatalogResponse,
+  type AcknowledgeUpstreamChangeRequest,
   type RotateModelCredentialsRequest,
   type UndeleteModelRequest,
   type UpdateModelRequest,
   type UpdateSystemModelRequest,
 } from "../../../gen/modelservice/v1/model_service_pb.js";
-import type { CatalogEntryRecord, ModelRecord, ModelStore } from "../../storage/model-store.js";
+import type { ModelRecord, ModelStore } from "../../storage/model-store.js";
 import type { Principal } from "../auth/principal.js";
 import { CredentialOpenError, type CredentialSealer } from "../credentials/credential-sealer.js";
 import { serviceKey, serviceKeyNames } from "../credentials/service-keys.js";
-import { syncCatalog, type CatalogSyncResult } from "../catalog/catalog-sync.js";
-import { loadPlatformCatalog } from "../catalog/platform-catalog.js";
+import { CatalogRefresher, type CatalogRefreshOptions, type CatalogRefreshResult } from "../catalog/catalog-refresh.js";
+import type { CatalogSourceSettings } from "../catalog/catalog-source.js";
 import { WorkspaceAdmission } from "../catalog/workspace-admission.js";
 import { ListCursors } from "./list-cursor.js";
 import { newModelId } from "./model-id.js";
@@ -49,6 +52,8 @@ export interface RegistryOptions {
   purgeAfterMs: number;
   /** Heap bytes the read cache may hold, its keys and answers (MODELSERVICE_READ_CACHE_BYTES). */
   readCacheBytes: number;
+  /** Where RefreshCatalog reads price data from. */
+  catalog: CatalogSourceSettings;
   clock?: () => number;
 }
 
@@ -67,6 +72,7 @@ export class ModelRegistry {
   private readonly writes: ModelWrites;
   private readonly batches: ModelBatches;
   private readonly bundles: ModelBundles;
+  private readonly catalog: CatalogRefresher;
 
   private constructor(
     private readonly store: ModelStore,
@@ -81,6 +87,7 @@ export class ModelRegistry {
     this.writes = new ModelWrites(store, this.reads, this.commits, fingerprintKey, options, this.clock);
     this.batches = new ModelBatches(store, this.commits, this.writes);
     this.bundles = new ModelBundles(store, this.commits, this.writes, options.purgeAfterMs, this.clock);
+    this.catalog = new CatalogRefresher(store, options.catalog, () => ({ newId: newModelId, now: this.clock() }), () => "rev_" + ulid());
   }
 
   static async open(store: ModelStore, options: RegistryOptions): Promise<ModelRegistry> {
@@ -99,9 +106,9 @@ export class ModelRegistry {
     return new ModelRegistry(store, new ListCursors(cursorKey instanceof Buffer ? cursorKey : randomBytes(32)), fingerprintKey, options);
   }
 
-  /** Stores the catalog of this release; new entries reach every existing workspace. */
-  syncCatalog(entries: CatalogEntryRecord[]): Promise<CatalogSyncResult> {
-    return syncCatalog(this.store, entries, { newId: newModelId, now: this.clock() });
+  /** Refreshes the catalog from price data (at start, on schedule, and by RefreshCatalog); new entries reach every existing workspace. */
+  refreshCatalogData(options: CatalogRefreshOptions): Promise<CatalogRefreshResult> {
+    return this.catalog.refresh(options);
   }
 
   /** Removes soft-deleted models past their purge time. */
@@ -117,14 +124,25 @@ export class ModelRegistry {
     return this.workspaces.admit(principal);
   }
 
-  /** Reloads the platform catalog file and reconciles every workspace. */
-  async refreshCatalog(): Promise<RefreshCatalogResponse> {
-    const result = await this.syncCatalog(loadPlatformCatalog());
+  /** RefreshCatalog: the diff of the bundled data or a newer data file, applied unless a dry run. */
+  async refreshCatalog(call: Call, req: RefreshCatalogRequest): Promise<RefreshCatalogResponse> {
+    const actor = { profileId: call.principal.profileId, requestId: call.requestId };
+    const result = await this.catalog.refresh({ dryRun: req.dryRun, source: req.source, actor });
     return create(RefreshCatalogResponseSchema, {
-      addedCount: result.added,
-      changedCount: result.changed,
+      addedCount: result.added.length,
+      changedCount: result.changed.length,
       copiesCreatedCount: result.copiesCreated,
+      retiredCount: result.removed.length,
+      added: result.added,
+      changed: result.changed,
+      removed: result.removed,
+      dataVersion: result.dataVersion,
+      dryRun: result.dryRun,
     });
+  }
+
+  acknowledgeUpstreamChange(call: Call, req: AcknowledgeUpstreamChangeRequest): Promise<Model> {
+    return this.writes.acknowledgeUpstreamChange(call, req);
   }
 
   /** What the read cache holds now: its bytes and its answers (for /metrics). */

@@ -1,8 +1,11 @@
 import type { DescField, DescMessage, Message } from "@bufbuild/protobuf";
-import { ModelSpecSchema, type Model } from "../../../gen/modelservice/v1/model_pb.js";
+import { ModelSpecSchema, type Model, type ModelSpec } from "../../../gen/modelservice/v1/model_pb.js";
+import { ContextTierSchema } from "../../../gen/modelservice/v1/pricing_pb.js";
 import {
+  AcknowledgeUpstreamChangeRequestSchema,
   ApplyBundleRequestSchema,
   BatchCreateModelsRequestSchema,
+  BatchEstimateCostRequestSchema,
   BatchDeleteModelsRequestSchema,
   BatchUpdateModelsRequestSchema,
   CreateModelRequestSchema,
@@ -11,6 +14,7 @@ import {
   DeleteSystemModelRequestSchema,
   DisableModelRequestSchema,
   DuplicateModelRequestSchema,
+  EstimateCostRequestSchema,
   EnableModelRequestSchema,
   GetModelRequestSchema,
   GetSystemModelRequestSchema,
@@ -102,7 +106,25 @@ function modelViolations(model: Model | undefined, prefix: string): FieldViolati
       add("spec.modelUrl", modelUrlProblem(s.modelUrl));
     }
     if (s.credentials) out.push(...credentialViolations(s.credentials, `${prefix}.spec.credentials`));
+    out.push(...pricingViolations(s, `${prefix}.spec`));
   }
+  return out;
+}
+
+/** The context tiers: each checked by the rulebook, ascending. */
+function pricingViolations(s: ModelSpec, prefix: string): FieldViolation[] {
+  const pricing = s.pricing;
+  if (!pricing) return [];
+  const out: FieldViolation[] = [];
+  let previous = 0n;
+  pricing.contextTiers.forEach((tier, i) => {
+    const path = `${prefix}.pricing.contextTiers[${i}]`;
+    for (const v of fieldRuleViolations(ContextTierSchema, tier)) out.push({ field: `${path}.${v.field}`, description: v.description });
+    if (tier.aboveInputTokens <= previous) {
+      out.push({ field: `${path}.aboveInputTokens`, description: "must be greater than the tier before it" });
+    }
+    previous = tier.aboveInputTokens;
+  });
   return out;
 }
 
@@ -112,7 +134,15 @@ function createViolations(req: CreateModelRequest | CreateSystemModelRequest): F
   if (s?.credentials && s.modelUrl === undefined) {
     out.push({ field: "model.spec.modelUrl", description: "is required when credentials are given" });
   }
+  out.push(...priceOverrideViolations(req.model));
   return out;
+}
+
+/** A price override belongs to a workspace's copy of a catalog model (UpdateModel there); a model of one's own sets spec.pricing. */
+function priceOverrideViolations(model: Model | undefined): FieldViolation[] {
+  return model?.spec?.priceOverride
+    ? [{ field: "model.spec.priceOverride", description: "applies only to a workspace's copy of a catalog model; set spec.pricing here instead" }]
+    : [];
 }
 
 function updateViolations(req: UpdateModelRequest | UpdateSystemModelRequest): FieldViolation[] {
@@ -159,6 +189,8 @@ rule(DuplicateModelRequestSchema, (req: DuplicateModelRequest) => {
   return out;
 });
 rule(ListModelRevisionsRequestSchema, modelRequest);
+rule(EstimateCostRequestSchema, modelRequest);
+rule(AcknowledgeUpstreamChangeRequestSchema, modelRequest);
 const systemModelRequest = (req: Message & { id: string }) => modelIdViolations(req.id);
 rule(GetSystemModelRequestSchema, systemModelRequest);
 rule(DeleteSystemModelRequestSchema, systemModelRequest);
@@ -168,7 +200,12 @@ rule(BatchCreateModelsRequestSchema, workspaceRequest);
 rule(BatchUpdateModelsRequestSchema, workspaceRequest);
 rule(BatchDeleteModelsRequestSchema, workspaceRequest);
 rule(ApplyBundleRequestSchema, workspaceRequest);
-rule(UpdateSystemModelRequestSchema, (req: UpdateSystemModelRequest) => [...modelIdViolations(req.id), ...updateViolations(req)]);
+rule(BatchEstimateCostRequestSchema, workspaceRequest);
+rule(UpdateSystemModelRequestSchema, (req: UpdateSystemModelRequest) => [
+  ...modelIdViolations(req.id),
+  ...updateViolations(req),
+  ...priceOverrideViolations(req.model),
+]);
 rule(WatchModelsRequestSchema, (req: WatchModelsRequest) => {
   const out = workspaceIdViolations(req.workspaceId);
   const filter = req.filter === "" ? undefined : parseCheckedFilter(req.filter);

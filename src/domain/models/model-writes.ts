@@ -20,6 +20,7 @@ import {
   type RotateModelCredentialsRequest,
   type UndeleteModelRequest,
   type UpdateModelRequest,
+  type AcknowledgeUpstreamChangeRequest,
   type UpdateSystemModelRequest,
 } from "../../../gen/modelservice/v1/model_service_pb.js";
 import { noCredentials, type CredentialRecord, type ModelRecord, type ModelStore } from "../../storage/model-store.js";
@@ -28,7 +29,7 @@ import { CredentialOpenError, fingerprint, type Credentials } from "../credentia
 import { invalidArgument } from "../validation/field-violations.js";
 import { isBedrockUrl } from "./endpoint-rules.js";
 import { newModelId } from "./model-id.js";
-import { applyUpdate, copyEditablePaths, credentialsPath, resolveMask, specOf } from "./model-input.js";
+import { applyUpdate, copyEditablePaths, credentialsPath, priceOverridePath, resolveMask, specOf } from "./model-input.js";
 import { etagOf, storedStatus, toModelMessage } from "./model-message.js";
 import { fieldChanges } from "./revision-diff.js";
 import { systemScope, type Call, type ModelCommits, type Step } from "./model-commits.js";
@@ -164,12 +165,20 @@ export class ModelWrites {
       const isCopy = record.workspaceId !== null && record.origin === "MODEL_ORIGIN_SYSTEM";
       // On a platform model, "*" means what the workspace may change there.
       const everything = req.updateMask?.paths.includes("*") ?? false;
-      const masked = isCopy && everything ? (paths as string[]).filter((p) => copyEditablePaths.has(p)) : (paths as string[]);
+      let masked = isCopy && everything ? (paths as string[]).filter((p) => copyEditablePaths.has(p)) : (paths as string[]);
       if (isCopy) {
         const refused = masked.filter((p) => !copyEditablePaths.has(p));
         if (refused.length > 0) {
-          throw failedPrecondition(`model "${record.id}" belongs to the platform: only labels and status can change here (not ${refused.join(", ")})`);
+          throw failedPrecondition(
+            `model "${record.id}" belongs to the platform: only labels, status and the price override can change here (not ${refused.join(", ")})`,
+          );
         }
+      } else if (masked.includes(priceOverridePath)) {
+        // Only a catalog copy has catalog prices to override; "*" on any other model leaves the (unset) override alone.
+        if (body.spec?.priceOverride !== undefined) {
+          throw failedPrecondition(`model "${record.id}" is not a catalog model of a workspace: set spec.pricing instead of a price override`);
+        }
+        masked = masked.filter((p) => p !== priceOverridePath);
       }
       const next = applyUpdate(record, body, masked);
       if (masked.includes("metadata.name") && next.name.trim() === "") {
@@ -221,6 +230,19 @@ export class ModelWrites {
       return this.commits.commit(call, RevisionAction.ROTATE_CREDENTIALS, record, next, idempotency(record.id));
     });
     return toModelMessage(rotated, call.principal.scopes);
+  }
+
+  /**
+   * Clears the catalog price change recorded under a copy's price override,
+   * with a revision; a model with nothing to acknowledge is returned as it is.
+   */
+  async acknowledgeUpstreamChange(call: Call, req: AcknowledgeUpstreamChangeRequest): Promise<Model> {
+    const record = await this.reads.load(call.principal.workspaceId, req.id);
+    this.requireLive(record);
+    this.checkEtag(record, req.etag);
+    if (record.spec.upstreamChanged === null) return toModelMessage(record, call.principal.scopes);
+    const next = { ...record, spec: { ...record.spec, upstreamChanged: null } };
+    return toModelMessage(await this.commits.commit(call, RevisionAction.UPDATE, record, next), call.principal.scopes);
   }
 
   async setStatus(call: Call, id: string, status: ModelStatus.ENABLED | ModelStatus.DISABLED): Promise<Model> {

@@ -1,9 +1,11 @@
 import { ModelCapability, ModelOrigin, ModelStatus } from "../../../gen/modelservice/v1/model_pb.js";
+import { LifecycleStage, Modality } from "../../../gen/modelservice/v1/pricing_pb.js";
 import type {
   CheckedFilterNode,
   FilterBoolField,
   FilterComparator,
   FilterEnumField,
+  FilterModalityField,
   FilterNumberField,
   FilterOptionalField,
   FilterTextField,
@@ -29,7 +31,8 @@ type FieldSpec =
   | { type: "enum"; field: FilterEnumField; optional: boolean; values: readonly string[] }
   | { type: "bool"; field: FilterBoolField; optional: false }
   | { type: "labels"; field: "metadata.labels"; optional: true }
-  | { type: "capabilities"; field: "spec.capabilities"; optional: true };
+  | { type: "capabilities"; field: "spec.capabilities"; optional: true }
+  | { type: "modalities"; field: FilterModalityField; optional: true };
 
 function enumNames(e: Record<string, string | number>, prefix: string): string[] {
   return Object.keys(e)
@@ -42,7 +45,12 @@ const originNames = enumNames(ModelOrigin, "MODEL_ORIGIN_");
 const capabilityNames = enumNames(ModelCapability, "MODEL_CAPABILITY_");
 
 /** The enum fields' values, by field. */
-const enumValues: Readonly<Record<FilterEnumField, readonly string[]>> = { "metadata.origin": originNames, "spec.status": statusNames };
+const enumValues: Readonly<Record<FilterEnumField, readonly string[]>> = {
+  "metadata.origin": originNames,
+  "spec.status": statusNames,
+  "spec.lifecycle.stage": enumNames(LifecycleStage, "LIFECYCLE_STAGE_"),
+};
+const modalityNames = enumNames(Modality, "MODALITY_");
 
 const fieldSpecs = (Object.keys(filterFields) as FilterField[]).map((field) => {
   const { type, optional } = filterFields[field];
@@ -55,6 +63,10 @@ const aliases: ReadonlyMap<string, string> = new Map([
   ["family", "spec.family"],
   ["status", "spec.status"],
   ["labels", "metadata.labels"],
+  // The pricing, lifecycle and modality fields also by their proto names ("spec.pricing.base.input_usd_per_mtok").
+  ...Object.keys(filterFields)
+    .filter((f) => /^spec\.(pricing|lifecycle|modalities)\./.test(f))
+    .map((f) => [f.replace(/[A-Z]/g, (c) => "_" + c.toLowerCase()).replace(/(\d)([mh])_usd/, "_$1$2_usd"), f] as [string, string]),
 ]);
 
 const fieldsByName: ReadonlyMap<string, FieldSpec> = new Map(fieldSpecs.map((s) => [s.field, s]));
@@ -134,6 +146,10 @@ function checkCompare(node: FilterCompare): CheckedFilterNode {
     case "capabilities": {
       if (node.operator !== ":") fail(node.operatorColumn, `only ':' applies to ${field} (${field}:MODEL_CAPABILITY_VISION)`);
       return { kind: "capability", value: enumValue(node, field, capabilityNames) };
+    }
+    case "modalities": {
+      if (node.operator !== ":") fail(node.operatorColumn, `only ':' applies to ${field} (${field}:MODALITY_IMAGE)`);
+      return { kind: "modality", field: spec.field, value: enumValue(node, field, modalityNames) };
     }
     case "text": {
       const op = node.operator === ":" ? "=" : node.operator;

@@ -24,7 +24,13 @@ function scalar(r: ModelRecord, field: string): Scalar {
     case "spec.maxInputTokens": return s.maxInputTokens;
     case "spec.maxOutputTokens": return s.maxOutputTokens;
     case "spec.hasToken": return r.credentials.hasToken;
-    default: throw new Error(`no value for filter field ${JSON.stringify(field)}`);
+    case "spec.lifecycle.stage": return typeof s.lifecycle?.stage === "string" ? s.lifecycle.stage : null;
+    default:
+      if (field.startsWith("spec.pricing.base.")) {
+        const price = (s.pricing?.base as Record<string, unknown> | undefined)?.[field.slice("spec.pricing.base.".length)];
+        return typeof price === "string" ? Number(price) : null;
+      }
+      throw new Error(`no value for filter field ${JSON.stringify(field)}`);
   }
 }
 
@@ -73,6 +79,7 @@ export function matchesFilter(node: CheckedFilterNode, r: ModelRecord): boolean 
     case "present":
       if (node.field === "metadata.labels") return Object.keys(r.labels).length > 0;
       if (node.field === "spec.capabilities") return r.spec.capabilities.length > 0;
+      if (node.field === "spec.modalities.input" || node.field === "spec.modalities.output") return modalities(r, node.field).length > 0;
       return scalar(r, node.field) !== null;
     case "labelKey": return Object.keys(r.labels).some((key) => textTest(key, "=", node.key));
     case "labelValue": {
@@ -80,5 +87,11 @@ export function matchesFilter(node: CheckedFilterNode, r: ModelRecord): boolean 
       return compare(value, node.op, (v, op) => textTest(v as string, op, node.value));
     }
     case "capability": return r.spec.capabilities.includes(node.value);
+    case "modality": return modalities(r, node.field).includes(node.value);
   }
+}
+
+function modalities(r: ModelRecord, field: "spec.modalities.input" | "spec.modalities.output"): unknown[] {
+  const list = r.spec.modalities?.[field === "spec.modalities.input" ? "input" : "output"];
+  return Array.isArray(list) ? list : [];
 }

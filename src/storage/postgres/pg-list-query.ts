@@ -97,6 +97,7 @@ function listFilter(q: ModelListQuery, params: Params, tsquery: string | undefin
         boolean: (v) => v,
         labels: "json_each_text(models.labels) AS label(key, value)",
         capabilities: "jsonb_array_elements_text(models.capabilities) AS capability(value)",
+        modalities: (side) => `json_array_elements_text(models.modalities->'${side}') AS modality(value)`,
         like: "ILIKE",
       })})`,
     );

@@ -1,7 +1,7 @@
 import type { Sql } from "postgres";
 
 /** The columns of a model the change log keeps: all but sealed credentials and bookkeeping (as of migration 1). */
-const snapshotColumns = [
+const snapshotColumns1 = [
   "id", "workspace_id", "account_id", "name", "profile_id", "bundle_key", "external_id", "labels", "catalog_id",
   "system_model_id", "origin", "visible", "family", "provider", "input_price_cents", "output_price_cents",
   "cached_input_price_cents", "input_price_usd", "output_price_usd", "cached_input_price_usd", "max_input_tokens",
@@ -9,9 +9,50 @@ const snapshotColumns = [
   "credential_fingerprint", "credentials_updated_at", "status", "version", "created_at", "updated_at", "delete_time", "purge_time",
 ];
 
-/** json_build_object of a row's snapshot columns (labels embedded as written). */
-function snapshot(row: "OLD" | "NEW"): string {
-  return `json_build_object(${snapshotColumns.map((c) => `'${c}', ${row}.${c}`).join(", ")})`;
+/** The columns migration 2 adds: the spec's structured facts as the proto JSON of their messages. */
+const factColumns = ["pricing", "price_history", "lifecycle", "source", "modalities", "reasoning", "temperature", "price_override", "upstream_changed"];
+
+/** The computed price columns (filters and orders) and the base-tier key of ModelPricing each reads, as on SQLite. */
+const basePriceColumns = {
+  price_input: "inputUsdPerMtok",
+  price_output: "outputUsdPerMtok",
+  price_cache_read: "cacheReadUsdPerMtok",
+  price_cache_write_5m: "cacheWrite5mUsdPerMtok",
+  price_cache_write_1h: "cacheWrite1hUsdPerMtok",
+  price_reasoning_output: "reasoningOutputUsdPerMtok",
+  price_audio_input: "audioInputUsdPerMtok",
+  price_audio_output: "audioOutputUsdPerMtok",
+  price_image_input: "imageInputUsdPerMtok",
+  price_image_output: "imageOutputUsdPerMtok",
+  price_web_search: "webSearchUsdPerK",
+};
+
+/** json_build_object of a row's snapshot columns (json columns embedded as written). */
+function snapshot(row: "OLD" | "NEW", columns: string[]): string {
+  return `json_build_object(${columns.map((c) => `'${c}', ${row}.${c}`).join(", ")})`;
+}
+
+/**
+ * The body of the trigger function that appends a write to the change log
+ * with snapshots of `columns`, takes the lock that orders commits, and notifies.
+ */
+function changeRecordBody(columns: string[]): string {
+  return `  DECLARE
+    old_json json := CASE WHEN TG_OP = 'INSERT' THEN NULL ELSE ${snapshot("OLD", columns)} END;
+    new_json json := CASE WHEN TG_OP = 'DELETE' THEN NULL ELSE ${snapshot("NEW", columns)} END;
+    model models := CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;
+  BEGIN
+    IF TG_OP = 'UPDATE' AND OLD.version IS NOT DISTINCT FROM NEW.version AND OLD.delete_time IS NOT DISTINCT FROM NEW.delete_time
+      AND OLD.visible IS NOT DISTINCT FROM NEW.visible AND OLD.status IS NOT DISTINCT FROM NEW.status THEN
+      RETURN NULL;
+    END IF;
+    PERFORM pg_advisory_xact_lock(hashtext('model_changes_order'));
+    INSERT INTO model_changes (workspace_id, model_id, before, after, committed_at)
+      VALUES (model.workspace_id, model.id, old_json, new_json, (extract(epoch FROM clock_timestamp()) * 1000)::bigint);
+    PERFORM pg_notify('model_changes', '');
+    RETURN NULL;
+  END $$;
+`;
 }
 
 /**
@@ -161,24 +202,23 @@ const migrations: readonly string[] = [
   CREATE INDEX model_changes_by_time ON model_changes (committed_at);
 
   CREATE FUNCTION model_change_record() RETURNS trigger LANGUAGE plpgsql AS $$
-  DECLARE
-    old_json json := CASE WHEN TG_OP = 'INSERT' THEN NULL ELSE ${snapshot("OLD")} END;
-    new_json json := CASE WHEN TG_OP = 'DELETE' THEN NULL ELSE ${snapshot("NEW")} END;
-    model models := CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;
-  BEGIN
-    IF TG_OP = 'UPDATE' AND OLD.version IS NOT DISTINCT FROM NEW.version AND OLD.delete_time IS NOT DISTINCT FROM NEW.delete_time
-      AND OLD.visible IS NOT DISTINCT FROM NEW.visible AND OLD.status IS NOT DISTINCT FROM NEW.status THEN
-      RETURN NULL;
-    END IF;
-    PERFORM pg_advisory_xact_lock(hashtext('model_changes_order'));
-    INSERT INTO model_changes (workspace_id, model_id, before, after, committed_at)
-      VALUES (model.workspace_id, model.id, old_json, new_json, (extract(epoch FROM clock_timestamp()) * 1000)::bigint);
-    PERFORM pg_notify('model_changes', '');
-    RETURN NULL;
-  END $$;
-  CREATE TRIGGER model_changes AFTER INSERT OR UPDATE OR DELETE ON models
+${changeRecordBody(snapshotColumns1)}  CREATE TRIGGER model_changes AFTER INSERT OR UPDATE OR DELETE ON models
     FOR EACH ROW EXECUTE FUNCTION model_change_record();
   `,
+  `
+  -- The spec's structured facts, as the proto JSON of their messages (json: kept as written).
+  ${factColumns.map((c) => `ALTER TABLE models ADD COLUMN ${c} json${c === "price_history" ? " NOT NULL DEFAULT '[]'" : ""};`).join("\n  ")}
+  -- Existing prices become the base tier; an unknown one stays absent.
+  UPDATE models SET pricing = json_build_object('base', json_strip_nulls(json_build_object(
+    'inputUsdPerMtok', input_price_usd, 'outputUsdPerMtok', output_price_usd, 'cacheReadUsdPerMtok', cached_input_price_usd)))
+  WHERE coalesce(input_price_usd, output_price_usd, cached_input_price_usd) IS NOT NULL;
+  -- What ListModels filters and orders by inside the JSON: the lifecycle stage and each base-tier price.
+  ALTER TABLE models ADD COLUMN lifecycle_stage text COLLATE "C" GENERATED ALWAYS AS (lifecycle->>'stage') STORED;
+  ${Object.entries(basePriceColumns)
+    .map(([column, key]) => `ALTER TABLE models ADD COLUMN ${column} double precision GENERATED ALWAYS AS ((pricing->'base'->>'${key}')::double precision) STORED;`)
+    .join("\n  ")}
+  CREATE OR REPLACE FUNCTION model_change_record() RETURNS trigger LANGUAGE plpgsql AS $$
+${changeRecordBody([...snapshotColumns1, ...factColumns])}  `,
 ];
 
 /** Key of the advisory lock migrations run under (any constant shared by every release). */

@@ -227,6 +227,16 @@ export class PgModelStore implements ModelStore {
     return { kind: "written", model };
   }
 
+  async overriddenCopies(systemModelId: string): Promise<ModelRecord[]> {
+    const rows = await this.db.run((sql) =>
+      sql.unsafe<PgModelRow[]>(
+        `SELECT ${selectModel} FROM models WHERE system_model_id = $1 AND price_override IS NOT NULL AND delete_time IS NULL`,
+        [systemModelId],
+      ),
+    );
+    return rows.map(rowToModel);
+  }
+
   async insertModel(model: ModelRecord): Promise<void> {
     await this.db.run((sql) => sql.unsafe(insertModelSql, modelValues(model)));
   }

@@ -1,3 +1,4 @@
+import type { JsonObject } from "@bufbuild/protobuf";
 import type { ParameterOrJSON } from "postgres";
 import type { ModelRecord, ModelSpecRecord, StoredModelOrigin, StoredModelStatus } from "../model-store.js";
 
@@ -40,6 +41,16 @@ export interface PgModelRow {
   updated_at: number;
   delete_time: number | null;
   purge_time: number | null;
+  // Proto JSON of the spec's structured facts (migration 2); absent from change-log snapshots written before it.
+  pricing?: JsonObject | null;
+  price_history?: JsonObject[];
+  lifecycle?: JsonObject | null;
+  source?: JsonObject | null;
+  modalities?: JsonObject | null;
+  reasoning?: JsonObject | null;
+  temperature?: JsonObject | null;
+  price_override?: JsonObject | null;
+  upstream_changed?: JsonObject | null;
 }
 
 /** The columns a model write sets, in the order of `modelValues`. */
@@ -81,6 +92,15 @@ export const modelColumns = [
   "updated_at",
   "delete_time",
   "purge_time",
+  "pricing",
+  "price_history",
+  "lifecycle",
+  "source",
+  "modalities",
+  "reasoning",
+  "temperature",
+  "price_override",
+  "upstream_changed",
 ] as const;
 
 /** A query parameter: JSON values are serialized by the driver for json and jsonb columns. */
@@ -128,6 +148,15 @@ export function modelValues(m: ModelRecord): PgParam[] {
     m.updatedAt,
     m.deleteTime,
     m.purgeTime,
+    s.pricing,
+    s.priceHistory,
+    s.lifecycle,
+    s.source,
+    s.modalities,
+    s.reasoning,
+    s.temperature,
+    s.priceOverride,
+    s.upstreamChanged,
   ];
 }
 
@@ -146,6 +175,15 @@ function specFromRow(r: PgModelRow): ModelSpecRecord {
     capabilities: r.capabilities,
     description: r.description,
     modelUrl: r.model_url,
+    pricing: r.pricing ?? null,
+    priceHistory: r.price_history ?? [],
+    lifecycle: r.lifecycle ?? null,
+    source: r.source ?? null,
+    modalities: r.modalities ?? null,
+    reasoning: r.reasoning ?? null,
+    temperature: r.temperature ?? null,
+    priceOverride: r.price_override ?? null,
+    upstreamChanged: r.upstream_changed ?? null,
   };
 }
 

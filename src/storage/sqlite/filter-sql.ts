@@ -23,6 +23,7 @@ export function filterToSql(node: CheckedFilterNode, params: Record<string, unkn
     boolean: (value) => (value ? 1 : 0),
     labels: "json_each(models.labels)",
     capabilities: "json_each(models.capabilities)",
+    modalities: (side) => `json_each(models.modalities, '$.${side}')`,
     like: "LIKE",
   });
 }

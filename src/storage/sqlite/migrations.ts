@@ -164,7 +164,76 @@ const migrations: readonly string[] = [
     VALUES (old.workspace_id, old.id, json_object('id', old.id, 'workspace_id', old.workspace_id, 'account_id', old.account_id, 'name', old.name, 'profile_id', old.profile_id, 'bundle_key', old.bundle_key, 'external_id', old.external_id, 'labels', old.labels, 'catalog_id', old.catalog_id, 'system_model_id', old.system_model_id, 'origin', old.origin, 'visible', old.visible, 'family', old.family, 'provider', old.provider, 'input_price_cents', old.input_price_cents, 'output_price_cents', old.output_price_cents, 'cached_input_price_cents', old.cached_input_price_cents, 'input_price_usd', old.input_price_usd, 'output_price_usd', old.output_price_usd, 'cached_input_price_usd', old.cached_input_price_usd, 'max_input_tokens', old.max_input_tokens, 'max_output_tokens', old.max_output_tokens, 'capabilities', old.capabilities, 'description', old.description, 'model_url', old.model_url, 'has_token', old.has_token, 'has_client_key', old.has_client_key, 'credential_fingerprint', old.credential_fingerprint, 'credentials_updated_at', old.credentials_updated_at, 'status', old.status, 'version', old.version, 'created_at', old.created_at, 'updated_at', old.updated_at, 'delete_time', old.delete_time, 'purge_time', old.purge_time), NULL, CAST(unixepoch('subsec') * 1000 AS INTEGER));
   END;
   `,
+  pricingAndFactsMigration(),
+  `
+  -- What ListModels filters and orders by inside the stored proto JSON, as
+  -- columns computed on read: the lifecycle stage and each base-tier price.
+  ALTER TABLE models ADD COLUMN lifecycle_stage TEXT GENERATED ALWAYS AS (json_extract(lifecycle, '$.stage')) VIRTUAL;
+  ALTER TABLE models ADD COLUMN price_input REAL GENERATED ALWAYS AS (CAST(json_extract(pricing, '$.base.inputUsdPerMtok') AS REAL)) VIRTUAL;
+  ALTER TABLE models ADD COLUMN price_output REAL GENERATED ALWAYS AS (CAST(json_extract(pricing, '$.base.outputUsdPerMtok') AS REAL)) VIRTUAL;
+  ALTER TABLE models ADD COLUMN price_cache_read REAL GENERATED ALWAYS AS (CAST(json_extract(pricing, '$.base.cacheReadUsdPerMtok') AS REAL)) VIRTUAL;
+  ALTER TABLE models ADD COLUMN price_cache_write_5m REAL GENERATED ALWAYS AS (CAST(json_extract(pricing, '$.base.cacheWrite5mUsdPerMtok') AS REAL)) VIRTUAL;
+  ALTER TABLE models ADD COLUMN price_cache_write_1h REAL GENERATED ALWAYS AS (CAST(json_extract(pricing, '$.base.cacheWrite1hUsdPerMtok') AS REAL)) VIRTUAL;
+  ALTER TABLE models ADD COLUMN price_reasoning_output REAL GENERATED ALWAYS AS (CAST(json_extract(pricing, '$.base.reasoningOutputUsdPerMtok') AS REAL)) VIRTUAL;
+  ALTER TABLE models ADD COLUMN price_audio_input REAL GENERATED ALWAYS AS (CAST(json_extract(pricing, '$.base.audioInputUsdPerMtok') AS REAL)) VIRTUAL;
+  ALTER TABLE models ADD COLUMN price_audio_output REAL GENERATED ALWAYS AS (CAST(json_extract(pricing, '$.base.audioOutputUsdPerMtok') AS REAL)) VIRTUAL;
+  ALTER TABLE models ADD COLUMN price_image_input REAL GENERATED ALWAYS AS (CAST(json_extract(pricing, '$.base.imageInputUsdPerMtok') AS REAL)) VIRTUAL;
+  ALTER TABLE models ADD COLUMN price_image_output REAL GENERATED ALWAYS AS (CAST(json_extract(pricing, '$.base.imageOutputUsdPerMtok') AS REAL)) VIRTUAL;
+  ALTER TABLE models ADD COLUMN price_web_search REAL GENERATED ALWAYS AS (CAST(json_extract(pricing, '$.base.webSearchUsdPerK') AS REAL)) VIRTUAL;
+  `,
 ];
+
+/**
+ * Migration 5: exact pricing with tiers and history, lifecycle, source,
+ * modalities, reasoning, temperature (inherited by catalog copies), and a
+ * workspace's price override and unacknowledged upstream change, each as the
+ * proto JSON of its message. Existing prices become the base tier; the
+ * change-log triggers are rebuilt to carry the new columns.
+ */
+function pricingAndFactsMigration(): string {
+  const columns = [
+    "id", "workspace_id", "account_id", "name", "profile_id", "bundle_key", "external_id", "labels", "catalog_id",
+    "system_model_id", "origin", "visible", "family", "provider", "input_price_cents", "output_price_cents",
+    "cached_input_price_cents", "input_price_usd", "output_price_usd", "cached_input_price_usd", "max_input_tokens",
+    "max_output_tokens", "capabilities", "description", "model_url", "has_token", "has_client_key", "credential_fingerprint",
+    "credentials_updated_at", "status", "version", "created_at", "updated_at", "delete_time", "purge_time",
+    "pricing", "price_history", "lifecycle", "source", "modalities", "reasoning", "temperature", "price_override", "upstream_changed",
+  ];
+  const snapshot = (row: "old" | "new") => `json_object(${columns.map((c) => `'${c}', ${row}.${c}`).join(", ")})`;
+  const now = "CAST(unixepoch('subsec') * 1000 AS INTEGER)";
+  return `
+  ALTER TABLE models ADD COLUMN pricing TEXT;
+  ALTER TABLE models ADD COLUMN price_history TEXT NOT NULL DEFAULT '[]';
+  ALTER TABLE models ADD COLUMN lifecycle TEXT;
+  ALTER TABLE models ADD COLUMN source TEXT;
+  ALTER TABLE models ADD COLUMN modalities TEXT;
+  ALTER TABLE models ADD COLUMN reasoning TEXT;
+  ALTER TABLE models ADD COLUMN temperature TEXT;
+  ALTER TABLE models ADD COLUMN price_override TEXT;
+  ALTER TABLE models ADD COLUMN upstream_changed TEXT;
+  -- json_patch drops the null members: an unknown price stays absent.
+  UPDATE models SET pricing = json_object('base', json(json_patch('{}', json_object(
+    'inputUsdPerMtok', input_price_usd, 'outputUsdPerMtok', output_price_usd, 'cacheReadUsdPerMtok', cached_input_price_usd))))
+  WHERE coalesce(input_price_usd, output_price_usd, cached_input_price_usd) IS NOT NULL;
+  DROP TRIGGER model_changes_insert;
+  DROP TRIGGER model_changes_update;
+  DROP TRIGGER model_changes_delete;
+  CREATE TRIGGER model_changes_insert AFTER INSERT ON models BEGIN
+    INSERT INTO model_changes (workspace_id, model_id, before, after, committed_at)
+    VALUES (new.workspace_id, new.id, NULL, ${snapshot("new")}, ${now});
+  END;
+  CREATE TRIGGER model_changes_update AFTER UPDATE ON models
+  WHEN old.version IS NOT new.version OR old.delete_time IS NOT new.delete_time OR old.visible IS NOT new.visible
+    OR old.status IS NOT new.status BEGIN
+    INSERT INTO model_changes (workspace_id, model_id, before, after, committed_at)
+    VALUES (new.workspace_id, new.id, ${snapshot("old")}, ${snapshot("new")}, ${now});
+  END;
+  CREATE TRIGGER model_changes_delete AFTER DELETE ON models BEGIN
+    INSERT INTO model_changes (workspace_id, model_id, before, after, committed_at)
+    VALUES (old.workspace_id, old.id, ${snapshot("old")}, NULL, ${now});
+  END;
+  `;
+}
 
 /**
  * Applies the migrations the database has not seen yet, each in its own

@@ -1,3 +1,4 @@
+import type { JsonObject } from "@bufbuild/protobuf";
 import type { ModelRecord, ModelSpecRecord, StoredModelOrigin, StoredModelStatus } from "../model-store.js";
 
 /** A row of the models table, as better-sqlite3 reads and writes it. */
@@ -39,6 +40,15 @@ export interface ModelRow {
   updated_at: number;
   delete_time: number | null;
   purge_time: number | null;
+  pricing: string | null;
+  price_history: string;
+  lifecycle: string | null;
+  source: string | null;
+  modalities: string | null;
+  reasoning: string | null;
+  temperature: string | null;
+  price_override: string | null;
+  upstream_changed: string | null;
 }
 
 /** Every column a model write sets: one list, so that a new column is one line here and one in each mapping below. */
@@ -80,6 +90,15 @@ const modelColumns = [
   "updated_at",
   "delete_time",
   "purge_time",
+  "pricing",
+  "price_history",
+  "lifecycle",
+  "source",
+  "modalities",
+  "reasoning",
+  "temperature",
+  "price_override",
+  "upstream_changed",
 ] as const;
 
 export const insertModelSql = `INSERT INTO models (${modelColumns.join(", ")}) VALUES (${modelColumns.map((c) => "@" + c).join(", ")})`;
@@ -102,7 +121,24 @@ function specFromRow(r: ModelRow): ModelSpecRecord {
     capabilities: JSON.parse(r.capabilities) as string[],
     description: r.description,
     modelUrl: r.model_url,
+    pricing: jsonOrNull(r.pricing),
+    priceHistory: JSON.parse(r.price_history) as JsonObject[],
+    lifecycle: jsonOrNull(r.lifecycle),
+    source: jsonOrNull(r.source),
+    modalities: jsonOrNull(r.modalities),
+    reasoning: jsonOrNull(r.reasoning),
+    temperature: jsonOrNull(r.temperature),
+    priceOverride: jsonOrNull(r.price_override),
+    upstreamChanged: jsonOrNull(r.upstream_changed),
   };
+}
+
+function jsonOrNull(text: string | null): JsonObject | null {
+  return text === null ? null : (JSON.parse(text) as JsonObject);
+}
+
+function textOrNull(value: JsonObject | null): string | null {
+  return value === null ? null : JSON.stringify(value);
 }
 
 export function modelToRow(m: ModelRecord): ModelRow {
@@ -146,6 +182,15 @@ export function modelToRow(m: ModelRecord): ModelRow {
     updated_at: m.updatedAt,
     delete_time: m.deleteTime,
     purge_time: m.purgeTime,
+    pricing: textOrNull(s.pricing),
+    price_history: JSON.stringify(s.priceHistory),
+    lifecycle: textOrNull(s.lifecycle),
+    source: textOrNull(s.source),
+    modalities: textOrNull(s.modalities),
+    reasoning: textOrNull(s.reasoning),
+    temperature: textOrNull(s.temperature),
+    price_override: textOrNull(s.priceOverride),
+    upstream_changed: textOrNull(s.upstreamChanged),
   };
 }
 

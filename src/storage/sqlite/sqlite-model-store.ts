@@ -233,6 +233,13 @@ export class SqliteModelStore implements ModelStore {
     return { kind: "written", model };
   }
 
+  async overriddenCopies(systemModelId: string): Promise<ModelRecord[]> {
+    const rows = this.statement(
+      "SELECT * FROM models WHERE system_model_id = ? AND price_override IS NOT NULL AND delete_time IS NULL",
+    ).all(systemModelId) as ModelRow[];
+    return rows.map(rowToModel);
+  }
+
   async insertModel(model: ModelRecord): Promise<void> {
     await this.writer.run(() => this.statement(insertModelSql).run(modelToRow(model)));
   }

@@ -147,9 +147,24 @@ function forwardedHeaders(req: NodeRequest, contentType = "application/json"): H
   return header;
 }
 
+/** ETags of answers sent from their encoded bytes (encoded-json-answers.ts): the same bytes object until the answer changes. */
+const etags = new WeakMap<Uint8Array, string>();
+
 /** The ETag of a GET response: a digest of its bytes, so it changes exactly when they do. */
 function bodyEtag(body: Uint8Array): string {
-  return `"${createHash("sha256").update(body).digest("base64url").slice(0, 27)}"`;
+  let etag = etags.get(body);
+  if (etag === undefined) {
+    etag = `"${createHash("sha256").update(body).digest("base64url").slice(0, 27)}"`;
+    etags.set(body, etag);
+  }
+  return etag;
+}
+
+/** A unary answer's body; a single chunk (an encoded answer) as it is, so that its ETag is found again. */
+async function answerBytes(body: AsyncIterable<Uint8Array> | undefined): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = [];
+  if (body) for await (const chunk of body) chunks.push(chunk);
+  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
 }
 
 function etagMatches(ifNoneMatch: string | undefined, etag: string): boolean {
@@ -236,7 +251,7 @@ async function serve(
     method: "POST",
     header: forwardedHeaders(req),
   });
-  const bytes = uRes.body ? await readAllBytes(uRes.body, Number.MAX_SAFE_INTEGER) : new Uint8Array();
+  const bytes = await answerBytes(uRes.body);
   const headers: Record<string, string> = {};
   const requestId = uRes.header?.get("x-request-id");
   if (requestId) headers["x-request-id"] = requestId;
