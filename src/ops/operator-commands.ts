@@ -104,7 +104,26 @@ export function serveCommand(): Command {
     });
 }
 
+/** `migrate-store`: copies a SQLite database into a new PostgreSQL one as it is, verified by counts and checksums. */
+export function migrateStoreCommand(): Command {
+  return new Command("migrate-store")
+    .description("Copy a SQLite database into a new PostgreSQL database as it is (ids, etags, revisions, sealed credentials, drafts, request ids, the change log), verified by counts and checksums")
+    .requiredOption("--from <path>", "the SQLite database file (stop the service first)")
+    .requiredOption("--to <url>", "postgres://user:pass@host:5432/db, an empty database")
+    .option("--dry-run", "read the source and report what would be copied; write nothing")
+    .action(
+      operatorAction(async (o: { from: string; to: string; dryRun?: boolean }) => {
+        const { migrateStore } = await serverApi();
+        const r = await migrateStore(o.from, o.to, o.dryRun === true);
+        const { changeLogHead, ...tables } = r.summary;
+        process.stdout.write(`${r.copied ? "copied" : "would copy"} ${o.from} to ${r.target}:\n`);
+        for (const [table, t] of Object.entries(tables)) process.stdout.write(`  ${table}: ${t.rows} rows, sha256 ${t.checksum}\n`);
+        process.stdout.write(`  change log position: ${changeLogHead}\n`);
+      }),
+    );
+}
+
 /** The operator commands in the order `modelservice --help` lists them. */
 export function operatorCommands(): Command[] {
-  return [serveCommand(), tokenCommand(), migrateCommand(), rotateKeysCommand()];
+  return [serveCommand(), tokenCommand(), migrateCommand(), migrateStoreCommand(), rotateKeysCommand()];
 }

@@ -22,7 +22,7 @@ function bounds(row: { head: number; pruned_through: number }): ChangeLogBounds 
 }
 
 /** A model as the change-log trigger keeps it (to_jsonb of the row, without sealed credentials). */
-function snapshotModel(json: PgModelRow | null): ModelRecord | null {
+export function snapshotModel(json: PgModelRow | null): ModelRecord | null {
   return json === null ? null : rowToModel({ ...json, credentials_key_id: null, credentials_blob: null });
 }
 

@@ -1,7 +1,7 @@
 import type { DraftRecord, DraftStore, DraftUpdate, DraftUpdateOutcome } from "../draft-store.js";
 import type { PgDatabase } from "./pg-database.js";
 
-interface DraftRow {
+export interface DraftRow {
   id: string;
   workspace_id: string;
   profile_id: string;
@@ -13,7 +13,7 @@ interface DraftRow {
   updated_at: number;
 }
 
-function rowToDraft(r: DraftRow): DraftRecord {
+export function rowToDraft(r: DraftRow): DraftRecord {
   return {
     id: r.id,
     workspaceId: r.workspace_id,

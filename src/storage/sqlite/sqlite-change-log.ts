@@ -16,7 +16,7 @@ interface ChangeRow {
 const prunedThroughSetting = "change_log_pruned_through";
 
 /** A model's columns as the change-log triggers keep them (json_object, without sealed credentials). */
-function snapshotModel(json: string | null): ModelRecord | null {
+export function snapshotModel(json: string | null): ModelRecord | null {
   if (json === null) return null;
   return rowToModel({ ...(JSON.parse(json) as ModelRow), credentials_key_id: null, credentials_blob: null });
 }
