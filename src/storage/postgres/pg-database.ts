@@ -37,6 +37,13 @@ const retryableCodes = new Set([
   "40P01", // deadlock_detected
 ]);
 
+/**
+ * Time left before a write's deadline under which it rolls back rather than
+ * commit: COMMIT is a round trip, and the call answers DeadlineExceeded at
+ * the deadline, so a commit begun closer to it could land after that answer.
+ */
+const commitAllowanceMs = 50;
+
 /** How often a database marked down is probed until it answers again. */
 const probeMs = 250;
 
@@ -99,11 +106,12 @@ export class PgDatabase {
 
   /**
    * One transaction of `work`; past `deadline` (epoch ms) no statement
-   * runs on (statement_timeout) and nothing commits: DeadlinePassed.
+   * runs on (statement_timeout) and nothing commits, nor does a commit begin
+   * within commitAllowanceMs of it: DeadlinePassed.
    */
   async transaction<T>(work: (tx: TransactionSql) => Promise<T>, deadline = Infinity): Promise<T> {
-    const inTime = () => {
-      if (Date.now() >= deadline) throw new DeadlinePassed();
+    const inTime = (allowance = 0) => {
+      if (Date.now() >= deadline - allowance) throw new DeadlinePassed();
     };
     this.failFast();
     try {
@@ -111,7 +119,7 @@ export class PgDatabase {
       return (await this.sql.begin(async (tx) => {
         if (Number.isFinite(deadline)) await tx.unsafe(`SET LOCAL statement_timeout = ${Math.max(1, Math.ceil(deadline - Date.now()))}`);
         const result = await work(tx);
-        inTime();
+        inTime(commitAllowanceMs);
         return result;
       })) as T;
     } catch (e) {
