@@ -7,7 +7,7 @@
  * figures do not. Prints the report and writes it to bench/results/latest.md.
  *
  * Settings: BENCH_SECONDS (per cell, default 3), BENCH_ROUNDS (default 3),
- * BENCH_SECTIONS (default "limit,scale,watch"), BENCH_WORKSPACES (default 10000),
+ * BENCH_SECTIONS (default "limit,estimate,scale,watch"), BENCH_WORKSPACES (default 10000),
  * BENCH_CUSTOM_MODELS (default 100000). BENCH_QUICK=1 runs only the
  * comparison with the references, 2 s per cell (about 2 minutes).
  */
@@ -16,6 +16,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, release, totalmem, tmpdir } from "node:os";
 import { join } from "node:path";
 import { GetModelRequestSchema, ListModelsRequestSchema, ListModelsResponseSchema } from "../gen/modelservice/v1/model_service_pb.js";
+import { estimateSection } from "./estimate.js";
 import { ensureH2load } from "./h2load.js";
 import { compareWithLimit, verifyAnswers } from "./limit-comparison.js";
 import { accepting, peakRss, pinning, readyz, startProcess, type ServerProcess } from "./processes.js";
@@ -27,7 +28,7 @@ const secret = "bench-secret-bench-secret-bench-secret-0123";
 const quick = process.env.BENCH_QUICK === "1";
 const seconds = Number(process.env.BENCH_SECONDS ?? (quick ? 2 : 3));
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
-const sections = new Set((process.env.BENCH_SECTIONS ?? (quick ? "limit" : "limit,scale,watch")).split(","));
+const sections = new Set((process.env.BENCH_SECTIONS ?? (quick ? "limit" : "limit,estimate,scale,watch")).split(","));
 const workspaces = Number(process.env.BENCH_WORKSPACES ?? 10_000);
 const customModels = Number(process.env.BENCH_CUSTOM_MODELS ?? 100_000);
 
@@ -116,6 +117,7 @@ async function main(): Promise<void> {
     await peer.stop();
     await bare.stop();
   }
+  if (sections.has("estimate")) report.push(``, await estimateSection({ server: small, token, seconds, rounds }));
   if (sections.has("scale")) {
     const largeDir = tempDir();
     const largeDbPath = join(largeDir, "modelservice.db");

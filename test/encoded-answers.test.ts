@@ -106,8 +106,13 @@ describe("JSON answers kept encoded", () => {
   it("never reach another workspace, and change with the model", async () => {
     const [mine, theirs] = [await service.token("ws_json_mine"), await service.token("ws_json_theirs")];
     const names = async (token: string) => {
-      const connect = (await (await connectJson(token, "ListModels", { limit: 100 })).json()) as { items: Array<{ metadata: { name: string } }> };
-      const rest = (await (await fetch(`${service.url}/v1/models?limit=100`, { headers: { authorization: `Bearer ${token}` } })).json()) as typeof connect;
+      // Newest first, so that a model just created is on the page whatever the catalog's size.
+      const connect = (await (await connectJson(token, "ListModels", { limit: 100, orderBy: "metadata.createdAt desc" })).json()) as {
+        items: Array<{ metadata: { name: string } }>;
+      };
+      const rest = (await (
+        await fetch(`${service.url}/v1/models?limit=100&orderBy=metadata.createdAt%20desc`, { headers: { authorization: `Bearer ${token}` } })
+      ).json()) as typeof connect;
       expect(rest).toEqual(connect);
       return connect.items.map((m) => m.metadata.name);
     };
