@@ -151,15 +151,15 @@ export async function scaleSection(o: ScaleOptions): Promise<string> {
   return [
     `### Scale (target: within 15% of one workspace; peak RSS < 250 MB)`,
     ``,
-    `${fixed(o.workspaces)} workspaces (each with its copies of the ${catalog}-model catalog, created by its first call) and ${fixed(o.customModels)} custom models: ` +
-      `${fixed(rows)} model rows, seeded over the API in ${seedSeconds.toFixed(0)} s. ` +
+    `${fixed(o.workspaces)} workspaces (each created by its first call, seeing the ${catalog}-model catalog as virtual copies) and ${fixed(o.customModels)} custom models: ` +
+      `${fixed(rows)} models served, seeded over the API in ${seedSeconds.toFixed(0)} s. ` +
       `Database ${(dbBytes / 1048576).toFixed(0)} MiB: **${fixed(dbBytes / rows)} bytes per model** (indexes and full-text index included). ` +
       `Start on it (spawn → /readyz 200): **${fixed(large.startMs)} ms**; RSS after start ${rssAfterStart.toFixed(0)} MiB; ` +
       `**peak RSS ${peak.toFixed(0)} MiB** (seeding ${seeding.peak.toFixed(0)}, export ${exported.peakMiB.toFixed(0)}, load ${loading.peak.toFixed(0)}).`,
     ``,
     `The small service holds one workspace of the catalog (and, for the cache-miss rows, one of ${fixed(missIds)} custom models); the first four rows repeat one request, so after the first call the read cache answers them. The last two cycle through more distinct requests than the cache holds: every call reads the database.`,
     ``,
-    `| call | protocol | small req/s | ${fixed(rows)} rows req/s | large / small | small µs CPU/call | large µs CPU/call |`,
+    `| call | protocol | small req/s | ${fixed(rows)} models req/s | large / small | small µs CPU/call | large µs CPU/call |`,
     `|---|---|---:|---:|---:|---:|---:|`,
     ...lines,
     ``,

@@ -79,7 +79,7 @@ export async function startService(config: Config, logger: Logger, tracer?: Trac
   const health = new HealthStatus();
   health.set(ModelService.typeName, HealthCheckResponse_ServingStatus.SERVING);
   const handlers = new Map<DescMethod, UniversalHandler>();
-  const metrics = createMetrics({ databasePath: config.databasePath, databaseSize: opened.databaseSize, readCache: () => registry.readCacheUsage() });
+  const metrics = createMetrics({ databaseSize: () => opened.sizeBytes(), readCache: () => registry.readCacheUsage() });
   const watch = await openWatch(
     store,
     opened.changes,

@@ -14,7 +14,6 @@ import type { CatalogEntryRecord } from "../src/storage/model-store.js";
 import { modelClient, type ModelClient } from "./support/clients.js";
 import { startTestService, type TestService } from "./support/service.js";
 import { stagedDatabase } from "./support/test-database.js";
-import { copyRules } from "../src/domain/catalog/catalog-copies.js";
 import { syncCatalog } from "../src/domain/catalog/catalog-sync.js";
 
 /**
@@ -302,7 +301,7 @@ describe("a database of the old hand-kept catalog", () => {
       ],
       copy(),
     );
-    await store.createWorkspace({ id: "ws_old", accountId: "acct_test" }, Date.now(), copyRules(copy()));
+    await store.createWorkspace({ id: "ws_old", accountId: "acct_test" }, Date.now());
     const copies = (await store.listModels({ workspaceId: "ws_old", limit: 100, search: [], labels: [], showDeleted: false, showHidden: false, order: [], rankBySearch: false, descending: false, facets: false })).models;
     const grok = copies.find((m) => m.catalogId === "xai/grok-4.5")!;
     await store.close();

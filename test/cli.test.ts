@@ -166,14 +166,16 @@ describe("output", slow, () => {
   });
 
   it("prints aligned columns with dollar prices in table output", async () => {
-    const out = await ok("models", "list", "--limit", "4", "--output", "table");
+    // Priced models: some catalog models (embeddings, images) have no input price to show.
+    const priced = ["--filter", "spec.inputPricePerMillionTokens > 0"];
+    const out = await ok("models", "list", "--limit", "4", ...priced, "--output", "table");
     const lines = out.split("\n");
     const header = lines[0]!;
     expect(header).toMatch(/^ID +NAME +PROVIDER +FAMILY +STATUS +INPUT \$\/M +OUTPUT \$\/M$/);
     const starts = ["NAME", "PROVIDER", "FAMILY", "STATUS", "INPUT $/M"].map((h) => header.indexOf(h));
     const rows = lines.slice(1, 5);
     expect(rows).toHaveLength(4);
-    const json = await okJson<{ items: ModelJson[] }>("models", "list", "--limit", "4");
+    const json = await okJson<{ items: ModelJson[] }>("models", "list", "--limit", "4", ...priced);
     rows.forEach((row, i) => {
       const m = json.items[i]!;
       expect(row.slice(0, starts[0]).trim()).toBe(m.metadata.id);

@@ -128,13 +128,13 @@ describe("the console in Chromium", () => {
     const { context, page } = await newPage();
     await signIn(page);
     const all = await shownCount(page);
-    await page.getByLabel("Search").fill("claude");
+    await page.getByRole("searchbox", { name: "Search" }).fill("claude");
     const claude = await rest<ListJson>("GET", "/v1/models?query=claude&limit=1");
     await expect.poll(() => shownCount(page)).toBe(claude.pagination.total);
     expect(claude.pagination.total).toBeLessThan(all);
     for (const row of await page.locator("table.models tbody tr").allTextContents()) expect(row.toLowerCase()).toContain("claude");
 
-    await page.getByLabel("Search").fill("");
+    await page.getByRole("searchbox", { name: "Search" }).fill("");
     await page.getByLabel("Provider").selectOption("openai");
     const openai = await rest<ListJson>("GET", `/v1/models?limit=1&filter=${encodeURIComponent('spec.provider = "openai"')}`);
     await expect.poll(() => shownCount(page)).toBe(openai.pagination.total);
@@ -202,7 +202,7 @@ describe("the console in Chromium", () => {
 
     // The catalog now lists it, and the page still holds no secret.
     await page.getByRole("link", { name: "All models" }).click();
-    await page.getByLabel("Search").fill("Console GPT");
+    await page.getByRole("searchbox", { name: "Search" }).fill("Console GPT");
     await expect.poll(() => page.locator("table.models tbody tr").count()).toBe(1);
     expect(await page.content()).not.toContain(secret);
     const responses = await Promise.all(bodies);
@@ -218,7 +218,7 @@ describe("the console in Chromium", () => {
     const original = await createModel("Dup source", "sk-dup-secret");
     const { context, page } = await newPage();
     await signIn(page);
-    await page.getByLabel("Search").fill("Dup source");
+    await page.getByRole("searchbox", { name: "Search" }).fill("Dup source");
     await expect.poll(() => shownCount(page)).toBe(1);
     await page.getByRole("button", { name: "Duplicate Dup source" }).click();
     await expect.poll(() => page.getByRole("status").first().textContent()).toContain("Created “Dup source (copy)”");
@@ -329,7 +329,7 @@ describe("the console in Chromium", () => {
   it("is usable from the keyboard: search, then the first switch", async () => {
     const { context, page } = await newPage();
     await signIn(page);
-    await page.getByLabel("Search").focus();
+    await page.getByRole("searchbox", { name: "Search" }).focus();
     await page.keyboard.type("gemini");
     const gemini = await rest<ListJson>("GET", "/v1/models?query=gemini&limit=1");
     await expect.poll(() => shownCount(page)).toBe(gemini.pagination.total);

@@ -121,7 +121,7 @@ async function storeWrite(workspaceId: string | null, id: string, change: (spec:
     model,
     expectedVersion: record.version,
     revision: { id: `rev_${ulid()}`, modelId: id, action: "REVISION_ACTION_UPDATE", profileId: "profile_system", requestId: "", changes: [], createdAt: Date.now() },
-    copies: workspaceId === null ? copyRules({ newId: () => `model_${ulid()}`, now: Date.now() }) : undefined,
+    copies: workspaceId === null ? copyRules : undefined,
   });
   expect(outcome.kind).toBe("written");
 }

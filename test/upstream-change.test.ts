@@ -42,7 +42,8 @@ function dataWithRaisedInput(family: string): unknown {
   const data = structuredClone(findProvider({ providerId: provider })!) as unknown as { models: Array<{ id: string; prices: unknown }> };
   const model = data.models.find((m) => m.id === family)!;
   const current = (Array.isArray(model.prices) ? (model.prices.at(-1) as { prices: Record<string, unknown> }).prices : model.prices) as Record<string, number>;
-  current.input_mtok = current.input_mtok! + 1;
+  // Added as decimals: a float sum (0.2288 + 1) would carry binary noise into the data.
+  current.input_mtok = Number(new Big(current.input_mtok!).plus(1).toFixed());
   return [data];
 }
 

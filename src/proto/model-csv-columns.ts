@@ -2,7 +2,7 @@
  * The columns of the model CSV format (README "Export and import"), in file
  * order: the JSON names of the Model's fields, prices as decimal dollars
  * (`…Usd`), the credential flags instead of the credentials. The service
- * (domain/models/model-csv.ts) writes and reads them, and the console
+ * (domain/models/model-csv-write.ts, model-csv-read.ts) writes and reads them, and the console
  * compares an upload with an export by them, so both import this one list.
  */
 export const modelCsvColumns = [

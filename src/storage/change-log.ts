@@ -30,7 +30,15 @@ export interface ChangeLog {
   bounds(): Promise<ChangeLogBounds>;
   /** Up to `limit` changes after `seq`, in commit order. */
   changesAfter(seq: number, limit: number): Promise<ModelChangeRecord[]>;
-  /** The live (not deleted, visible) models of a workspace and the head seq they are current at, read at one instant. */
+  /**
+   * The changes of `changes` a workspace sees, in their order: its own, and
+   * each change of a system model as the change of the workspace's catalog
+   * copy (under the copy's id) while that copy is virtual. A virtual copy's
+   * revisions are its system model's changes seen this way; a copy that is
+   * a row changes with its own entries.
+   */
+  forWorkspace(workspaceId: string, changes: ModelChangeRecord[]): Promise<ModelChangeRecord[]>;
+  /** The live (not deleted, visible) models of a workspace, virtual copies included, and the head seq they are current at, read at one instant. */
   snapshot(workspaceId: string): Promise<{ head: number; models: ModelRecord[] }>;
   /** Removes the changes committed before `before` (epoch ms); returns how many. */
   prune(before: number): Promise<number>;

@@ -103,13 +103,13 @@ export interface CatalogEntryRecord {
 }
 
 /**
- * How workspace copies of a system model are made and kept in step: the
- * domain's rules (domain/catalog/catalog-copies.ts), which a store applies
- * inside the transaction that writes the system model.
+ * How the workspace copies that are rows are kept in step with their system
+ * model: the domain's rule (domain/catalog/catalog-copies.ts), which a store
+ * applies inside the transaction that writes the system model. Copies that
+ * are not rows (virtual copies, see virtual-copy.ts) need no rule: a store
+ * projects them from the system model when it reads them.
  */
 export interface CopyRules {
-  /** A workspace's copy of the system model, or undefined when workspaces get none. */
-  copyOf(system: ModelRecord, workspace: WorkspaceRecord): ModelRecord | undefined;
   /** An existing copy after its system model changed. */
   inherit(system: ModelRecord, copy: ModelRecord): ModelRecord;
 }
@@ -131,7 +131,7 @@ export interface ShippedWrite {
   expectedVersion?: number;
   /** Digest of the catalog entry the model is written from. */
   digest?: string;
-  /** Its place in the catalog file: new workspaces get their copies in this order. */
+  /** Its place in the catalog file. */
   position: number;
 }
 
@@ -217,7 +217,7 @@ export interface ModelWrite {
   expectedVersion?: number;
   revision: RevisionRecord;
   idempotency?: IdempotencyRecord;
-  /** For system models: writes their copies too, inheriting (on an update) and new (in workspaces that have none). */
+  /** For system models: an update passes these rules to their copies that are rows. */
   copies?: CopyRules;
   /** Epoch ms of the caller's deadline: a transaction still running then rolls back (DeadlinePassed). */
   deadline?: number;
@@ -241,26 +241,36 @@ export interface RevisionPage {
  * The one way the domain reaches storage. Async, so that adapters for
  * databases with asynchronous drivers fit behind it unchanged; every method
  * is one transaction.
+ *
+ * Workspace catalogs are overlays. A workspace has a copy of every system
+ * model, but a copy is a row only once the workspace wrote to it (or when it
+ * was made before copies became virtual); the others are virtual copies,
+ * which every read (getModel, listModels, the change log's snapshot and
+ * forWorkspace) serves as virtualCopy() projects them, under the id
+ * catalogCopyId() derives. A write to a virtual copy (writeModel with its
+ * expectedVersion) first inserts it as a row, with its id and version, in
+ * the write's transaction; a unique key (workspace, system model) keeps it
+ * to one row. A store refuses a new system model whose copy id suffix
+ * (copyIdSuffix) another system model has.
  */
 export interface ModelStore {
   /**
    * One transaction: reads the shipped system models (by catalog id), asks
-   * `plan` what to write, writes it with the copies (new system models get
-   * one in every workspace by `copies.copyOf`, replaced ones pass
-   * `copies.inherit` to theirs) and records digests and positions. Returns
-   * how many copies it created.
+   * `plan` what to write, writes it (replaced ones pass `copies.inherit` to
+   * their copies that are rows; new ones get no copy rows) and records
+   * digests and positions.
    */
-  writeCatalog(plan: (shipped: ReadonlyMap<string, ShippedModel>) => ShippedWrite[], copies: CopyRules): Promise<number>;
+  writeCatalog(plan: (shipped: ReadonlyMap<string, ShippedModel>) => ShippedWrite[], copies: CopyRules): Promise<void>;
   /** The workspace, if it exists. */
   getWorkspace(id: string): Promise<WorkspaceRecord | undefined>;
   /**
-   * Inserts the workspace with `copies.copyOf` of every system model (in
-   * catalog order), in one transaction; when it exists already (unique id),
-   * writes nothing. Returns the stored workspace either way.
+   * Inserts the workspace (one row: its catalog copies are virtual); when it
+   * exists already (unique id), writes nothing. Returns the stored workspace
+   * either way.
    */
-  createWorkspace(workspace: WorkspaceRecord, createdAt: number, copies: CopyRules): Promise<WorkspaceRecord>;
+  createWorkspace(workspace: WorkspaceRecord, createdAt: number): Promise<WorkspaceRecord>;
   listModels(query: ModelListQuery): Promise<ModelListResult>;
-  /** workspaceId null: a system model. */
+  /** workspaceId null: a system model. A workspace's virtual copies are found by their id too. */
   getModel(workspaceId: string | null, id: string): Promise<ModelRecord | undefined>;
   /** The live (not deleted) model of the workspace (null: system models) with this external id. */
   findByExternalId(workspaceId: string | null, externalId: string): Promise<ModelRecord | undefined>;

@@ -15,6 +15,6 @@ export interface OpenedStores {
   location: string;
   /** False while the database cannot be reached (/readyz answers 503). */
   available(): boolean;
-  /** The database's size on disk, where it is not a file at the configured path (the metrics read that file otherwise). */
-  databaseSize?: () => Promise<number>;
+  /** The bytes the database takes on disk (NaN while it cannot be measured, so /metrics stays up). */
+  sizeBytes(): Promise<number>;
 }

@@ -1,4 +1,3 @@
-import { stat } from "node:fs/promises";
 import type { ServerResponse } from "node:http";
 import type { Http2ServerResponse } from "node:http2";
 import type { ServerObserver } from "./server.js";
@@ -30,30 +29,12 @@ export interface ServiceMetrics {
 }
 
 export interface MetricsOptions {
-  /** The SQLite database file; its size and its -wal file's are modelservice_database_bytes. ":memory:" counts 0. */
-  databasePath: string;
-  /** The database's size on disk, where it is not a file at databasePath (PostgreSQL). */
-  databaseSize?: () => Promise<number>;
+  /** The database's size on disk, in bytes (modelservice_database_bytes), as its store measures it. */
+  databaseSize: () => Promise<number>;
   /** What the read cache holds now; modelservice_read_cache_bytes and _entries. */
   readCache?: () => { bytes: number; entries: number };
   /** Also collect prom-client's default process metrics (CPU, memory, event loop, GC). Default true. */
   processMetrics?: boolean;
-}
-
-async function fileBytes(path: string): Promise<number> {
-  try {
-    return (await stat(path)).size;
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "ENOENT") return 0;
-    throw e;
-  }
-}
-
-/** The bytes a SQLite database takes on disk: the file plus its write-ahead log. */
-export async function databaseBytes(path: string): Promise<number> {
-  if (path === "" || path === ":memory:" || path.startsWith("file::memory:")) return 0;
-  const [main, wal] = await Promise.all([fileBytes(path), fileBytes(`${path}-wal`)]);
-  return main + wal;
 }
 
 export function createMetrics(options: MetricsOptions): ServiceMetrics {
@@ -98,11 +79,10 @@ export function createMetrics(options: MetricsOptions): ServiceMetrics {
     help: "HTTP/2 streams reset because their request was not complete within MODELSERVICE_REQUEST_TIMEOUT_MS.",
     registers: [registry],
   });
-  const databasePath = options.databasePath;
-  const databaseSize = options.databaseSize ?? (() => databaseBytes(databasePath));
+  const databaseSize = options.databaseSize;
   new Gauge({
     name: "modelservice_database_bytes",
-    help: "Size of the database on disk (SQLite: database file plus write-ahead log; PostgreSQL: pg_database_size), in bytes.",
+    help: "Size of the database on disk, in bytes (SQLite: the file with its write-ahead log; PostgreSQL: pg_database_size).",
     registers: [registry],
     async collect() {
       this.set(await databaseSize());

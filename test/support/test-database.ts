@@ -95,6 +95,13 @@ function postgresDatabase(url: string): TestDatabase {
   };
 }
 
+/** Opens (and migrates) the stores on a test service's database (`location` as TestService.database) while the service is stopped, to stage rows through the store itself. */
+export function openTestStores(location: string): Promise<OpenedStores> {
+  return /^postgres(ql)?:\/\//.test(location)
+    ? openPostgresStore({ url: location, poolSize: 2, statementTimeoutMs: 0, connectTimeoutMs: 5_000 })
+    : Promise.resolve(openSqliteStore(location));
+}
+
 /** A fresh database of the store the suite runs on, to stage rows through the store itself before a service starts on it. */
 export interface StagedDatabase {
   /** MODELSERVICE_DATA_DIR and MODELSERVICE_DB for startTestService. */
@@ -111,10 +118,7 @@ export async function stagedDatabase(): Promise<StagedDatabase> {
   const location = postgresDb?.url ?? join(dir, "modelservice.db");
   return {
     env: { MODELSERVICE_DATA_DIR: dir, MODELSERVICE_DB: location },
-    open: async () =>
-      postgresDb
-        ? openPostgresStore({ url: location, poolSize: 2, statementTimeoutMs: 0, connectTimeoutMs: 5_000 })
-        : openSqliteStore(location),
+    open: () => openTestStores(location),
     async drop() {
       await postgresDb?.drop();
       rmSync(dir, { recursive: true, force: true });

@@ -218,7 +218,7 @@ export const comments: Readonly<Record<string, string>> = {
   "modelservice.v1.RefreshCatalogResponse": "Response of RefreshCatalog.",
   "modelservice.v1.RefreshCatalogResponse.added_count": "System models added from the catalog data.",
   "modelservice.v1.RefreshCatalogResponse.changed_count": "System models whose entry changed.",
-  "modelservice.v1.RefreshCatalogResponse.copies_created_count": "Workspace copies created.",
+  "modelservice.v1.RefreshCatalogResponse.copies_created_count": "Workspace copy rows created: always 0, since workspaces see catalog\nmodels as virtual copies that become rows only when written to.",
   "modelservice.v1.RefreshCatalogResponse.retired_count": "System models gone from the data, now retired.",
   "modelservice.v1.RefreshCatalogResponse.added": "Catalog ids of the models added.",
   "modelservice.v1.RefreshCatalogResponse.changed": "Each changed model with what changed.",

@@ -1860,7 +1860,8 @@ export type RefreshCatalogResponse = Message<"modelservice.v1.RefreshCatalogResp
   changedCount: number;
 
   /**
-   * Workspace copies created.
+   * Workspace copy rows created: always 0, since workspaces see catalog
+   * models as virtual copies that become rows only when written to.
    *
    * @generated from field: int32 copies_created_count = 3;
    */

@@ -50,6 +50,12 @@ interface Props {
   stored?: Model;
   /** After a save: the model as the service now has it. */
   onStored?: (model: Model) => void;
+  /**
+   * The etag of the version the form's edits start from: the one read, or
+   * written by this page. A change made elsewhere meanwhile (shown live in
+   * `stored`) must not move it, or a save would not see the conflict.
+   */
+  baseEtag?: string;
   /** Any change to the models (the chart follows). */
   onSaved: () => void;
   /** Read the model again (after a conflict). */
@@ -63,7 +69,7 @@ interface Props {
  * and the service's (a validate-only call) are shown together, in one pass,
  * and the first field to fix gets the focus.
  */
-export function ModelForm({ stored, onStored, onSaved, onReload }: Props) {
+export function ModelForm({ stored, onStored, onSaved, onReload, baseEtag }: Props) {
   const [loaded, setLoaded] = useState<FormValues>(() => (stored ? valuesOf(stored) : emptyValues));
   const [values, setValues] = useState<FormValues>(loaded);
   const [errors, setErrors] = useState<FieldErrors>({});
@@ -121,7 +127,7 @@ export function ModelForm({ stored, onStored, onSaved, onReload }: Props) {
     const change = id === undefined ? undefined : changesOf(loaded, values);
     if (change && change.paths.length === 0) return setMessage({ kind: "success", text: "Nothing changed." });
     const { model, errors: local } = modelOf(values, change?.fields);
-    if (id !== undefined) model.metadata = { ...model.metadata, etag: stored?.metadata?.etag ?? "" };
+    if (id !== undefined) model.metadata = { ...model.metadata, etag: baseEtag ?? stored?.metadata?.etag ?? "" };
     const call = (validateOnly: boolean) =>
       id === undefined
         ? modelService.createModel({ model, requestId: requestId(), validateOnly })

@@ -20,6 +20,12 @@ const titles = { edit: "Edit", labels: "View", view: "View" } as const;
  */
 export function ModelPage({ id, onSaved, liveVersion = 0 }: { id: string; onSaved: () => void; liveVersion?: number }) {
   const [stored, setStored] = useState<Model>();
+  // The etag the form's edits start from: moved by reads and by this page's own writes, not by live changes of others.
+  const [baseEtag, setBaseEtag] = useState("");
+  const storeOwn = (model: Model) => {
+    setStored(model);
+    setBaseEtag(model.metadata?.etag ?? "");
+  };
   const [loadError, setLoadError] = useState<string>();
   const [loads, setLoads] = useState(0);
   // Bumped by every model read: the form starts again from it (a save updates `stored`, not this).
@@ -46,7 +52,7 @@ export function ModelPage({ id, onSaved, liveVersion = 0 }: { id: string; onSave
     modelService.getModel({ id }).then(
       (model) => {
         if (!current) return;
-        setStored(model);
+        storeOwn(model);
         setReads((n) => n + 1);
         setLoadError(undefined);
       },
@@ -85,7 +91,7 @@ export function ModelPage({ id, onSaved, liveVersion = 0 }: { id: string; onSave
             model={stored}
             onChange={(m) => {
               // The new etag too: a save after the switch must not look like someone else's change.
-              setStored(m);
+              storeOwn(m);
               onSaved();
             }}
           />
@@ -97,7 +103,7 @@ export function ModelPage({ id, onSaved, liveVersion = 0 }: { id: string; onSave
         </div>
         <ModelFacts model={stored} />
         <ModelPricing model={stored} />
-        <ModelForm key={reads} stored={stored} onStored={setStored} onSaved={onSaved} onReload={() => setLoads((n) => n + 1)} />
+        <ModelForm key={reads} stored={stored} baseEtag={baseEtag} onStored={storeOwn} onSaved={onSaved} onReload={() => setLoads((n) => n + 1)} />
       </section>
       <section class="panel">
         <ModelRevisions id={id} version={stored.metadata?.etag ?? ""} />

@@ -1,6 +1,7 @@
 import type { JsonObject } from "@bufbuild/protobuf";
 import type { CatalogEntryRecord, FieldChangeRecord, ListPosition, ModelRecord, ModelStore } from "../../storage/model-store.js";
-import { copyRules, type CopyContext } from "./catalog-copies.js";
+import { copyRules } from "./catalog-copies.js";
+import type { CopyContext } from "./catalog-sync.js";
 import { syncCatalog } from "./catalog-sync.js";
 import { fieldChanges } from "../models/revision-diff.js";
 import { catalogChanges, pricingChanged } from "./catalog-diff.js";
@@ -144,7 +145,7 @@ export class CatalogRefresher {
         changes: fieldChanges(before, model),
         createdAt: context.now,
       },
-      copies: copyRules(context),
+      copies: copyRules,
     });
   }
 }

@@ -1,6 +1,12 @@
 import { createHash } from "node:crypto";
 import { noCredentials, type CatalogEntryRecord, type ModelRecord, type ModelStore, type ShippedModel, type ShippedWrite } from "../../storage/model-store.js";
-import { copyRules, type CopyContext } from "./catalog-copies.js";
+import { copyRules } from "./catalog-copies.js";
+
+/** What writing new system models needs: ids for them, and the time they are made. */
+export interface CopyContext {
+  newId: () => string;
+  now: number;
+}
 
 /** The profile id recorded as creator of the shipped platform catalog. */
 export const systemProfileId = "profile_system";
@@ -8,6 +14,7 @@ export const systemProfileId = "profile_system";
 export interface CatalogSyncResult {
   added: number;
   changed: number;
+  /** Copy rows created: always 0, since workspace catalogs are overlays (no rows per workspace). */
   copiesCreated: number;
 }
 
@@ -42,9 +49,9 @@ function newSystemModel(entry: CatalogEntryRecord, copy: CopyContext): ModelReco
 
 /**
  * Brings the shipped system models up to date with the catalog of this
- * release, in one transaction: new entries become system models with a copy
- * in every workspace; an entry whose content changed since it was last
- * shipped updates its system model and the copies. Only a change of the
+ * release, in one transaction: new entries become system models (which
+ * every workspace sees as a virtual copy); an entry whose content changed
+ * since it was last shipped updates its system model and the copies that are rows. Only a change of the
  * shipped entry itself is applied, so an admin's edit of a system model
  * survives restarts of the same release.
  */
@@ -60,10 +67,10 @@ export async function syncCatalog(store: ModelStore, entries: CatalogEntryRecord
       const next = { ...model, name: entry.name, spec: entry.spec, version: model.version + 1, updatedAt: copy.now };
       return { position, digest: entryDigest, model: next, expectedVersion: model.version };
     }));
-  const copiesCreated = await store.writeCatalog(plan, copyRules(copy));
+  await store.writeCatalog(plan, copyRules);
   return {
     added: planned.filter((w) => w.digest !== undefined && w.expectedVersion === undefined).length,
     changed: planned.filter((w) => w.expectedVersion !== undefined).length,
-    copiesCreated,
+    copiesCreated: 0,
   };
 }

@@ -1,12 +1,10 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { ModelStore } from "../../storage/model-store.js";
 import type { Principal } from "../auth/principal.js";
-import { newModelId } from "../models/model-id.js";
-import { copyRules } from "./catalog-copies.js";
 
 /**
- * Lets callers into their workspace: creates it with a copy of every
- * visible system model on first use, and refuses a token that names it
+ * Lets callers into their workspace: creates it on first use (one row: it
+ * sees the catalog as virtual copies), and refuses a token that names it
  * under another account.
  */
 export class WorkspaceAdmission {
@@ -23,7 +21,7 @@ export class WorkspaceAdmission {
     if (accountId === undefined) {
       const wanted = { id: principal.workspaceId, accountId: principal.accountId };
       const now = this.clock();
-      const workspace = (await this.store.getWorkspace(wanted.id)) ?? (await this.store.createWorkspace(wanted, now, copyRules({ newId: newModelId, now })));
+      const workspace = (await this.store.getWorkspace(wanted.id)) ?? (await this.store.createWorkspace(wanted, now));
       accountId = workspace.accountId;
       this.accounts.set(workspace.id, accountId);
     }

@@ -5,7 +5,6 @@ import { RevisionAction } from "../../../gen/modelservice/v1/model_service_pb.js
 import type { IdempotencyRecord, ModelRecord, ModelStore, ModelWrite, WriteOutcome } from "../../storage/model-store.js";
 import type { Principal } from "../auth/principal.js";
 import { copyRules } from "../catalog/catalog-copies.js";
-import { newModelId } from "./model-id.js";
 import { requestDigest } from "./request-ids.js";
 import { fieldChanges } from "./revision-diff.js";
 import type { ModelReads } from "./model-reads.js";
@@ -55,7 +54,7 @@ export class ModelCommits {
         createdAt: now,
       },
       idempotency,
-      copies: model.workspaceId === null ? copyRules({ newId: newModelId, now: this.clock() }) : undefined,
+      copies: model.workspaceId === null ? copyRules : undefined,
       deadline: call.deadline,
     };
   }

@@ -20,16 +20,9 @@ import { requireChangeScopes } from "../auth/change-scopes.js";
 import type { Principal } from "../auth/principal.js";
 import { invalidArgument } from "../validation/field-violations.js";
 import { validateRequest } from "../validation/request-validation.js";
-import {
-  columnOfPath,
-  csvText,
-  modelCsvContentType,
-  modelCsvHeader,
-  modelCsvRecord,
-  parseModelCsv,
-  updatePathOf,
-  type ModelCsvRow,
-} from "./model-csv.js";
+import { columnOfPath, modelCsvContentType, updatePathOf } from "./model-csv.js";
+import { parseModelCsv, type ModelCsvRow } from "./model-csv-read.js";
+import { csvText, modelCsvHeader, modelCsvRecord } from "./model-csv-write.js";
 import { modelCsvColumns, type ModelCsvColumn } from "../../proto/model-csv-columns.js";
 import { toModelMessage } from "./model-message.js";
 import { modelPages } from "./model-pages.js";

@@ -45,7 +45,7 @@ function ordered(a: string | number, op: FilterComparator, b: string | number): 
   }
 }
 
-/** A wildcard match as SQLite's LIKE does it: case-insensitive for ASCII letters only. */
+/** A wildcard match as the store's LIKE does it: case-insensitive for ASCII letters only. */
 function likeMatch(text: string, parts: string[]): boolean {
   const fold = (t: string) => t.replace(/[A-Z]/g, (c) => c.toLowerCase());
   const escaped = parts.map((p) => fold(p).replace(/[.*+?^${}()|[\]\\]/g, "\\$&"));
@@ -64,8 +64,9 @@ function compare(value: Scalar, op: FilterComparator, test: (v: string | number 
 
 /**
  * Whether a stored model matches a checked ListModels filter: the in-memory
- * twin of src/storage/sqlite/filter-sql.ts, for models that are not in a
- * table (WatchModels evaluates each change's before and after states).
+ * twin of the store's SQL filter (its filter-sql.ts), for models that are
+ * not in a table (WatchModels evaluates each change's before and after
+ * states).
  */
 export function matchesFilter(node: CheckedFilterNode, r: ModelRecord): boolean {
   switch (node.kind) {

@@ -71,13 +71,14 @@ export class ModelWatch {
         const page = await this.hub.changes.changesAfter(cursor, replayPage);
         // Pruned while this watch was replaying.
         if (page.length === 0) throw new ConnectError("the change log no longer holds this position; list again, then watch", Code.OutOfRange);
-        for (const change of page) {
+        for (const change of await this.hub.changes.forWorkspace(view.workspaceId, page)) {
           cursor = change.seq;
           const type = eventTypeOf(view, change);
           if (type === undefined) continue;
           this.check(abort);
           yield this.sent(changeMessage({ type, change }, principal.scopes, this.tokens.encode(cursor)), change.committedAt);
         }
+        cursor = page[page.length - 1]!.seq;
       }
       this.check(abort);
       const sub = this.hub.subscribe(view, cursor);

@@ -189,10 +189,15 @@ export class WatchHub {
     try {
       for (;;) {
         const page = await this.changes.changesAfter(this.position, pageSize);
-        for (const change of page) {
-          if (change.workspaceId !== null) this.byWorkspace.get(change.workspaceId)?.forEach((sub) => sub.offer(change));
-          this.position = change.seq;
+        if (page.some((change) => change.workspaceId === null)) {
+          // A system model's change is a change of every workspace's catalog copy that is virtual.
+          for (const [workspaceId, subs] of this.byWorkspace) {
+            for (const change of await this.changes.forWorkspace(workspaceId, page)) subs.forEach((sub) => sub.offer(change));
+          }
+        } else {
+          for (const change of page) this.byWorkspace.get(change.workspaceId!)?.forEach((sub) => sub.offer(change));
         }
+        if (page.length > 0) this.position = page[page.length - 1]!.seq;
         if (page.length < pageSize || !this.timer) break;
         await new Promise((resolve) => setImmediate(resolve));
       }

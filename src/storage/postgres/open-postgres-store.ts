@@ -18,6 +18,6 @@ export async function openPostgresStore(options: PostgresOptions): Promise<Opene
     schemaVersion,
     location: location.toString(),
     available: () => db.available,
-    databaseSize: () => db.sizeBytes(),
+    sizeBytes: () => db.sizeBytes(),
   };
 }

@@ -1,7 +1,9 @@
 /*
- * The rows of system models and their workspace copies, written by the
+ * The rows of system models and of the workspace copies that are rows
+ * (written to, or made before copies became virtual), kept in step by the
  * domain's copy rules inside the caller's transaction (the PostgreSQL twin of
- * the SQLite store's catalog-data.ts). The caller holds the catalog lock.
+ * the SQLite store's catalog-data.ts). The caller holds the catalog lock. New
+ * system models and new workspaces get no copy rows: see pg-catalog-overlay.ts.
  */
 
 import type { Sql, TransactionSql } from "postgres";
@@ -10,10 +12,9 @@ import { selectModel } from "./pg-list-query.js";
 import { insertModelSql, modelValues, rowToModel, updateModelSql, type PgModelRow } from "./pg-rows.js";
 
 /**
- * Serializes, across replicas, the transactions that decide which workspaces
- * get copies of which system models (catalog writes, system model writes,
- * new workspaces): without it a workspace created while a system model is
- * added could end up with no copy of it.
+ * Serializes, across replicas, the transactions that write system models
+ * (catalog writes, system model writes): replicas starting at once plan the
+ * catalog one after the other, each from what the other wrote.
  */
 const catalogLock = 0x6361_7461; // "cata"
 
@@ -27,33 +28,11 @@ export async function getWorkspace(sql: Sql | TransactionSql, id: string): Promi
   return row && { id: row.id, accountId: row.account_id };
 }
 
-/** Inserts the workspace with the copies of the system models, in catalog order; an existing one is returned as it is. */
-export async function createWorkspace(tx: TransactionSql, workspace: WorkspaceRecord, createdAt: number, copies: CopyRules): Promise<WorkspaceRecord> {
-  const created = await tx`INSERT INTO workspaces (id, account_id, created_at) VALUES (${workspace.id}, ${workspace.accountId}, ${createdAt}) ON CONFLICT DO NOTHING`;
-  if (created.count === 0) return (await getWorkspace(tx, workspace.id))!;
-  const systems = await tx.unsafe<PgModelRow[]>(
-    `SELECT ${selectModel} FROM models WHERE workspace_id IS NULL ORDER BY shipped_position IS NULL, shipped_position, created_at, id`,
-  );
-  for (const system of systems) {
-    const copy = copies.copyOf(rowToModel(system), workspace);
-    if (copy) await tx.unsafe(insertModelSql, modelValues(copy));
-  }
+/** Inserts the workspace (its catalog copies are virtual: no rows); an existing one is returned as it is. */
+export async function createWorkspace(sql: Sql, workspace: WorkspaceRecord, createdAt: number): Promise<WorkspaceRecord> {
+  const created = await sql`INSERT INTO workspaces (id, account_id, created_at) VALUES (${workspace.id}, ${workspace.accountId}, ${createdAt}) ON CONFLICT DO NOTHING`;
+  if (created.count === 0) return (await getWorkspace(sql, workspace.id))!;
   return workspace;
-}
-
-/** Gives every workspace without a copy of the system model one (when the rules make one); returns how many. */
-export async function insertCopies(tx: TransactionSql, system: ModelRecord, copies: CopyRules): Promise<number> {
-  const workspaces = await tx<Array<{ id: string; account_id: string }>>`
-    SELECT id, account_id FROM workspaces w WHERE NOT EXISTS (SELECT 1 FROM models WHERE workspace_id = w.id AND system_model_id = ${system.id})
-    ORDER BY created_at, id`;
-  let created = 0;
-  for (const ws of workspaces) {
-    const copy = copies.copyOf(system, { id: ws.id, accountId: ws.account_id });
-    if (!copy) continue;
-    await tx.unsafe(insertModelSql, modelValues(copy));
-    created++;
-  }
-  return created;
 }
 
 /** Rewrites the workspace copies of a system model by the rules' inherit; the copies are locked first, so no concurrent edit of one is lost. */
@@ -67,12 +46,11 @@ export async function writeCatalog(
   tx: TransactionSql,
   plan: (shipped: ReadonlyMap<string, ShippedModel>) => ShippedWrite[],
   copies: CopyRules,
-): Promise<number> {
+): Promise<void> {
   const rows = await tx.unsafe<Array<PgModelRow & { shipped_digest: string | null }>>(
     `SELECT ${selectModel}, shipped_digest FROM models WHERE workspace_id IS NULL AND catalog_id IS NOT NULL`,
   );
   const shipped = new Map(rows.map((r) => [r.catalog_id!, { model: rowToModel(r), digest: r.shipped_digest }]));
-  let copiesCreated = 0;
   for (const write of plan(shipped)) {
     const { model } = write;
     if (write.expectedVersion !== undefined) {
@@ -80,10 +58,8 @@ export async function writeCatalog(
       await inheritCopies(tx, model, copies);
     } else if (write.digest !== undefined) {
       await tx.unsafe(insertModelSql, modelValues(model));
-      copiesCreated += await insertCopies(tx, model, copies);
     }
     if (write.digest !== undefined) await tx`UPDATE models SET shipped_digest = ${write.digest} WHERE id = ${model.id}`;
     await tx`UPDATE models SET shipped_position = ${write.position} WHERE id = ${model.id}`;
   }
-  return copiesCreated;
 }

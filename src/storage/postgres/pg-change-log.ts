@@ -1,7 +1,8 @@
 import type { ChangeLog, ChangeLogBounds, ModelChangeRecord } from "../change-log.js";
 import type { ModelRecord } from "../model-store.js";
+import { changesSeenBy } from "../virtual-copy.js";
+import { workspaceModelsSql } from "./pg-catalog-overlay.js";
 import type { PgDatabase } from "./pg-database.js";
-import { selectModel } from "./pg-list-query.js";
 import { prunedThroughSetting } from "./pg-model-store.js";
 import { rowToModel, type PgModelRow } from "./pg-rows.js";
 
@@ -54,13 +55,30 @@ export class PgChangeLog implements ChangeLog {
     }));
   }
 
+  async forWorkspace(workspaceId: string, changes: ModelChangeRecord[]): Promise<ModelChangeRecord[]> {
+    if (!changes.some((c) => c.workspaceId === null)) return changes.filter((c) => c.workspaceId === workspaceId);
+    const { workspace, rows } = await this.db.run((sql) =>
+      sql.begin("ISOLATION LEVEL REPEATABLE READ READ ONLY", async (tx) => {
+        const [ws] = await tx<Array<{ id: string; account_id: string; created_at: number }>>`
+          SELECT id, account_id, created_at FROM workspaces WHERE id = ${workspaceId}`;
+        const copies = await tx<Array<{ system_model_id: string }>>`
+          SELECT system_model_id FROM models WHERE workspace_id = ${workspaceId} AND system_model_id IS NOT NULL`;
+        return {
+          workspace: ws && { id: ws.id, accountId: ws.account_id, createdAt: ws.created_at },
+          rows: new Set(copies.map((c) => c.system_model_id)),
+        };
+      }),
+    );
+    return changesSeenBy(workspaceId, workspace, rows, changes);
+  }
+
   async snapshot(workspaceId: string): Promise<{ head: number; models: ModelRecord[] }> {
     // One snapshot: the models are current at exactly the head read with them (seq grows in commit order).
     return this.db.run((sql) =>
       sql.begin("ISOLATION LEVEL REPEATABLE READ READ ONLY", async (tx) => {
         const [row] = await tx.unsafe<Array<{ head: number; pruned_through: number }>>(boundsSql);
         const models = await tx.unsafe<PgModelRow[]>(
-          `SELECT ${selectModel} FROM models WHERE workspace_id = $1 AND delete_time IS NULL AND visible ORDER BY created_at, id`,
+          `SELECT * FROM (${workspaceModelsSql("$1")}) AS models WHERE delete_time IS NULL AND visible ORDER BY created_at, id`,
           [workspaceId],
         );
         return { head: bounds(row!).head, models: models.map((m) => rowToModel({ ...m, credentials_key_id: null, credentials_blob: null })) };

@@ -1,5 +1,6 @@
 import { compileFilter, likeLiteral, orderToSql } from "../filter-sql.js";
 import type { ListPosition, ModelListQuery } from "../model-store.js";
+import { virtualCopiesSql } from "./pg-catalog-overlay.js";
 import { modelColumns, type PgParam } from "./pg-rows.js";
 
 /** A query's text and its positional parameters ($1, $2, …). */
@@ -113,13 +114,20 @@ export interface PgListQueries {
   facets: Array<{ field: string; query: PgQuery }>;
 }
 
-/** The SQL of a ListModels query: its count, its page (keyset), and its facets. */
+/**
+ * The SQL of a ListModels query: its count, its page (keyset), and its
+ * facets. A workspace's list has two sources, its rows and its virtual
+ * catalog copies (pg-catalog-overlay.ts), each paged on its own so that the
+ * rows keep their index order and only the page-sized heads are merged;
+ * totals and facets are summed over both.
+ */
 export function listQueries(q: ModelListQuery): PgListQueries {
   const params = new Params();
   const search = q.search.length > 0 ? searchQuery(q.search) : undefined;
   const tsquery = search === undefined ? undefined : `to_tsquery('simple', ${params.add(search)})`;
   const rank = tsquery === undefined ? undefined : `(-ts_rank(${rankWeights}, models.search, ${tsquery}))`;
   const filter = listFilter(q, params, tsquery).join(" AND ");
+  const froms = q.workspaceId === null ? ["models"] : ["models", `(${virtualCopiesSql(params.add(q.workspaceId))}) AS models`];
   const shared = [...params.values];
   const keys = sortKeys(q, rank);
   const pageParams = new Params();
@@ -128,10 +136,14 @@ export function listQueries(q: ModelListQuery): PgListQueries {
   if (q.after) page += ` AND ${keysetAfter(keys, q.after, pageParams)}`;
   const limit = pageParams.add(q.limit);
   const select = keys.map((k, i) => `${k.expr} AS sort_${i}`).join(", ");
+  const heads = froms.map((from) => `SELECT ${selectModel}, ${select} FROM ${from} WHERE ${page} ORDER BY ${keys.map(orderTerm).join(", ")} LIMIT ${limit}`);
+  const merged = keys.map((k, i) => orderTerm({ ...k, expr: `sort_${i}` })).join(", ");
   return {
-    count: q.skipTotal ? undefined : { text: `SELECT count(*) AS n FROM models WHERE ${filter}`, params: shared },
+    count: q.skipTotal
+      ? undefined
+      : { text: `SELECT ${froms.map((from) => `(SELECT count(*) FROM ${from} WHERE ${filter})`).join(" + ")} AS n`, params: shared },
     page: {
-      text: `SELECT ${selectModel}, ${select} FROM models WHERE ${page} ORDER BY ${keys.map(orderTerm).join(", ")} LIMIT ${limit}`,
+      text: heads.length === 1 ? heads[0]! : `SELECT * FROM (${heads.map((h) => `(${h})`).join(" UNION ALL ")}) AS models ORDER BY ${merged} LIMIT ${limit}`,
       params: pageParams.values,
     },
     positionKeys: keys.length - 1,
@@ -144,8 +156,9 @@ export function listQueries(q: ModelListQuery): PgListQueries {
         ).map(([field, column]) => ({
           field,
           query: {
-            text: `SELECT models.${column} AS value, count(*) AS count FROM models WHERE ${filter} AND models.${column} IS NOT NULL
-                   GROUP BY models.${column} ORDER BY count DESC, models.${column}`,
+            text: `SELECT value, sum(count)::bigint AS count FROM (${froms
+              .map((from) => `SELECT models.${column} AS value, count(*) AS count FROM ${from} WHERE ${filter} AND models.${column} IS NOT NULL GROUP BY models.${column}`)
+              .join(" UNION ALL ")}) AS counts GROUP BY value ORDER BY count DESC, value`,
             params: shared,
           },
         }))

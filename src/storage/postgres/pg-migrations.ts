@@ -27,6 +27,9 @@ const basePriceColumns = {
   price_web_search: "webSearchUsdPerK",
 };
 
+/** The computed columns filters and orders read (migration 2): a virtual catalog copy has its system model's. */
+export const computedColumns = ["lifecycle_stage", ...Object.keys(basePriceColumns)];
+
 /** json_build_object of a row's snapshot columns (json columns embedded as written). */
 function snapshot(row: "OLD" | "NEW", columns: string[]): string {
   return `json_build_object(${columns.map((c) => `'${c}', ${row}.${c}`).join(", ")})`;
@@ -35,14 +38,19 @@ function snapshot(row: "OLD" | "NEW", columns: string[]): string {
 /**
  * The body of the trigger function that appends a write to the change log
  * with snapshots of `columns`, takes the lock that orders commits, and notifies.
+ * `skipCopyInserts`: the insert of a catalog copy row records nothing (it is
+ * the materialization of a virtual copy, which every reader already sees).
  */
-function changeRecordBody(columns: string[]): string {
+function changeRecordBody(columns: string[], skipCopyInserts = false): string {
   return `  DECLARE
     old_json json := CASE WHEN TG_OP = 'INSERT' THEN NULL ELSE ${snapshot("OLD", columns)} END;
     new_json json := CASE WHEN TG_OP = 'DELETE' THEN NULL ELSE ${snapshot("NEW", columns)} END;
     model models := CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;
   BEGIN
-    IF TG_OP = 'UPDATE' AND OLD.version IS NOT DISTINCT FROM NEW.version AND OLD.delete_time IS NOT DISTINCT FROM NEW.delete_time
+${skipCopyInserts ? `    IF TG_OP = 'INSERT' AND NEW.system_model_id IS NOT NULL THEN
+      RETURN NULL;
+    END IF;
+` : ""}    IF TG_OP = 'UPDATE' AND OLD.version IS NOT DISTINCT FROM NEW.version AND OLD.delete_time IS NOT DISTINCT FROM NEW.delete_time
       AND OLD.visible IS NOT DISTINCT FROM NEW.visible AND OLD.status IS NOT DISTINCT FROM NEW.status THEN
       RETURN NULL;
     END IF;
@@ -219,6 +227,25 @@ ${changeRecordBody(snapshotColumns1)}  CREATE TRIGGER model_changes AFTER INSERT
     .join("\n  ")}
   CREATE OR REPLACE FUNCTION model_change_record() RETURNS trigger LANGUAGE plpgsql AS $$
 ${changeRecordBody([...snapshotColumns1, ...factColumns])}  `,
+  `
+  -- Workspace catalogs as overlays (storage/virtual-copy.ts): a workspace's
+  -- copy of a system model is a row only once the workspace wrote to it. A
+  -- copy's id is the workspace's half and the system model's half, each 13
+  -- Crockford base32 characters of a SHA-256, exactly as
+  -- storage/catalog-copy-id.ts derives them.
+  CREATE FUNCTION catalog_copy_half(kind text, key text) RETURNS text LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
+    SELECT string_agg(substr('0123456789ABCDEFGHJKMNPQRSTVWXYZ',
+        (((get_byte(d, (5 * i) / 8) * 256 + get_byte(d, (5 * i) / 8 + 1)) >> (11 - (5 * i) % 8)) & 31) + 1, 1), '' ORDER BY i)
+    FROM (SELECT sha256('modelservice catalog copy'::bytea || '\\x00'::bytea || convert_to(kind, 'UTF8') || '\\x00'::bytea || convert_to(key, 'UTF8')) AS d) AS h,
+      generate_series(0, 12) AS i
+  $$;
+  ALTER TABLE workspaces ADD COLUMN copy_id_prefix text COLLATE "C" GENERATED ALWAYS AS ('model_' || catalog_copy_half('workspace', id)) STORED;
+  ALTER TABLE models ADD COLUMN copy_id_suffix text COLLATE "C"
+    GENERATED ALWAYS AS (CASE WHEN workspace_id IS NULL THEN catalog_copy_half('system', id) END) STORED;
+  -- Two system models never give their copies the same ids.
+  CREATE UNIQUE INDEX models_copy_id_suffix ON models (copy_id_suffix) WHERE workspace_id IS NULL;
+  CREATE OR REPLACE FUNCTION model_change_record() RETURNS trigger LANGUAGE plpgsql AS $$
+${changeRecordBody([...snapshotColumns1, ...factColumns], true)}  `,
 ];
 
 /** Key of the advisory lock migrations run under (any constant shared by every release). */

@@ -13,7 +13,8 @@ import type {
   WorkspaceRecord,
   WriteOutcome,
 } from "../model-store.js";
-import { createWorkspace, getWorkspace, inheritCopies, insertCopies, lockCatalog, writeCatalog } from "./pg-catalog-data.js";
+import { createWorkspace, getWorkspace, inheritCopies, lockCatalog, writeCatalog } from "./pg-catalog-data.js";
+import { materialize, workspaceModelSql } from "./pg-catalog-overlay.js";
 import { isUniqueViolation, type PgDatabase } from "./pg-database.js";
 import { listQueries, selectModel } from "./pg-list-query.js";
 import { migrate } from "./pg-migrations.js";
@@ -70,7 +71,7 @@ export class PgModelStore implements ModelStore {
     return { store: new PgModelStore(db), schemaVersion };
   }
 
-  writeCatalog(plan: (shipped: ReadonlyMap<string, ShippedModel>) => ShippedWrite[], copies: CopyRules): Promise<number> {
+  writeCatalog(plan: (shipped: ReadonlyMap<string, ShippedModel>) => ShippedWrite[], copies: CopyRules): Promise<void> {
     return this.db.transaction(async (tx) => {
       // Replicas starting at once: the second plans from what the first wrote.
       await lockCatalog(tx);
@@ -82,11 +83,8 @@ export class PgModelStore implements ModelStore {
     return this.db.run((sql) => getWorkspace(sql, id));
   }
 
-  createWorkspace(workspace: WorkspaceRecord, createdAt: number, copies: CopyRules): Promise<WorkspaceRecord> {
-    return this.db.transaction(async (tx) => {
-      await lockCatalog(tx);
-      return createWorkspace(tx, workspace, createdAt, copies);
-    });
+  createWorkspace(workspace: WorkspaceRecord, createdAt: number): Promise<WorkspaceRecord> {
+    return this.db.run((sql) => createWorkspace(sql, workspace, createdAt));
   }
 
   async listModels(q: ModelListQuery): Promise<ModelListResult> {
@@ -119,7 +117,7 @@ export class PgModelStore implements ModelStore {
     const rows = await this.db.run((sql) =>
       workspaceId === null
         ? sql.unsafe<PgModelRow[]>(`SELECT ${selectModel} FROM models WHERE workspace_id IS NULL AND id = $1`, [id])
-        : sql.unsafe<PgModelRow[]>(`SELECT ${selectModel} FROM models WHERE workspace_id = $1 AND id = $2`, [workspaceId, id]),
+        : sql.unsafe<PgModelRow[]>(workspaceModelSql, [workspaceId, id]),
     );
     return rows[0] && rowToModel(rows[0]);
   }
@@ -210,21 +208,29 @@ export class PgModelStore implements ModelStore {
     if (copies) await lockCatalog(tx);
     if (write.expectedVersion === undefined) {
       await tx.unsafe(insertModelSql, modelValues(model));
-    } else {
-      const changed = await tx.unsafe(updateModelSql, [...modelValues(model), write.expectedVersion]);
-      if (changed.count === 0) return { kind: "stale" };
+    } else if (!(await this.update(tx, model, write.expectedVersion))) {
+      return { kind: "stale" };
     }
-    if (copies) {
-      if (write.expectedVersion !== undefined) await inheritCopies(tx, model, copies);
-      // A system model made visible reaches the workspaces that have no copy yet.
-      await insertCopies(tx, model, copies);
-    }
+    if (copies && write.expectedVersion !== undefined) await inheritCopies(tx, model, copies);
     const r = write.revision;
     await tx.unsafe(
       "INSERT INTO model_revisions (id, model_id, action, profile_id, request_id, changes, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
       [r.id, r.modelId, r.action, r.profileId, r.requestId, r.changes as unknown as PgParam, r.createdAt],
     );
     return { kind: "written", model };
+  }
+
+  /**
+   * Replaces the model if it still has the expected version; the first write
+   * to a virtual catalog copy makes it a row first (with the version it had
+   * as a virtual copy). False when it is stale or gone.
+   */
+  private async update(tx: TransactionSql, model: ModelRecord, expectedVersion: number): Promise<boolean> {
+    const run = async () => (await tx.unsafe(updateModelSql, [...modelValues(model), expectedVersion])).count > 0;
+    if (await run()) return true;
+    if (model.workspaceId === null || model.systemModelId === null) return false;
+    await materialize(tx, model.workspaceId, model.systemModelId);
+    return run();
   }
 
   async overriddenCopies(systemModelId: string): Promise<ModelRecord[]> {

@@ -1,7 +1,8 @@
 import type Database from "better-sqlite3";
 import type { ListPosition, ModelListQuery, ModelListResult } from "../model-store.js";
+import { virtualCopiesSql } from "./catalog-overlay.js";
 import { filterToSql, orderToSql } from "./filter-sql.js";
-import { rowToModel, type ModelRow } from "./model-row.js";
+import { modelColumns, rowToModel, type ModelRow } from "./model-row.js";
 import type { RowReader } from "./row-reader.js";
 
 /** Prepares (or reuses) a statement reading model rows, with extra columns of type Row. */
@@ -55,11 +56,27 @@ function likeLiteral(text: string): string {
   return text.replace(/[\\%_]/g, (c) => "\\" + c);
 }
 
+/** Where a list's models come from, as "models", and the full-text index row of each. */
+interface Source {
+  from: string;
+  searchRowid: string;
+}
+
+/**
+ * The sources of a list: the rows; for a workspace also its virtual catalog
+ * copies (catalog-overlay.ts). Each is paged on its own, so the rows keep
+ * their index order and only the page-sized heads are merged.
+ */
+function sourcesOf(q: ModelListQuery): Source[] {
+  const rows = { from: "models", searchRowid: "models.rowid" };
+  return q.workspaceId === null ? [rows] : [rows, { from: `(${virtualCopiesSql}) AS models`, searchRowid: "models.search_rowid" }];
+}
+
 /** One keyset page of a list query, with its total and facets when asked. */
 export function listModels(q: ModelListQuery, statement: (sql: string) => Database.Statement, modelRows: ModelRowsOf): ModelListResult {
   const params: Record<string, unknown> = {};
   const where = listFilter(q, params);
-  const from = q.search.length > 0 ? `models JOIN hits ON hits.rowid = models.rowid` : "models";
+  const froms = sourcesOf(q).map(({ from, searchRowid }) => (q.search.length > 0 ? `${from} JOIN hits ON hits.rowid = ${searchRowid}` : from));
   // Ranked by bm25 with column weights (name, family, provider, description,
   // labels, external id): a match in the name outranks one in a label.
   const withHits =
@@ -70,15 +87,18 @@ export function listModels(q: ModelListQuery, statement: (sql: string) => Databa
   const filter = where.join(" AND ");
   const total = q.skipTotal
     ? 0
-    : (statement(`${withHits}SELECT count(*) AS n FROM ${from} WHERE ${filter}`).get(params) as { n: number }).n;
+    : (statement(`${withHits}SELECT ${froms.map((from) => `(SELECT count(*) FROM ${from} WHERE ${filter})`).join(" + ")} AS n`).get(params) as { n: number })
+        .n;
 
   const keys = sortKeys(q);
   let page = filter;
   if (q.after) page += ` AND ${keysetAfter(keys, q.after, params)}`;
   params.limit = q.limit;
-  const select = keys.map((k, i) => `${k.expr} AS sort_${i}`).join(", ");
+  const select = [...modelColumns.map((c) => `models.${c}`), ...keys.map((k, i) => `${k.expr} AS sort_${i}`)].join(", ");
+  const heads = froms.map((from) => `SELECT ${select} FROM ${from} WHERE ${page} ORDER BY ${keys.map(orderTerm).join(", ")} LIMIT @limit`);
+  const merged = keys.map((k, i) => orderTerm({ ...k, expr: `sort_${i}` })).join(", ");
   const rows = modelRows<ModelRow & Record<string, string | number | null>>(
-    `${withHits}SELECT models.*, ${select} FROM ${from} WHERE ${page} ORDER BY ${keys.map(orderTerm).join(", ")} LIMIT @limit`,
+    heads.length === 1 ? withHits + heads[0]! : `${withHits}${heads.map((h) => `SELECT * FROM (${h})`).join(" UNION ALL ")} ORDER BY ${merged} LIMIT @limit`,
   ).all(params);
   const result: ModelListResult = {
     models: rows.map(rowToModel),
@@ -91,10 +111,10 @@ export function listModels(q: ModelListQuery, statement: (sql: string) => Databa
       ["spec.provider", "provider"],
       ["spec.status", "status"],
     ] as const) {
+      const counts = froms.map((from) => `SELECT ${column} AS value, count(*) AS count FROM ${from} WHERE ${filter} AND ${column} IS NOT NULL GROUP BY ${column}`);
       result.facets[field] = (
         statement(
-          `${withHits}SELECT ${column} AS value, count(*) AS count FROM ${from} WHERE ${filter} AND ${column} IS NOT NULL
-           GROUP BY ${column} ORDER BY count DESC, ${column}`,
+          `${withHits}SELECT value, sum(count) AS count FROM (${counts.join(" UNION ALL ")}) GROUP BY value ORDER BY count DESC, value`,
         ).all(params) as Array<{ value: string; count: number }>
       ).map((f) => ({ value: f.value, count: f.count }));
     }

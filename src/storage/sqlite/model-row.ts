@@ -52,7 +52,7 @@ export interface ModelRow {
 }
 
 /** Every column a model write sets: one list, so that a new column is one line here and one in each mapping below. */
-const modelColumns = [
+export const modelColumns = [
   "id",
   "workspace_id",
   "account_id",
@@ -122,7 +122,8 @@ function specFromRow(r: ModelRow): ModelSpecRecord {
     description: r.description,
     modelUrl: r.model_url,
     pricing: jsonOrNull(r.pricing),
-    priceHistory: JSON.parse(r.price_history) as JsonObject[],
+    // Change-log snapshots taken before migration 5 have none of these columns.
+    priceHistory: r.price_history === undefined ? [] : (JSON.parse(r.price_history) as JsonObject[]),
     lifecycle: jsonOrNull(r.lifecycle),
     source: jsonOrNull(r.source),
     modalities: jsonOrNull(r.modalities),
@@ -133,8 +134,8 @@ function specFromRow(r: ModelRow): ModelSpecRecord {
   };
 }
 
-function jsonOrNull(text: string | null): JsonObject | null {
-  return text === null ? null : (JSON.parse(text) as JsonObject);
+function jsonOrNull(text: string | null | undefined): JsonObject | null {
+  return text === null || text === undefined ? null : (JSON.parse(text) as JsonObject);
 }
 
 function textOrNull(value: JsonObject | null): string | null {

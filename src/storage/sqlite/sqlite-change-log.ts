@@ -1,6 +1,8 @@
 import type { Database, Statement } from "better-sqlite3";
 import type { ChangeLog, ChangeLogBounds, ModelChangeRecord } from "../change-log.js";
 import type { ModelRecord } from "../model-store.js";
+import { changesSeenBy, type CopyingWorkspace } from "../virtual-copy.js";
+import { workspaceModelsSql } from "./catalog-overlay.js";
 import type { SerialWriter } from "./serial-writer.js";
 import { rowToModel, type ModelRow } from "./model-row.js";
 
@@ -27,6 +29,8 @@ export class SqliteChangeLog implements ChangeLog {
   private readonly prunedThrough: Statement;
   private readonly after: Statement;
   private readonly liveModels: Statement;
+  private readonly workspace: Statement;
+  private readonly copyRows: Statement;
   private readonly deleteBefore: Statement;
   private readonly lastBefore: Statement;
   private readonly savePrunedThrough: Statement;
@@ -42,8 +46,10 @@ export class SqliteChangeLog implements ChangeLog {
     this.prunedThrough = db.prepare(`SELECT value FROM settings WHERE name = '${prunedThroughSetting}'`).pluck();
     this.after = db.prepare("SELECT * FROM model_changes WHERE seq > ? ORDER BY seq LIMIT ?");
     this.liveModels = db.prepare(
-      "SELECT * FROM models WHERE workspace_id = ? AND delete_time IS NULL AND visible = 1 ORDER BY created_at, id",
+      `SELECT * FROM (${workspaceModelsSql}) AS models WHERE delete_time IS NULL AND visible = 1 ORDER BY created_at, id`,
     );
+    this.workspace = db.prepare("SELECT id, account_id AS accountId, created_at AS createdAt FROM workspaces WHERE id = ?");
+    this.copyRows = db.prepare("SELECT system_model_id FROM models WHERE workspace_id = ? AND system_model_id IS NOT NULL").pluck();
     this.lastBefore = writer.db.prepare("SELECT max(seq) FROM model_changes WHERE committed_at < ?").pluck();
     this.deleteBefore = writer.db.prepare("DELETE FROM model_changes WHERE seq <= ?");
     this.prunedThroughOnWriter = writer.db.prepare(`SELECT value FROM settings WHERE name = '${prunedThroughSetting}'`).pluck();
@@ -71,10 +77,19 @@ export class SqliteChangeLog implements ChangeLog {
     }));
   }
 
+  async forWorkspace(workspaceId: string, changes: ModelChangeRecord[]): Promise<ModelChangeRecord[]> {
+    if (!changes.some((c) => c.workspaceId === null)) return changes.filter((c) => c.workspaceId === workspaceId);
+    const { workspace, rows } = this.db.transaction(() => ({
+      workspace: this.workspace.get(workspaceId) as CopyingWorkspace | undefined,
+      rows: new Set(this.copyRows.all(workspaceId) as string[]),
+    }))();
+    return changesSeenBy(workspaceId, workspace, rows, changes);
+  }
+
   async snapshot(workspaceId: string): Promise<{ head: number; models: ModelRecord[] }> {
     return this.db.transaction(() => ({
       head: this.boundsSync().head,
-      models: (this.liveModels.all(workspaceId) as ModelRow[]).map((r) => rowToModel({ ...r, credentials_key_id: null, credentials_blob: null })),
+      models: (this.liveModels.all({ workspaceId }) as ModelRow[]).map((r) => rowToModel({ ...r, credentials_key_id: null, credentials_blob: null })),
     }))();
   }
 

@@ -18,6 +18,7 @@ import type {
 } from "../model-store.js";
 import { DeadlinePassed } from "../store-errors.js";
 import { CatalogData } from "./catalog-data.js";
+import { CatalogOverlay, registerCopyIdFunction } from "./catalog-overlay.js";
 import { listModels } from "./list-sql.js";
 import { migrate } from "./migrations.js";
 import { insertModelSql, modelToRow, rowToModel, updateModelSql, type ModelRow } from "./model-row.js";
@@ -69,7 +70,8 @@ export class SqliteModelStore implements ModelStore {
   private readonly onWriter: StatementCache;
   private readonly ownChanges: Database.Statement;
   private readonly otherCommits: Database.Statement;
-  private readonly catalog = new CatalogData((sql) => this.statement(sql));
+  private readonly overlay = new CatalogOverlay((sql) => this.statement(sql));
+  private readonly catalog = new CatalogData((sql) => this.statement(sql), this.overlay);
 
   constructor(private readonly options: SqliteOptions) {
     if (options.path !== ":memory:") mkdirSync(dirname(options.path), { recursive: true });
@@ -93,6 +95,7 @@ export class SqliteModelStore implements ModelStore {
     // last commits.
     db.pragma("synchronous = NORMAL");
     db.pragma("foreign_keys = ON");
+    registerCopyIdFunction(db);
     return db;
   }
 
@@ -110,7 +113,7 @@ export class SqliteModelStore implements ModelStore {
     return this.prepared().modelRows<Row>(sql);
   }
 
-  async writeCatalog(plan: (shipped: ReadonlyMap<string, ShippedModel>) => ShippedWrite[], copies: CopyRules): Promise<number> {
+  async writeCatalog(plan: (shipped: ReadonlyMap<string, ShippedModel>) => ShippedWrite[], copies: CopyRules): Promise<void> {
     return this.writer.run(() => this.catalog.writeCatalog(plan, copies));
   }
 
@@ -118,8 +121,8 @@ export class SqliteModelStore implements ModelStore {
     return this.catalog.workspace(id);
   }
 
-  async createWorkspace(workspace: WorkspaceRecord, createdAt: number, copies: CopyRules): Promise<WorkspaceRecord> {
-    return this.writer.run(() => this.catalog.createWorkspace(workspace, createdAt, copies));
+  async createWorkspace(workspace: WorkspaceRecord, createdAt: number): Promise<WorkspaceRecord> {
+    return this.writer.run(() => this.catalog.createWorkspace(workspace, createdAt));
   }
 
   async listModels(q: ModelListQuery): Promise<ModelListResult> {
@@ -130,7 +133,7 @@ export class SqliteModelStore implements ModelStore {
     const row =
       workspaceId === null
         ? this.modelRows("SELECT * FROM models WHERE workspace_id IS NULL AND id = ?").get(id)
-        : this.modelRows("SELECT * FROM models WHERE workspace_id = ? AND id = ?").get(workspaceId, id);
+        : (this.modelRows("SELECT * FROM models WHERE workspace_id = ? AND id = ?").get(workspaceId, id) ?? this.overlay.copy(workspaceId, id));
     return row && rowToModel(row);
   }
 
@@ -207,16 +210,12 @@ export class SqliteModelStore implements ModelStore {
       if (first) return { kind: "request-id-taken", record: first };
     }
     if (write.expectedVersion === undefined) {
+      if (model.workspaceId === null) this.overlay.claimSuffix(model.id);
       this.statement(insertModelSql).run(modelToRow(model));
-    } else {
-      const changed = this.statement(updateModelSql).run({ ...modelToRow(model), expected_version: write.expectedVersion }).changes;
-      if (changed === 0) return { kind: "stale" };
+    } else if (!this.update(model, write.expectedVersion)) {
+      return { kind: "stale" };
     }
-    if (write.copies && model.workspaceId === null) {
-      if (write.expectedVersion !== undefined) this.catalog.inheritCopies(model, write.copies);
-      // A system model made visible reaches the workspaces that have no copy yet.
-      this.catalog.insertCopies(model, write.copies);
-    }
+    if (write.copies && model.workspaceId === null && write.expectedVersion !== undefined) this.catalog.inheritCopies(model, write.copies);
     const r = write.revision;
     this.statement(
       "INSERT INTO model_revisions (id, model_id, action, profile_id, request_id, changes, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -238,6 +237,17 @@ export class SqliteModelStore implements ModelStore {
       "SELECT * FROM models WHERE system_model_id = ? AND price_override IS NOT NULL AND delete_time IS NULL",
     ).all(systemModelId) as ModelRow[];
     return rows.map(rowToModel);
+  }
+
+  /**
+   * Replaces the model if it still has the expected version; the first write
+   * to a virtual catalog copy makes it a row first (with the version it had
+   * as a virtual copy). False when it is stale or gone.
+   */
+  private update(model: ModelRecord, expectedVersion: number): boolean {
+    const run = () => this.statement(updateModelSql).run({ ...modelToRow(model), expected_version: expectedVersion }).changes > 0;
+    if (run()) return true;
+    return model.workspaceId !== null && model.systemModelId !== null && this.overlay.materialize(model.workspaceId, model.systemModelId) && run();
   }
 
   async insertModel(model: ModelRecord): Promise<void> {
