@@ -1,9 +1,10 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { ModelOrigin } from "../gen/modelservice/v1/model_pb.js";
+import { ModelOrigin, type Model } from "../gen/modelservice/v1/model_pb.js";
 import { modelClient, type ModelClient } from "./support/clients.js";
 import { createDatabase, usePostgres } from "./support/postgres.js";
 import { startServerProcess, type ServerProcess } from "./support/server-process.js";
+import { openTestDatabase } from "./support/test-database.js";
 import { EventLog, fromStream } from "./support/watch.js";
 
 /**
@@ -102,4 +103,55 @@ it("a watcher on B sees every change made on A, in order", async () => {
   for (const name of names) ids.push((await onA.createModel({ model: { metadata: { name }, spec: { family: "f" } } })).metadata!.id);
   await log.until((e) => ids.every((id) => e.some((x) => x.id === id)));
   expect(log.changes().filter((x) => names.includes(x.name ?? "")).map((x) => x.name)).toEqual(names);
+});
+
+it("first writes to one virtual catalog copy on both replicas make one row, and every acknowledged write is in it", async () => {
+  const ws = "ws_replicas_overlay";
+  const [copyOnA, copyOnB] = [modelClient(a.url, await a.token(ws), "grpc"), modelClient(b.url, await b.token(ws), "grpc")];
+  const target = (await copyOnA.listModels({ limit: 1 })).items[0]!;
+  const id = target.metadata!.id;
+  const results = await outcomes(
+    Array.from({ length: 8 }, (_v, i) =>
+      (i % 2 === 0 ? copyOnA : copyOnB).updateModel({ id, model: { metadata: { labels: { writer: `w${i}` } } }, updateMask: { paths: ["metadata.labels"] } }),
+    ),
+  );
+  const won = results.filter((r): r is Model => typeof r === "object");
+  expect(won.length).toBeGreaterThan(0);
+  expect(results.filter((r) => typeof r !== "object" && r !== Code.Aborted)).toEqual([]);
+  // Each acknowledged write is one revision of the one row, and the row holds the last of them.
+  expect((await copyOnB.listModelRevisions({ id })).pagination!.total).toBe(won.length);
+  const now = await copyOnB.getModel({ id });
+  expect(won.map((m) => m.metadata!.etag)).toContain(now.metadata!.etag);
+  expect(now.metadata!.labels).toEqual(won.find((m) => m.metadata!.etag === now.metadata!.etag)!.metadata!.labels);
+  const db = openTestDatabase(database.url);
+  try {
+    const [row] = await db.all<{ n: number }>("SELECT count(*) AS n FROM models WHERE workspace_id = ? AND id = ?", [ws, id]);
+    expect(Number(row!.n)).toBe(1);
+  } finally {
+    await db.close();
+  }
+});
+
+it("a system model changed on A while B makes its copy a row: the row follows the change and keeps B's write", async () => {
+  const ws = "ws_replicas_overlay_follow";
+  const admin = modelClient(a.url, await a.token("ws_replicas"), "grpc");
+  const copies = modelClient(b.url, await b.token(ws), "grpc");
+  const targets = (await copies.listModels({ limit: 6 })).items;
+  const systems = new Map((await admin.listSystemModels({ limit: 1000 })).items.map((m) => [m.metadata!.catalogId, m.metadata!.id]));
+  const labelled = await outcomes(
+    targets.flatMap((t, i) => [
+      copies.updateModel({ id: t.metadata!.id, model: { metadata: { labels: { team: `t${i}` } } }, updateMask: { paths: ["metadata.labels"] } }),
+      admin.updateSystemModel({
+        id: systems.get(t.metadata!.catalogId)!,
+        model: { metadata: { name: `followed-${i}` } },
+        updateMask: { paths: ["metadata.name"] },
+      }),
+    ]),
+  );
+  for (const [i, t] of targets.entries()) {
+    const now = await copies.getModel({ id: t.metadata!.id });
+    expect(now.metadata!.name).toBe(`followed-${i}`);
+    if (typeof labelled[2 * i] === "object") expect(now.metadata!.labels).toEqual({ team: `t${i}` });
+    else expect(labelled[2 * i]).toBe(Code.Aborted);
+  }
 });
