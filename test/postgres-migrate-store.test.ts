@@ -8,7 +8,7 @@ import { startTestService, type TestService } from "./support/service.js";
 import { openTestDatabase } from "./support/test-database.js";
 
 /**
- * Issue 18: `modelservice migrate-store` copies a populated SQLite database
+ * Issue 18: `modelservice ops migrate-store` copies a populated SQLite database
  * into PostgreSQL as it is: a service on the copy answers exactly as the
  * original did (ids, etags, revisions, drafts, request ids, sealed
  * credentials that still open), the change log keeps its position, a dry run
@@ -24,7 +24,7 @@ const requestId = "0f6b2c1e-3f4a-4b5c-8d9e-0a1b2c3d4e5f";
 
 function migrateStore(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((done) => {
-    execFile("npx", ["tsx", "src/cli/modelservice.ts", "migrate-store", ...args], { cwd: repoRoot, timeout: 120_000 }, (error, stdout, stderr) =>
+    execFile("npx", ["tsx", "src/cli/modelservice.ts", "ops", "migrate-store", ...args], { cwd: repoRoot, timeout: 120_000 }, (error, stdout, stderr) =>
       done({ code: error === null ? 0 : typeof error.code === "number" ? error.code : -1, stdout, stderr }),
     );
   });
@@ -42,6 +42,10 @@ beforeAll(async () => {
   database = await createDatabase(adminUrl());
   original = await startTestService({}, { sqliteOnly: "the source of the migration is a SQLite file" });
   client = modelClient(original.url, await original.token(ws));
+  // Two catalog copies made rows by a write (the others stay virtual): they are copied as they are.
+  const [disabled, labelled] = (await client.listModels({ limit: 2 })).items;
+  await client.disableModel({ id: disabled!.metadata!.id });
+  await client.updateModel({ id: labelled!.metadata!.id, model: { metadata: { labels: { kept: "yes" } } }, updateMask: { paths: ["metadata.labels"] } });
   const sealed = await client.createModel({
     model: { metadata: { name: "sealed", labels: { team: "a", env: "prod" } }, spec: { modelUrl: "https://api.example.com/v1", credentials: { token: "sk-migrated-secret" } } },
     requestId,

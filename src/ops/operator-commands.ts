@@ -123,7 +123,14 @@ export function migrateStoreCommand(): Command {
     );
 }
 
-/** The operator commands in the order `modelservice --help` lists them. */
+/** `ops`: every operator command under one group (`modelservice ops migrate-store …`), each made by the same function as at the top level. */
+function opsCommand(): Command {
+  const ops = new Command("ops").description("Operator commands on the service's settings and database: serve, token, migrate, migrate-store, rotate-keys");
+  for (const command of [serveCommand(), tokenCommand(), migrateCommand(), migrateStoreCommand(), rotateKeysCommand()]) ops.addCommand(command);
+  return ops;
+}
+
+/** The operator commands in the order `modelservice --help` lists them: the everyday ones at the top level too. */
 export function operatorCommands(): Command[] {
-  return [serveCommand(), tokenCommand(), migrateCommand(), migrateStoreCommand(), rotateKeysCommand()];
+  return [serveCommand(), tokenCommand(), migrateCommand(), rotateKeysCommand(), opsCommand()];
 }
