@@ -23,7 +23,7 @@ afterAll(async () => {
 
 const status = (path: string) => fetch(service.url + path).then((r) => ({ code: r.status, retryAfter: r.headers.get("retry-after") }));
 
-it("a database that goes away: Unavailable (503 with Retry-After), /readyz fails, /healthz stays; back: recovery without restart, no acknowledged write lost", async () => {
+it("a database that goes away: Unavailable (503 with Retry-After), /readyz fails, /healthz and /metrics stay; back: recovery without restart, no acknowledged write lost", async () => {
   const token = await service.token("ws_outage");
   const client = modelClient(service.url, token);
   const acknowledged: string[] = [];
@@ -52,6 +52,11 @@ it("a database that goes away: Unavailable (503 with Retry-After), /readyz fails
   expect(rest.headers.get("retry-after")).not.toBeNull();
   expect((await status("/readyz")).code).toBe(503);
   expect((await status("/healthz")).code).toBe(200);
+  // /metrics stays up; the database size is unknown (NaN) while the database is down.
+  const metrics = await fetch(`${service.url}/metrics`);
+  expect(metrics.status).toBe(200);
+  // prom-client writes NaN as "Nan" (Prometheus parses it case-insensitively).
+  expect(await metrics.text()).toMatch(/^modelservice_database_bytes nan$/im);
   const ackedWhileDown = acknowledged.length;
 
   cluster.startServer();
