@@ -2,8 +2,9 @@
  * The rows of system models and of the workspace copies that are rows
  * (written to, or made before copies became virtual), kept in step by the
  * domain's copy rules inside the caller's transaction (the PostgreSQL twin of
- * the SQLite store's catalog-data.ts). The caller holds the catalog lock. New
- * system models and new workspaces get no copy rows: see pg-catalog-overlay.ts.
+ * the SQLite store's catalog-data.ts); writeCatalog's and inheritCopies'
+ * callers hold the catalog lock. New system models and new workspaces get no
+ * copy rows: see pg-catalog-overlay.ts.
  */
 
 import type { Sql, TransactionSql } from "postgres";
