@@ -32,7 +32,7 @@ async function client(ws: string): Promise<ModelClient> {
   return modelClient(s.url, await s.token(ws));
 }
 
-async function listAll(c: ModelClient, request: { filter?: string; query?: string } = {}) {
+async function listAll(c: ModelClient, request: { filter?: string; query?: string; orderBy?: string } = {}) {
   const items: Model[] = [];
   let cursor = "";
   let total = 0;
@@ -152,6 +152,28 @@ describe("workspace catalogs as overlays", () => {
     expect(total).toBe(catalog.length);
     expect(items.filter((m) => m.metadata!.catalogId === two!.metadata!.catalogId)).toEqual([labelled]);
     expect((await listAll(c, { filter: 'metadata.labels.team = "search"' })).items.map((m) => m.metadata!.id)).toEqual([two!.metadata!.id]);
+  });
+
+  it("orders and pages a workspace's rows and virtual copies as one list", async () => {
+    const ws = "ws_overlay_order";
+    const c = await client(ws);
+    const [copy] = (await c.listModels({ limit: 1, orderBy: "spec.inputPricePerMillionTokens desc" })).items;
+    await c.updateModel({ id: copy!.metadata!.id, model: { metadata: { labels: { made: "row" } } }, updateMask: { paths: ["metadata.labels"] } });
+    await c.createModel({ model: { metadata: { name: "Overlay Own gpt" }, spec: { provider: "acme", family: "own", inputPricePerMillionTokens: 123n } } });
+    expect(await rowsOf(ws)).toBe(2);
+    for (const request of [{ orderBy: "spec.inputPricePerMillionTokens desc, metadata.name" }, { orderBy: "metadata.name desc" }, { query: "gpt" }]) {
+      const whole = (await c.listModels({ ...request, limit: 1000 })).items.map((m) => m.metadata!.id);
+      const paged = await listAll(c, request);
+      expect(paged.items.map((m) => m.metadata!.id), JSON.stringify(request)).toEqual(whole);
+      expect(paged.total).toBe(whole.length);
+    }
+    const byPrice = (await listAll(c, { orderBy: "spec.inputPricePerMillionTokens desc, metadata.name" })).items;
+    expect(byPrice).toHaveLength(catalog.length + 1);
+    const prices = byPrice.map((m) => m.spec!.inputPricePerMillionTokens).filter((p) => p !== undefined);
+    expect(prices).toEqual([...prices].sort((x, y) => Number(y! - x!)));
+    expect(byPrice.slice(prices.length).every((m) => m.spec!.inputPricePerMillionTokens === undefined)).toBe(true);
+    expect(byPrice.map((m) => m.metadata!.labels.made)).toContain("row");
+    expect(byPrice.map((m) => m.metadata!.name)).toContain("Overlay Own gpt");
   });
 
   it("concurrent first writes to one virtual copy: one wins by etag, one row", async () => {
