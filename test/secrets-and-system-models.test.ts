@@ -626,15 +626,16 @@ describe("C. system models", () => {
     const c = await clientOf("ws_sys_nonadmin");
     const existing = (await admin.listSystemModels({ limit: 1 })).items[0]!;
     const id = existing.metadata!.id;
-    const calls: Array<[string, Promise<unknown>]> = [
-      ["ListSystemModels", c.listSystemModels({})],
-      ["GetSystemModel", c.getSystemModel({ id })],
-      ["CreateSystemModel", c.createSystemModel({ model: { metadata: { name: "sneaky" }, spec: { provider: "x", family: "y" } } })],
-      ["UpdateSystemModel", c.updateSystemModel({ id, model: { spec: { family: "hijacked" } }, updateMask: { paths: ["spec.family"] } })],
-      ["DeleteSystemModel", c.deleteSystemModel({ id })],
+    // Each call made when awaited: a call failing while an earlier one is awaited would be an unhandled rejection.
+    const calls: Array<[string, () => Promise<unknown>]> = [
+      ["ListSystemModels", () => c.listSystemModels({})],
+      ["GetSystemModel", () => c.getSystemModel({ id })],
+      ["CreateSystemModel", () => c.createSystemModel({ model: { metadata: { name: "sneaky" }, spec: { provider: "x", family: "y" } } })],
+      ["UpdateSystemModel", () => c.updateSystemModel({ id, model: { spec: { family: "hijacked" } }, updateMask: { paths: ["spec.family"] } })],
+      ["DeleteSystemModel", () => c.deleteSystemModel({ id })],
     ];
     for (const [name, call] of calls) {
-      const err = await connectError(call);
+      const err = await connectError(call());
       expect(err.code, `${name}: ${err.message}`).toBe(Code.PermissionDenied);
     }
     const token = await service.token("ws_sys_nonadmin", { scope: noAdminScope });
