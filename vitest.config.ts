@@ -11,6 +11,8 @@ export default defineConfig({
   test: {
     testTimeout: 30_000,
     hookTimeout: 60_000,
+    // MODELSERVICE_TEST_STORE=postgres: one throwaway PostgreSQL cluster for the run.
+    globalSetup: ["test/support/postgres-global-setup.ts"],
     projects: [
       {
         extends: true,

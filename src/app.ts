@@ -21,7 +21,7 @@ import { ModelTransfer } from "./domain/models/model-transfer.js";
 import type { DraftStore } from "./storage/draft-store.js";
 import { openWatch } from "./domain/watch/open-watch.js";
 import type { ModelStore } from "./storage/model-store.js";
-import { openSqliteStore } from "./storage/sqlite/open-sqlite-store.js";
+import { openStores } from "./open-stores.js";
 import { draftStoreCalls, modelStoreCalls, tracedStore } from "./telemetry/traced-store.js";
 import { connectRoutes } from "./wire/connect-routes.js";
 import { http2RpcStreams } from "./wire/http2-rpc-streams.js";
@@ -57,7 +57,7 @@ export interface RunningService {
  */
 export async function startService(config: Config, logger: Logger, tracer?: Tracer): Promise<RunningService> {
   useBufferTextEncoding();
-  const opened = openSqliteStore(config.databasePath);
+  const opened = await openStores(config);
   const storeSpans = { "db.system.name": opened.system };
   const store = tracer ? tracedStore<ModelStore>(opened.models, "ModelStore", modelStoreCalls, tracer, storeSpans) : opened.models;
   const draftStore = opened.drafts;
@@ -161,7 +161,7 @@ export async function startService(config: Config, logger: Logger, tracer?: Trac
   const server = new OnePortServer(
     httpHandler({
       cors: corsMiddleware(config.corsOrigins),
-      ready: () => accepting,
+      ready: () => accepting && opened.available(),
       metrics: metricsEndpoint(metrics.registry),
       openApi: JSON.stringify(openApiDocument(bindings, { title: "ModelService", version: "v1" })),
       docs: docsPage(),

@@ -11,6 +11,14 @@ export interface Config {
   host: string;
   dataDir: string;
   databasePath: string;
+  /** MODELSERVICE_DB as a postgres:// or postgresql:// URL: the PostgreSQL store; undefined = SQLite at databasePath. */
+  postgresUrl?: string;
+  /** PostgreSQL: connections in each process's pool at most. */
+  pgPoolSize: number;
+  /** PostgreSQL: a statement running longer is cancelled (statement_timeout); 0 = no limit. */
+  pgStatementTimeoutMs: number;
+  /** PostgreSQL: time to open a connection before a call fails Unavailable. */
+  pgConnectTimeoutMs: number;
   tokenKeys: TokenKeys;
   /** True when no MODELSERVICE_JWT_SECRET or MODELSERVICE_JWKS_FILE is set: a secret under dataDir signs tokens. */
   devMode: boolean;
@@ -150,6 +158,19 @@ function watchSettings(env: NodeJS.ProcessEnv) {
   };
 }
 
+/** The store: a postgres:// URL in MODELSERVICE_DB selects PostgreSQL, anything else is SQLite's file path. */
+function storeSettings(env: NodeJS.ProcessEnv, dataDir: string) {
+  const db = env.MODELSERVICE_DB || join(dataDir, "modelservice.db");
+  const postgres = /^postgres(ql)?:\/\//.test(db);
+  return {
+    databasePath: postgres ? "" : db,
+    postgresUrl: postgres ? db : undefined,
+    pgPoolSize: integer(env, "MODELSERVICE_PG_POOL_SIZE", 10, 1, 1000),
+    pgStatementTimeoutMs: integer(env, "MODELSERVICE_PG_STATEMENT_TIMEOUT_MS", 30_000, 0, 3_600_000),
+    pgConnectTimeoutMs: integer(env, "MODELSERVICE_PG_CONNECT_TIMEOUT_MS", 5_000, 1_000, 600_000),
+  };
+}
+
 /** The catalog's providers by default: the major providers, no aggregators (README "The catalog"). */
 export const defaultCatalogProviders = [
   "openai", "anthropic", "google", "mistral", "deepseek", "x-ai", "cohere", "aws", "azure", "groq", "together", "fireworks",
@@ -218,7 +239,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     port: integer(env, "PORT", 8080, 0, 65535),
     host: env.HOST || "0.0.0.0",
     dataDir,
-    databasePath: env.MODELSERVICE_DB || join(dataDir, "modelservice.db"),
+    ...storeSettings(env, dataDir),
     tokenKeys: keys,
     devMode,
     jwtIssuer: env.MODELSERVICE_JWT_ISSUER || undefined,

@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import { pino } from "pino";
 import { startService } from "./app.js";
 import { ConfigError, devWorkspace, loadConfig } from "./config.js";
@@ -5,7 +6,12 @@ import { mintToken } from "./domain/auth/token-minter.js";
 import { scopes } from "./domain/auth/principal.js";
 import { CredentialKeyError, CredentialOpenError, CredentialSealer } from "./domain/credentials/credential-sealer.js";
 import { serviceKey, serviceKeyNames } from "./domain/credentials/service-keys.js";
-import { openSqliteStore } from "./storage/sqlite/open-sqlite-store.js";
+import { openStores } from "./open-stores.js";
+import { PgDatabase } from "./storage/postgres/pg-database.js";
+import { PgModelStore } from "./storage/postgres/pg-model-store.js";
+import { CopyRefused, copyIntoPostgres } from "./storage/postgres/pg-store-copy.js";
+import { sqliteStoreSource } from "./storage/sqlite/sqlite-store-source.js";
+import { summarizeSource, type CopySummary } from "./storage/store-copy.js";
 import { traceLogFields } from "./telemetry/trace-log-fields.js";
 import { startTracing } from "./telemetry/tracing.js";
 
@@ -17,7 +23,7 @@ import { startTracing } from "./telemetry/tracing.js";
 
 /** A mistake in the settings (a missing or malformed variable, a bad key): the operator's to fix, not a crash. */
 export function isSettingsError(error: unknown): error is Error {
-  return error instanceof ConfigError || error instanceof CredentialKeyError;
+  return error instanceof ConfigError || error instanceof CredentialKeyError || error instanceof CopyRefused;
 }
 
 /**
@@ -97,10 +103,9 @@ export async function mintOperatorToken(claims: TokenClaims): Promise<string> {
 
 /** Opens the database, which applies the pending migrations, and closes it again. */
 export async function migrateDatabase(): Promise<{ path: string; schemaVersion: number }> {
-  const config = loadConfig();
-  const stores = openSqliteStore(config.databasePath);
+  const stores = await openStores(loadConfig());
   try {
-    return { path: config.databasePath, schemaVersion: stores.schemaVersion };
+    return { path: stores.location, schemaVersion: stores.schemaVersion };
   } finally {
     await stores.models.close();
   }
@@ -126,7 +131,7 @@ export interface RotationOutcome {
 export async function rotateKeys(): Promise<RotationOutcome> {
   const config = loadConfig();
   const sealer = CredentialSealer.fromSettings(config.encryptionKey, config.encryptionKeysOld);
-  const store = openSqliteStore(config.databasePath).models;
+  const store = (await openStores(config)).models;
   let resealed = 0;
   let current = 0;
   const failed: string[] = [];
@@ -159,4 +164,37 @@ export async function rotateKeys(): Promise<RotationOutcome> {
     await store.close();
   }
   return { resealed, current, currentKeyId: sealer.currentKeyId, failed, keysFailed };
+}
+
+export interface StoreMigration {
+  /** False on a dry run: what would be copied. */
+  copied: boolean;
+  /** The target as a URL without its password. */
+  target: string;
+  summary: CopySummary;
+}
+
+/**
+ * Copies the SQLite database at `from` into the new PostgreSQL database at
+ * `to` as it is, verifying counts and checksums (src/storage/store-copy.ts);
+ * a dry run reads the source and writes nothing.
+ */
+export async function migrateStore(from: string, to: string, dryRun: boolean): Promise<StoreMigration> {
+  if (!existsSync(from)) throw new ConfigError(`--from: no SQLite database at ${from}`);
+  if (!/^postgres(ql)?:\/\//.test(to)) throw new ConfigError("--to: expected a postgres:// URL");
+  const target = new URL(to);
+  target.password = "";
+  const source = sqliteStoreSource(from);
+  try {
+    if (dryRun) return { copied: false, target: target.toString(), summary: summarizeSource(source) };
+    const db = new PgDatabase({ url: to, poolSize: 1, statementTimeoutMs: 0, connectTimeoutMs: 10_000 });
+    try {
+      await PgModelStore.open(db);
+      return { copied: true, target: target.toString(), summary: (await copyIntoPostgres(db, source)).target };
+    } finally {
+      await db.close();
+    }
+  } finally {
+    await source.close();
+  }
 }

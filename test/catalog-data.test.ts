@@ -10,10 +10,10 @@ import { defaultCatalogProviders } from "../src/config.js";
 import { checkOverlay } from "../src/domain/catalog/catalog-overlay.js";
 import { noFacts } from "../src/domain/models/spec-facts.js";
 import { newModelId } from "../src/domain/models/model-id.js";
-import { SqliteModelStore } from "../src/storage/sqlite/sqlite-model-store.js";
 import type { CatalogEntryRecord } from "../src/storage/model-store.js";
 import { modelClient, type ModelClient } from "./support/clients.js";
 import { startTestService, type TestService } from "./support/service.js";
+import { stagedDatabase } from "./support/test-database.js";
 import { syncCatalog } from "../src/domain/catalog/catalog-sync.js";
 
 /**
@@ -288,8 +288,8 @@ describe("a database of the old hand-kept catalog", () => {
   });
 
   it("keeps every old catalog id, model id and status: updated in place from the package", async () => {
-    const oldDir = mkdtempSync(join(tmpdir(), "catalog-old-"));
-    const store = new SqliteModelStore({ path: join(oldDir, "modelservice.db") });
+    const staged = await stagedDatabase();
+    const store = (await staged.open()).models;
     const copy = () => ({ newId: newModelId, now: Date.now() });
     await syncCatalog(
       store,
@@ -306,7 +306,7 @@ describe("a database of the old hand-kept catalog", () => {
     const grok = copies.find((m) => m.catalogId === "xai/grok-4.5")!;
     await store.close();
 
-    const upgraded = await startTestService({ MODELSERVICE_DATA_DIR: oldDir });
+    const upgraded = await startTestService(staged.env);
     try {
       const c = modelClient(upgraded.url, await upgraded.token("ws_old"));
       const disabled = await c.disableModel({ id: grok.id });
@@ -333,6 +333,7 @@ describe("a database of the old hand-kept catalog", () => {
       expect((await c2.getModel({ id: grok.id })).spec?.status).toBe(disabled.spec?.status);
     } finally {
       await upgraded.dispose();
+      await staged.drop();
     }
   });
 });

@@ -1,6 +1,4 @@
 import { Code, ConnectError } from "@connectrpc/connect";
-import Database from "better-sqlite3";
-import { join } from "node:path";
 import { monotonicFactory } from "ulid";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ModelStatus, type Model } from "../gen/modelservice/v1/model_pb.js";
@@ -8,6 +6,7 @@ import { bundledCatalog } from "./support/catalog.js";
 import { catalogCopyId } from "../src/storage/catalog-copy-id.js";
 import { modelClient, type ModelClient } from "./support/clients.js";
 import { startTestService, type TestService } from "./support/service.js";
+import { openTestDatabase, openTestStores } from "./support/test-database.js";
 import { EventLog, fromStream } from "./support/watch.js";
 
 /**
@@ -33,7 +32,7 @@ async function client(ws: string): Promise<ModelClient> {
   return modelClient(s.url, await s.token(ws));
 }
 
-async function listAll(c: ModelClient, request: { filter?: string; query?: string } = {}) {
+async function listAll(c: ModelClient, request: { filter?: string; query?: string; orderBy?: string } = {}) {
   const items: Model[] = [];
   let cursor = "";
   let total = 0;
@@ -46,17 +45,19 @@ async function listAll(c: ModelClient, request: { filter?: string; query?: strin
   return { items, total };
 }
 
-function query<T>(sql: string, ...params: unknown[]): T {
-  const db = new Database(join(s.dir, "modelservice.db"), { readonly: true });
+/** A count read from the service's database, SQLite or PostgreSQL. */
+async function count(sql: string, ...params: unknown[]): Promise<number> {
+  const db = openTestDatabase(s.database, { readonly: true });
   try {
-    return db.prepare(sql).get(...params) as T;
+    const [row] = await db.all<{ n: number }>(sql, params);
+    return Number(row!.n);
   } finally {
-    db.close();
+    await db.close();
   }
 }
 
-function rowsOf(ws: string): number {
-  return query<{ n: number }>("SELECT count(*) AS n FROM models WHERE workspace_id = ?", ws).n;
+function rowsOf(ws: string): Promise<number> {
+  return count("SELECT count(*) AS n FROM models WHERE workspace_id = ?", ws);
 }
 
 async function codeOf(call: Promise<unknown>): Promise<Code> {
@@ -76,7 +77,7 @@ async function systemModels(): Promise<Map<string, Model>> {
 
 describe("workspace catalogs as overlays", () => {
   it("admitting workspaces writes no model rows; each sees the whole catalog under ids derived from workspace and system model", async () => {
-    const before = query<{ n: number }>("SELECT count(*) AS n FROM models").n;
+    const before = await count("SELECT count(*) AS n FROM models");
     const systems = await systemModels();
     const seen = new Set<string>();
     for (const ws of ["ws_overlay_a", "ws_overlay_b", "ws_overlay_c"]) {
@@ -93,10 +94,10 @@ describe("workspace catalogs as overlays", () => {
         expect(seen.has(m.metadata!.id)).toBe(false);
         seen.add(m.metadata!.id);
       }
-      expect(rowsOf(ws)).toBe(0);
+      expect(await rowsOf(ws)).toBe(0);
     }
-    expect(query<{ n: number }>("SELECT count(*) AS n FROM models").n).toBe(before);
-    expect(query<{ n: number }>("SELECT count(*) AS n FROM workspaces WHERE id LIKE 'ws_overlay_%'").n).toBeGreaterThanOrEqual(3);
+    expect(await count("SELECT count(*) AS n FROM models")).toBe(before);
+    expect(await count("SELECT count(*) AS n FROM workspaces WHERE id LIKE 'ws_overlay_%'")).toBeGreaterThanOrEqual(3);
   });
 
   it("a copy id answers Get in its workspace only, and stays the same across a restart", async () => {
@@ -123,18 +124,18 @@ describe("workspace catalogs as overlays", () => {
     const ws = "ws_overlay_writes";
     const c = await client(ws);
     const [one, two] = (await c.listModels({ limit: 2 })).items;
-    expect(rowsOf(ws)).toBe(0);
+    expect(await rowsOf(ws)).toBe(0);
     expect((await c.listModelRevisions({ id: one!.metadata!.id })).pagination!.total).toBe(0);
 
     const disabled = await c.disableModel({ id: one!.metadata!.id });
     expect(disabled.metadata!.id).toBe(one!.metadata!.id);
     expect(disabled.spec!.status).toBe(ModelStatus.DISABLED);
     expect(disabled.metadata!.etag).not.toBe(one!.metadata!.etag);
-    expect(rowsOf(ws)).toBe(1);
+    expect(await rowsOf(ws)).toBe(1);
     expect((await c.listModelRevisions({ id: one!.metadata!.id })).pagination!.total).toBe(1);
     const enabled = await c.enableModel({ id: one!.metadata!.id });
     expect(enabled.spec!.status).toBe(ModelStatus.ENABLED);
-    expect(rowsOf(ws)).toBe(1);
+    expect(await rowsOf(ws)).toBe(1);
 
     const labelled = await c.updateModel({
       id: two!.metadata!.id,
@@ -144,13 +145,35 @@ describe("workspace catalogs as overlays", () => {
     expect(labelled.metadata!.id).toBe(two!.metadata!.id);
     expect(labelled.metadata!.labels).toEqual({ team: "search" });
     expect(labelled.spec).toEqual({ ...two!.spec });
-    expect(rowsOf(ws)).toBe(2);
+    expect(await rowsOf(ws)).toBe(2);
     expect(await c.getModel({ id: two!.metadata!.id })).toEqual(labelled);
     // The list shows the row, not a virtual copy beside it.
     const { items, total } = await listAll(c);
     expect(total).toBe(catalog.length);
     expect(items.filter((m) => m.metadata!.catalogId === two!.metadata!.catalogId)).toEqual([labelled]);
     expect((await listAll(c, { filter: 'metadata.labels.team = "search"' })).items.map((m) => m.metadata!.id)).toEqual([two!.metadata!.id]);
+  });
+
+  it("orders and pages a workspace's rows and virtual copies as one list", async () => {
+    const ws = "ws_overlay_order";
+    const c = await client(ws);
+    const [copy] = (await c.listModels({ limit: 1, orderBy: "spec.inputPricePerMillionTokens desc" })).items;
+    await c.updateModel({ id: copy!.metadata!.id, model: { metadata: { labels: { made: "row" } } }, updateMask: { paths: ["metadata.labels"] } });
+    await c.createModel({ model: { metadata: { name: "Overlay Own gpt" }, spec: { provider: "acme", family: "own", inputPricePerMillionTokens: 123n } } });
+    expect(await rowsOf(ws)).toBe(2);
+    for (const request of [{ orderBy: "spec.inputPricePerMillionTokens desc, metadata.name" }, { orderBy: "metadata.name desc" }, { query: "gpt" }]) {
+      const whole = (await c.listModels({ ...request, limit: 1000 })).items.map((m) => m.metadata!.id);
+      const paged = await listAll(c, request);
+      expect(paged.items.map((m) => m.metadata!.id), JSON.stringify(request)).toEqual(whole);
+      expect(paged.total).toBe(whole.length);
+    }
+    const byPrice = (await listAll(c, { orderBy: "spec.inputPricePerMillionTokens desc, metadata.name" })).items;
+    expect(byPrice).toHaveLength(catalog.length + 1);
+    const prices = byPrice.map((m) => m.spec!.inputPricePerMillionTokens).filter((p) => p !== undefined);
+    expect(prices).toEqual([...prices].sort((x, y) => Number(y! - x!)));
+    expect(byPrice.slice(prices.length).every((m) => m.spec!.inputPricePerMillionTokens === undefined)).toBe(true);
+    expect(byPrice.map((m) => m.metadata!.labels.made)).toContain("row");
+    expect(byPrice.map((m) => m.metadata!.name)).toContain("Overlay Own gpt");
   });
 
   it("concurrent first writes to one virtual copy: one wins by etag, one row", async () => {
@@ -163,8 +186,8 @@ describe("workspace catalogs as overlays", () => {
     const won = outcomes.filter((o) => o.status === "fulfilled");
     expect(won).toHaveLength(1);
     for (const o of outcomes) if (o.status === "rejected") expect(ConnectError.from(o.reason).code).toBe(Code.Aborted);
-    expect(rowsOf(ws)).toBe(1);
-    expect(query<{ n: number }>("SELECT count(*) AS n FROM models WHERE workspace_id = ? AND id = ?", ws, target.metadata!.id).n).toBe(1);
+    expect(await rowsOf(ws)).toBe(1);
+    expect(await count("SELECT count(*) AS n FROM models WHERE workspace_id = ? AND id = ?", ws, target.metadata!.id)).toBe(1);
     expect((await c.getModel({ id: target.metadata!.id })).metadata!.labels).toEqual((won[0] as PromiseFulfilledResult<Model>).value.metadata!.labels);
   });
 
@@ -190,7 +213,7 @@ describe("workspace catalogs as overlays", () => {
     expect(got.metadata!.name).toBe("Renamed by the platform");
     expect(got.metadata!.etag).not.toBe(target.metadata!.etag);
     expect((await listAll(untouched)).items.find((m) => m.metadata!.id === target.metadata!.id)?.metadata!.name).toBe("Renamed by the platform");
-    expect(rowsOf("ws_overlay_watch")).toBe(0);
+    expect(await rowsOf("ws_overlay_watch")).toBe(0);
 
     await watches[0]!.until((e) => e.some((x) => x.type === "MODIFIED"));
     expect(watches[0]!.changes().slice(catalog.length).map((e) => [e.type, e.id, e.name])).toEqual([["MODIFIED", target.metadata!.id, "Renamed by the platform"]]);
@@ -216,7 +239,7 @@ describe("workspace catalogs as overlays", () => {
     const copy = await c.getModel({ id: catalogCopyId("ws_overlay_a", created.metadata!.id) });
     expect(copy.metadata!.name).toBe("Overlay Added");
     expect((await listAll(c, { query: "overlay" })).items.map((m) => m.metadata!.id)).toEqual([copy.metadata!.id]);
-    expect(rowsOf("ws_overlay_a")).toBe(0);
+    expect(await rowsOf("ws_overlay_a")).toBe(0);
   });
 });
 
@@ -227,37 +250,33 @@ describe("a database with copy rows of the old layout", () => {
   beforeAll(async () => {
     // Copies as rows, made the way releases before overlays made them: random ids, one per system model.
     await s.stop();
-    const db = new Database(join(s.dir, "modelservice.db"));
+    const stores = await openTestStores(s.database);
     const nextId = monotonicFactory();
-    db.prepare("INSERT INTO workspaces (id, account_id, created_at) VALUES (?, 'acct_test', ?)").run(legacy, Date.now());
-    const systems = db.prepare("SELECT id, catalog_id FROM models WHERE workspace_id IS NULL AND delete_time IS NULL AND visible = 1").all() as Array<{ id: string; catalog_id: string }>;
-    const columns = (db.prepare("SELECT name FROM pragma_table_info('models')").pluck().all() as string[]).filter((c) => c !== "shipped_digest" && c !== "shipped_position");
-    const copied: Record<string, string> = {
-      id: "@id",
-      workspace_id: "@workspace",
-      account_id: "'acct_test'",
-      labels: "@labels",
-      system_model_id: "s.id",
-      status: "@status",
-      version: "1",
-      bundle_key: "NULL",
-      external_id: "NULL",
-      credentials_key_id: "NULL",
-      credentials_blob: "NULL",
-    };
-    const insert = db.prepare(`INSERT INTO models (${columns.join(", ")}) SELECT ${columns.map((c) => copied[c] ?? `s.${c}`).join(", ")} FROM models s WHERE s.id = @system`);
-    systems.forEach((system, i) => {
+    const now = Date.now();
+    const workspace = await stores.models.createWorkspace({ id: legacy, accountId: "acct_test" }, now);
+    const query = { workspaceId: null, limit: 1000, search: [], labels: [], showDeleted: false, showHidden: false, order: [], rankBySearch: false, descending: false, facets: false };
+    const systems = (await stores.models.listModels(query)).models;
+    for (const [i, system] of systems.entries()) {
       const id = "model_" + nextId();
-      ids.set(system.catalog_id, id);
-      insert.run({
+      ids.set(system.catalogId!, id);
+      await stores.models.insertModel({
+        ...system,
         id,
-        workspace: legacy,
-        system: system.id,
-        labels: i === 0 ? '{"tier":"gold"}' : "{}",
+        workspaceId: workspace.id,
+        accountId: workspace.accountId,
+        bundleKey: null,
+        externalId: null,
+        labels: i === 0 ? { tier: "gold" } : {},
+        systemModelId: system.id,
+        spec: { ...system.spec, priceOverride: null, upstreamChanged: null },
+        credentials: { ...system.credentials, keyId: null, blob: null },
         status: i === 1 ? "MODEL_STATUS_DISABLED" : "MODEL_STATUS_ENABLED",
+        version: 1,
+        createdAt: now,
+        updatedAt: now,
       });
-    });
-    db.close();
+    }
+    await stores.models.close();
     await s.restart();
     admin = modelClient(s.url, await s.token("ws_overlay_admin"));
   });

@@ -457,6 +457,12 @@ describe("operator commands", slow, () => {
     const rotate = await cliWith({ MODELSERVICE_DATA_DIR: dir }, "rotate-keys");
     expect(rotate.code).toBe(0);
     expect(rotate.stdout).toMatch(/^re-sealed 0, already under key .*: 0, failed: 0\n$/);
+    // The same commands under the `ops` group.
+    const ops = await cliWith({ MODELSERVICE_DATA_DIR: dir }, "ops", "migrate");
+    expect([ops.code, ops.stdout]).toEqual([0, r.stdout]);
+    const opsRotate = await cliWith({ MODELSERVICE_DATA_DIR: dir }, "ops", "rotate-keys");
+    expect(opsRotate.code).toBe(0);
+    expect(opsRotate.stdout).toMatch(/^re-sealed 0, already under key .*: 0, failed: 0\n$/);
     rmSync(dir, { recursive: true, force: true });
   });
 

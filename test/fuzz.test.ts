@@ -1,7 +1,4 @@
-import { createHash } from "node:crypto";
-import { join } from "node:path";
 import { brotliCompressSync, gzipSync } from "node:zlib";
-import Database from "better-sqlite3";
 import { ScalarType, type DescField, type DescMessage, type DescMethod } from "@bufbuild/protobuf";
 import { BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
 import { Code, ConnectError } from "@connectrpc/connect";
@@ -13,6 +10,7 @@ import { ModelService } from "../gen/modelservice/v1/model_service_pb.js";
 import { modelCsvColumns } from "../src/proto/model-csv-columns.js";
 import { httpBindings, type HttpBinding } from "../src/wire/rest/http-rules.js";
 import { startTestService, type TestService } from "./support/service.js";
+import { openTestDatabase, type TestDatabase } from "./support/test-database.js";
 
 /**
  * Property-based fuzzing of every RPC over Connect JSON and of every REST
@@ -45,7 +43,8 @@ const statusCounts = new Map<string, number>();
 let service: TestService;
 let token: string;
 let tokenRefused: string;
-let db: Database.Database;
+/** A second connection on the service's database: the write detectors. */
+let db: TestDatabase;
 /** Real ids of the fuzz workspace (models, a system model, a draft), so some requests reach deep code. */
 let realIds: string[] = [];
 
@@ -71,27 +70,6 @@ async function send(method: string, path: string, init: { body?: string | Uint8A
   return { status: res.status, contentType: res.headers.get("content-type") ?? "", bytes, text: bytes.toString("utf8") };
 }
 
-/** Commit counter of the service's connection, as seen from ours: changes on every write the service commits. */
-function dataVersion(): number {
-  return db.pragma("data_version", { simple: true }) as number;
-}
-
-/** A digest of the content of every table. */
-function contentDigest(): string {
-  const hash = createHash("sha256");
-  const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").pluck().all() as string[];
-  for (const table of tables) {
-    const rows = db
-      .prepare(`SELECT * FROM "${table.replaceAll('"', '""')}"`)
-      .raw()
-      .all()
-      .map((row) => JSON.stringify(row, (_k, v: unknown) => (typeof v === "bigint" ? v.toString() : v)))
-      .sort();
-    hash.update(`${table}\n${rows.join("\n")}\n`);
-  }
-  return hash.digest("hex");
-}
-
 function label(what: unknown): string {
   const text = typeof what === "string" ? what : what instanceof Uint8Array ? `bytes ${Buffer.from(what).toString("hex")}` : JSON.stringify(what);
   return (text ?? String(what)).slice(0, 400);
@@ -99,9 +77,9 @@ function label(what: unknown): string {
 
 /** Runs a request; a refused one (anything but 200) must not have committed a write. */
 async function refusedWritesNothing(request: () => Promise<Answer>, refused: (a: Answer) => boolean = (a) => a.status !== 200): Promise<Answer> {
-  const before = dataVersion();
+  const before = await db.writeMark();
   const answer = await request();
-  if (refused(answer)) expect(dataVersion(), `a refused request (HTTP ${answer.status}) committed a write: ${answer.text.slice(0, 300)}`).toBe(before);
+  if (refused(answer)) expect(await db.writeMark(), `a refused request (HTTP ${answer.status}) committed a write: ${answer.text.slice(0, 300)}`).toBe(before);
   return answer;
 }
 
@@ -567,7 +545,7 @@ beforeAll(async () => {
   service = await startTestService();
   token = await service.token(ws);
   tokenRefused = await service.token(wsRefused);
-  db = new Database(join(service.dir, "modelservice.db"), { readonly: true, fileMustExist: true });
+  db = openTestDatabase(service.database, { readonly: true });
   // Seed both workspaces before any write detector runs.
   const list = JSON.parse((await send("GET", "/v1/models?limit=5")).text) as { items: Array<{ metadata: { id: string } }> };
   await send("GET", "/v1/models?limit=1", { auth: tokenRefused });
@@ -578,7 +556,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   if (process.env.FUZZ_STATS) console.log([...statusCounts].sort().map(([k, n]) => `${k}: ${n}`).join("\n"));
-  db?.close();
+  await db?.close();
   await service?.dispose();
 });
 
@@ -588,12 +566,12 @@ const readOnly = (m: DescMethod) => m.idempotency === 1; // NO_SIDE_EFFECTS
 
 describe("the write detectors", () => {
   it("see a write the service commits", async () => {
-    const version = dataVersion();
-    const digest = contentDigest();
+    const version = await db.writeMark();
+    const digest = await db.contentDigest();
     const a = await send("POST", "/v1/drafts", { body: "{}", headers: { "content-type": "application/json" } });
     expect(a.status, a.text).toBe(200);
-    expect(dataVersion()).not.toBe(version);
-    expect(contentDigest()).not.toBe(digest);
+    expect(await db.writeMark()).not.toBe(version);
+    expect(await db.contentDigest()).not.toBe(digest);
   });
 });
 
@@ -1098,8 +1076,8 @@ describe("refused requests leave the database unchanged", () => {
     expect(mutating.length).toBeGreaterThanOrEqual(20);
     const mutatingBindings = bindings.filter((b) => b.httpMethod !== "GET");
     const badId = fc.oneof(fc.constantFrom("model_01ARZ3NDEKTSV4RRFFQ69G5FAV", "draft_01ARZ3NDEKTSV4RRFFQ69G5FAV", "../../etc/passwd", "' OR 1=1 --", "%", "_", "\u0000", "😀"), adversarialString.filter((s) => s !== ""));
-    const before = contentDigest();
-    const versionBefore = dataVersion();
+    const before = await db.contentDigest();
+    const versionBefore = await db.writeMark();
     await fc.assert(
       fc.asyncProperty(
         fc.constantFrom(...mutating).chain((m) => fc.tuple(fc.constant(m), modeArb.chain((mode) => messageArb(m.input, 0, mode)), fc.constantFrom<Spoiler>("notAnObject", "missingId", "otherWorkspace", "wrongType"), badId)),
@@ -1113,7 +1091,7 @@ describe("refused requests leave the database unchanged", () => {
           const context = `${method.name} ${spoiler} ${label(request)}`;
           expectConnectUnary(a, context);
           expect(a.status, `${context} was not refused: ${a.text.slice(0, 300)}`).not.toBe(200);
-          expect(dataVersion(), `${context} committed a write`).toBe(versionBefore);
+          expect(await db.writeMark(), `${context} committed a write`).toBe(versionBefore);
         },
       ),
       runs(150),
@@ -1131,10 +1109,10 @@ describe("refused requests leave the database unchanged", () => {
         });
         expectRest(a, binding, `${binding.httpMethod} ${url}`);
         expect(a.status, `${binding.httpMethod} ${url} was not refused: ${a.text.slice(0, 300)}`).not.toBe(200);
-        expect(dataVersion(), `${binding.httpMethod} ${url} committed a write`).toBe(versionBefore);
+        expect(await db.writeMark(), `${binding.httpMethod} ${url} committed a write`).toBe(versionBefore);
       }),
       runs(60),
     );
-    expect(contentDigest()).toBe(before);
+    expect(await db.contentDigest()).toBe(before);
   });
 });

@@ -1,5 +1,3 @@
-import Database from "better-sqlite3";
-import { join } from "node:path";
 import { fromJson, type JsonObject, type JsonValue } from "@bufbuild/protobuf";
 import { FieldMaskSchema, timestampMs } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
@@ -15,6 +13,7 @@ import { clientCache } from "./support/clients.js";
 import { expectCode } from "./support/expect-code.js";
 import { RestError, restCall } from "./support/rest.js";
 import { startTestService, type TestService } from "./support/service.js";
+import { openTestDatabase, type TestDatabase } from "./support/test-database.js";
 
 /**
  * Seed 002: model drafts — CreateModelDraft (empty or from a model),
@@ -25,15 +24,15 @@ import { startTestService, type TestService } from "./support/service.js";
  */
 
 let service: TestService;
-/** A second connection on the service's database file, to stage what a crash would leave behind. */
-let db: Database.Database;
+/** A second connection on the service's database, to stage what a crash would leave behind. */
+let db: TestDatabase;
 
 beforeAll(async () => {
   service = await startTestService();
-  db = new Database(join(service.dir, "modelservice.db"));
+  db = openTestDatabase(service.database);
 });
 afterAll(async () => {
-  db?.close();
+  await db?.close();
   await service.dispose();
 });
 
@@ -146,10 +145,8 @@ function modelBody(name: string): JsonObject {
   };
 }
 
-interface DraftRow {
-  id: string;
-  [column: string]: unknown;
-}
+const draftColumns = ["id", "workspace_id", "profile_id", "base_model_id", "base_etag", "model", "version", "created_at", "updated_at"];
+type DraftRow = Record<string, unknown>;
 
 // ---------------------------------------------------------------------------
 
@@ -278,7 +275,7 @@ describe.each(surfaces)("drafts over %s", (surfaceName, makeSurface) => {
   it("publishes a new-model draft: creates the model, removes the draft; a retried publish returns the same model", async () => {
     const name = uniqueName("Published");
     const draft = await api.createDraft(token, { model: modelBody(name) });
-    const row = db.prepare("SELECT * FROM model_drafts WHERE id = ?").get(draft.id) as DraftRow;
+    const [row] = await db.all<DraftRow>(`SELECT ${draftColumns.join(", ")} FROM model_drafts WHERE id = ?`, [draft.id]);
     const model = await api.publish(token, draft.id, 1);
     expect(model.metadata!.id).toMatch(modelIdPattern);
     expect(model.metadata!.name).toBe(name);
@@ -292,9 +289,7 @@ describe.each(surfaces)("drafts over %s", (surfaceName, makeSurface) => {
     await expectCode(api.publish(token, draft.id), Code.NotFound);
 
     // A publish that created the model but died before removing the draft: the retry returns that model.
-    db.prepare(
-      "INSERT INTO model_drafts (id, workspace_id, profile_id, base_model_id, base_etag, model, version, created_at, updated_at) VALUES (@id, @workspace_id, @profile_id, @base_model_id, @base_etag, @model, @version, @created_at, @updated_at)",
-    ).run(row);
+    await db.run(`INSERT INTO model_drafts (${draftColumns.join(", ")}) VALUES (${draftColumns.map(() => "?").join(", ")})`, draftColumns.map((c) => row![c]));
     const retried = await api.publish(token, draft.id);
     expect(retried.metadata!.id).toBe(model.metadata!.id);
     expect(retried).toEqual(model);

@@ -133,9 +133,13 @@ describe("ModelSpec facts", () => {
   it("system models hand the facts down to workspace copies, live through watch", async () => {
     const abort = new AbortController();
     const watched: Model[] = [];
+    // The stream's first event (a bookmark) says the watch is in place: writes after it are seen.
+    let subscribed!: () => void;
+    const inPlace = new Promise<void>((resolve) => (subscribed = resolve));
     const watching = (async () => {
       try {
         for await (const e of client.watchModels({}, { signal: abort.signal })) {
+          subscribed();
           if (e.type !== WatchEventType.ADDED && e.type !== WatchEventType.MODIFIED) continue;
           if (e.model?.metadata?.name === "sys-facts") watched.push(e.model);
           if (watched.length === 2) break;
@@ -144,6 +148,7 @@ describe("ModelSpec facts", () => {
         // aborted
       }
     })();
+    await inPlace;
     const system = await admin.createSystemModel({ model: modelOf({ metadata: { name: "sys-facts" }, spec: { ...facts, provider: "x", family: "sys" } }) });
     await admin.updateSystemModel({
       id: system.metadata!.id,

@@ -24,8 +24,11 @@ afterAll(async () => {
   for (const s of started.reverse()) await s.dispose();
 });
 
+/** Why this file runs on SQLite whatever MODELSERVICE_TEST_STORE says. */
+const sqliteOnly = "it searches the SQLite file's bytes (free pages included) for key material";
+
 async function startOn(dir: string | undefined, env: Record<string, string>): Promise<TestService> {
-  const service = await startTestService(dir === undefined ? env : { ...env, MODELSERVICE_DATA_DIR: dir });
+  const service = await startTestService(dir === undefined ? env : { ...env, MODELSERVICE_DATA_DIR: dir }, { sqliteOnly });
   started.push(service);
   return service;
 }

@@ -1,16 +1,16 @@
 import { toBinary, toJson } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
-import Database from "better-sqlite3";
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
-import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ModelOrigin, ModelSchema, ModelStatus, type Model } from "../gen/modelservice/v1/model_pb.js";
 import { bundledCatalog } from "./support/catalog.js";
 import { modelClient, type ModelClient } from "./support/clients.js";
+import { testStore } from "./support/postgres.js";
 import { jwtSecret, startTestService, type TestService } from "./support/service.js";
+import { openTestDatabase } from "./support/test-database.js";
 
 // ---------------------------------------------------------------- helpers
 
@@ -66,13 +66,9 @@ async function connectError(call: Promise<unknown>): Promise<ConnectError> {
   throw new Error("expected the call to fail");
 }
 
-/** Starts a second test service on the data directory of an earlier one (the harness lets env override the directory). */
-function startOn(dir: string, env: Record<string, string>): Promise<TestService> {
-  return startTestService({ ...env, MODELSERVICE_DATA_DIR: dir });
-}
-
-function dbPath(dir: string): string {
-  return join(dir, "modelservice.db");
+/** Starts a second test service on the data directory and database of an earlier one (the harness lets env override both). */
+function startOn(earlier: TestService, env: Record<string, string>): Promise<TestService> {
+  return startTestService({ ...env, MODELSERVICE_DATA_DIR: earlier.dir, MODELSERVICE_DB: earlier.database });
 }
 
 interface CliResult {
@@ -81,15 +77,15 @@ interface CliResult {
   stderr: string;
 }
 
-/** Runs `npm run rotate-keys` as operators do, as a child process on a stopped service's data directory. */
-function rotateKeys(dir: string, key: string, oldKeys?: string): Promise<CliResult> {
+/** Runs `npm run rotate-keys` as operators do, as a child process on a stopped service's data directory and database. */
+function rotateKeys(stopped: TestService, key: string, oldKeys?: string): Promise<CliResult> {
   const env: NodeJS.ProcessEnv = {
     ...process.env,
-    MODELSERVICE_DATA_DIR: dir,
+    MODELSERVICE_DATA_DIR: stopped.dir,
+    MODELSERVICE_DB: stopped.database,
     MODELSERVICE_JWT_SECRET: jwtSecret,
     MODELSERVICE_ENCRYPTION_KEY: key,
   };
-  delete env.MODELSERVICE_DB;
   delete env.MODELSERVICE_ENCRYPTION_KEYS_OLD;
   if (oldKeys !== undefined) env.MODELSERVICE_ENCRYPTION_KEYS_OLD = oldKeys;
   return new Promise((resolve) => {
@@ -350,8 +346,18 @@ describe("A. secrets never leave the service", () => {
     expect(leaks(logs)).toEqual([]);
   });
 
-  it("the database file and its WAL hold no secret, in clear or base64", async () => {
-    const db = dbPath(service.dir);
+  it("the database holds no secret, in clear or base64: on PostgreSQL in no row of any table", async () => {
+    const stored = openTestDatabase(service.database, { readonly: true });
+    const rows = JSON.stringify(await stored.tables(), (_k, v: unknown) => (v instanceof Uint8Array ? Buffer.from(v).toString("latin1") : v));
+    await stored.close();
+    // Positive control: the search does find what is stored in clear (a model name).
+    expect(rows).toContain(`${workspaceName}-renamed`);
+    expect(leaks(rows)).toEqual([]);
+  });
+
+  // SQLite only: it reads the bytes of the database file, free pages included; PostgreSQL's files belong to its server (the test above covers its rows).
+  it.skipIf(testStore() === "postgres")("the SQLite file and its WAL hold no secret, in clear or base64, in free pages too", async () => {
+    const db = service.database;
     const files = [db, `${db}-wal`, `${db}-shm`].filter((f) => existsSync(f));
     expect(files).toContain(db);
     expect(files).toContain(`${db}-wal`); // WAL journal: the recent pages are there while the service runs
@@ -379,33 +385,28 @@ describe("B. encryption keys: rotation, wrong keys, tampering", () => {
   const secret = `sk-SECRET-TOKEN-rotation-${randomBytes(6).toString("hex")}`;
   const ws = "ws_keys";
   let first: TestService; // owns the data directory
-  let dir: string;
   let modelId: string;
   let fp: string;
   const others: TestService[] = [];
 
   async function on(env: Record<string, string>): Promise<{ service: TestService; client: ModelClient }> {
-    const service = await startOn(dir, env);
+    const service = await startOn(first, env);
     others.push(service);
     return { service, client: modelClient(service.url, await service.token(ws)) };
   }
 
-  function keyIds(): Map<string, string> {
-    const db = new Database(dbPath(dir), { readonly: true });
+  async function keyIds(): Promise<Map<string, string>> {
+    const db = openTestDatabase(first.database, { readonly: true });
     try {
-      const rows = db.prepare("SELECT id, credentials_key_id FROM models WHERE credentials_blob IS NOT NULL").all() as Array<{
-        id: string;
-        credentials_key_id: string;
-      }>;
+      const rows = await db.all<{ id: string; credentials_key_id: string }>("SELECT id, credentials_key_id FROM models WHERE credentials_blob IS NOT NULL");
       return new Map(rows.map((r) => [r.id, r.credentials_key_id]));
     } finally {
-      db.close();
+      await db.close();
     }
   }
 
   beforeAll(async () => {
     first = await startTestService({ MODELSERVICE_ENCRYPTION_KEY: keyA });
-    dir = first.dir;
     const client = modelClient(first.url, await first.token(ws));
     const m = await client.createModel({
       model: { metadata: { name: "sealed under A" }, spec: { modelUrl: "https://api.example.com/v1", credentials: { token: secret } } },
@@ -449,7 +450,7 @@ describe("B. encryption keys: rotation, wrong keys, tampering", () => {
   });
 
   it("rotate-keys with a wrong key exits 1 and names the model it cannot open", async () => {
-    const [noOld, wrongOld] = await Promise.all([rotateKeys(dir, keyC), rotateKeys(dir, keyC, keyD)]);
+    const [noOld, wrongOld] = await Promise.all([rotateKeys(first, keyC), rotateKeys(first, keyC, keyD)]);
     for (const run of [noOld, wrongOld]) {
       expect(run.code, run.stderr).toBe(1);
       expect(run.stderr).toContain(`error: credentials of model "${modelId}" cannot be opened: `);
@@ -468,18 +469,18 @@ describe("B. encryption keys: rotation, wrong keys, tampering", () => {
   });
 
   it("rotate-keys B (old A) re-seals the model, then key B alone opens it and key A no longer does", async () => {
-    const before = keyIds();
-    const run = await rotateKeys(dir, keyB, keyA);
+    const before = await keyIds();
+    const run = await rotateKeys(first, keyB, keyA);
     expect(run.code, run.stderr).toBe(0);
     expect(run.stdout).toMatch(/re-sealed 1\b/); // the copy made under B+A was already under B
     expect(run.stdout).toMatch(/failed: 0\b/);
     expect(run.stdout + run.stderr).not.toContain(secret);
-    const after = keyIds();
+    const after = await keyIds();
     expect(new Set(after.values()).size).toBe(1);
     expect(after.get(modelId)).not.toBe(before.get(modelId));
 
     // Running it again changes nothing.
-    const again = await rotateKeys(dir, keyB, keyA);
+    const again = await rotateKeys(first, keyB, keyA);
     expect(again.code, again.stderr).toBe(0);
     expect(again.stdout).toMatch(/re-sealed 0\b/);
 
@@ -527,14 +528,14 @@ describe("B. encryption keys: rotation, wrong keys, tampering", () => {
         model: { metadata: { name: "intact" }, spec: { modelUrl: "https://api.example.com/v1", credentials: { token: tamperSecret } } },
       });
       await service.stop();
-      const db = new Database(dbPath(service.dir));
+      const db = openTestDatabase(service.database);
       try {
-        const blobOf = (id: string) =>
-          (db.prepare("SELECT credentials_blob FROM models WHERE id = ?").get(id) as { credentials_blob: Buffer }).credentials_blob;
-        const other = blobOf(intact.metadata!.id);
-        for (const c of cases) db.prepare("UPDATE models SET credentials_blob = ? WHERE id = ?").run(c.tamper(blobOf(c.id!), other), c.id!);
+        const blobOf = async (id: string) =>
+          Buffer.from((await db.all<{ credentials_blob: Uint8Array }>("SELECT credentials_blob FROM models WHERE id = ?", [id]))[0]!.credentials_blob);
+        const other = await blobOf(intact.metadata!.id);
+        for (const c of cases) await db.run("UPDATE models SET credentials_blob = ? WHERE id = ?", [c.tamper(await blobOf(c.id!), other), c.id!]);
       } finally {
-        db.close();
+        await db.close();
       }
       await service.restart();
     });
@@ -582,12 +583,13 @@ describe("C. system models", () => {
     expect(found.length).toBeLessThanOrEqual(1);
     return found[0];
   }
-  function copyRows(ws: string): number {
-    const db = new Database(dbPath(service.dir), { readonly: true });
+  async function copyRows(ws: string): Promise<number> {
+    const db = openTestDatabase(service.database, { readonly: true });
     try {
-      return (db.prepare("SELECT count(*) AS n FROM models WHERE workspace_id = ? AND system_model_id = ?").get(ws, sys.metadata!.id) as { n: number }).n;
+      const [row] = await db.all<{ n: number }>("SELECT count(*) AS n FROM models WHERE workspace_id = ? AND system_model_id = ?", [ws, sys.metadata!.id]);
+      return Number(row!.n);
     } finally {
-      db.close();
+      await db.close();
     }
   }
 
@@ -624,15 +626,16 @@ describe("C. system models", () => {
     const c = await clientOf("ws_sys_nonadmin");
     const existing = (await admin.listSystemModels({ limit: 1 })).items[0]!;
     const id = existing.metadata!.id;
-    const calls: Array<[string, Promise<unknown>]> = [
-      ["ListSystemModels", c.listSystemModels({})],
-      ["GetSystemModel", c.getSystemModel({ id })],
-      ["CreateSystemModel", c.createSystemModel({ model: { metadata: { name: "sneaky" }, spec: { provider: "x", family: "y" } } })],
-      ["UpdateSystemModel", c.updateSystemModel({ id, model: { spec: { family: "hijacked" } }, updateMask: { paths: ["spec.family"] } })],
-      ["DeleteSystemModel", c.deleteSystemModel({ id })],
+    // Each call made when awaited: a call failing while an earlier one is awaited would be an unhandled rejection.
+    const calls: Array<[string, () => Promise<unknown>]> = [
+      ["ListSystemModels", () => c.listSystemModels({})],
+      ["GetSystemModel", () => c.getSystemModel({ id })],
+      ["CreateSystemModel", () => c.createSystemModel({ model: { metadata: { name: "sneaky" }, spec: { provider: "x", family: "y" } } })],
+      ["UpdateSystemModel", () => c.updateSystemModel({ id, model: { spec: { family: "hijacked" } }, updateMask: { paths: ["spec.family"] } })],
+      ["DeleteSystemModel", () => c.deleteSystemModel({ id })],
     ];
     for (const [name, call] of calls) {
-      const err = await connectError(call);
+      const err = await connectError(call());
       expect(err.code, `${name}: ${err.message}`).toBe(Code.PermissionDenied);
     }
     const token = await service.token("ws_sys_nonadmin", { scope: noAdminScope });
@@ -763,8 +766,8 @@ describe("C. system models", () => {
     const items = await listOf("ws_sys_d");
     expect(copyIn(items)).toBeUndefined();
     expect(items).toHaveLength(catalog.length);
-    expect(copyRows("ws_sys_d")).toBe(0);
-    expect(copyRows("ws_sys_a")).toBe(1); // the helper does see copies that exist
+    expect(await copyRows("ws_sys_d")).toBe(0);
+    expect(await copyRows("ws_sys_a")).toBe(1); // the helper does see copies that exist
   });
 
   it("showing it again brings the existing copies back with their status", async () => {
@@ -775,7 +778,7 @@ describe("C. system models", () => {
     for (const ws of ["ws_sys_a", "ws_sys_b", "ws_sys_c"]) {
       expect(copyIn(await listOf(ws))?.metadata?.id, ws).toBe(copies[ws]);
       // Only the copy a workspace changed (disabled in ws_sys_a) is a row; the others are virtual.
-      expect(copyRows(ws), ws).toBe(ws === "ws_sys_a" ? 1 : 0);
+      expect(await copyRows(ws), ws).toBe(ws === "ws_sys_a" ? 1 : 0);
     }
   });
 
@@ -785,7 +788,7 @@ describe("C. system models", () => {
     expect(copy!.spec?.status).toBe(ModelStatus.ENABLED);
     expect(copy!.metadata?.workspaceId).toBe("ws_sys_d");
     expect(Object.values(copies)).not.toContain(copy!.metadata!.id);
-    expect(copyRows("ws_sys_d")).toBe(0); // virtual: no row until the workspace changes it
+    expect(await copyRows("ws_sys_d")).toBe(0); // virtual: no row until the workspace changes it
     copies.ws_sys_d = copy!.metadata!.id;
   });
 
@@ -804,6 +807,6 @@ describe("C. system models", () => {
     expect((await admin.listSystemModels({ limit: 1000, showDeleted: true })).items.map((m) => m.metadata!.id)).toContain(sys.metadata!.id);
     // A workspace first used after the delete gets no copy.
     expect(copyIn(await listOf("ws_sys_e", true))).toBeUndefined();
-    expect(copyRows("ws_sys_e")).toBe(0);
+    expect(await copyRows("ws_sys_e")).toBe(0);
   });
 });

@@ -9,6 +9,7 @@ import { ModelService } from "../gen/modelservice/v1/model_service_pb.js";
 import { startTracing, type Tracing } from "../src/telemetry/tracing.js";
 import { transports } from "./support/clients.js";
 import { startTestService, type TestService } from "./support/service.js";
+import { testStore } from "./support/postgres.js";
 
 /*
  * W3C trace context on every protocol: a call made with a `traceparent`
@@ -76,7 +77,7 @@ describe("tracing", () => {
       expect(server.attributes["rpc.method"]).toBe("GetModel");
       // The read cache may answer after only its change stamp: some store call is always made.
       expect(store.length).toBeGreaterThan(0);
-      expect(store.every((span) => span.attributes["db.system.name"] === "sqlite")).toBe(true);
+      expect(store.every((span) => span.attributes["db.system.name"] === (testStore() === "postgres" ? "postgresql" : "sqlite"))).toBe(true);
       const line = callLine(t.traceId);
       expect(line?.method).toBe(getModel);
       expect(line?.span_id).toBe(server.spanContext().spanId);

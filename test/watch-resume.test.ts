@@ -1,9 +1,8 @@
-import Database from "better-sqlite3";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { modelClient } from "./support/clients.js";
 import { startTestService, type TestService } from "./support/service.js";
+import { openTestDatabase } from "./support/test-database.js";
 import { EventLog, fromStream, sseSeen } from "./support/watch.js";
 
 /** Issue 16: resuming (exactly once, in order), retention, shutdown, deadlines and the bounds on watchers. */
@@ -93,9 +92,9 @@ describe("resuming", () => {
     await log.until((e) => e.some((x) => x.name === "aged"));
     // Time passes: every change is older than the retention; a restart prunes the log.
     await s.stop();
-    const db = new Database(join(s.dir, "modelservice.db"));
-    db.prepare("UPDATE model_changes SET committed_at = 0").run();
-    db.close();
+    const db = openTestDatabase(s.database);
+    await db.run("UPDATE model_changes SET committed_at = 0");
+    await db.close();
     await s.restart();
     const { log: resumed } = watchLog(token, { resumeToken: old });
     expect((await resumed.endedWith())?.code).toBe(Code.OutOfRange);

@@ -75,7 +75,7 @@ function buildProgram(operators: Command[]): Command {
   const program = new Command("modelservice")
     .description(
       "Command-line client of ModelService, the model registry: one command per RPC (Connect, gRPC or gRPC-Web), " +
-        "plus the operator commands serve, token, migrate and rotate-keys.",
+        "plus the operator commands serve, token, migrate and rotate-keys, all of them (and migrate-store) also under `ops`.",
     )
     .version(version())
     .addOption(new Option("--base-url <url>", "URL of the service").env("MODELSERVICE_URL").default("http://localhost:8080"))
@@ -95,6 +95,7 @@ function buildProgram(operators: Command[]): Command {
 
   for (const operator of operators) {
     operator.copyInheritedSettings(program);
+    for (const sub of operator.commands) sub.copyInheritedSettings(operator);
     program.addCommand(operator);
   }
 

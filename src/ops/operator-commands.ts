@@ -104,7 +104,33 @@ export function serveCommand(): Command {
     });
 }
 
-/** The operator commands in the order `modelservice --help` lists them. */
+/** `migrate-store`: copies a SQLite database into a new PostgreSQL one as it is, verified by counts and checksums. */
+export function migrateStoreCommand(): Command {
+  return new Command("migrate-store")
+    .description("Copy a SQLite database into a new PostgreSQL database as it is (ids, etags, revisions, sealed credentials, drafts, request ids, the change log), verified by counts and checksums")
+    .requiredOption("--from <path>", "the SQLite database file (stop the service first)")
+    .requiredOption("--to <url>", "postgres://user:pass@host:5432/db, an empty database")
+    .option("--dry-run", "read the source and report what would be copied; write nothing")
+    .action(
+      operatorAction(async (o: { from: string; to: string; dryRun?: boolean }) => {
+        const { migrateStore } = await serverApi();
+        const r = await migrateStore(o.from, o.to, o.dryRun === true);
+        const { changeLogHead, ...tables } = r.summary;
+        process.stdout.write(`${r.copied ? "copied" : "would copy"} ${o.from} to ${r.target}:\n`);
+        for (const [table, t] of Object.entries(tables)) process.stdout.write(`  ${table}: ${t.rows} rows, sha256 ${t.checksum}\n`);
+        process.stdout.write(`  change log position: ${changeLogHead}\n`);
+      }),
+    );
+}
+
+/** `ops`: every operator command under one group (`modelservice ops migrate-store …`), each made by the same function as at the top level. */
+function opsCommand(): Command {
+  const ops = new Command("ops").description("Operator commands on the service's settings and database: serve, token, migrate, migrate-store, rotate-keys");
+  for (const command of [serveCommand(), tokenCommand(), migrateCommand(), migrateStoreCommand(), rotateKeysCommand()]) ops.addCommand(command);
+  return ops;
+}
+
+/** The operator commands in the order `modelservice --help` lists them: the everyday ones at the top level too. */
 export function operatorCommands(): Command[] {
-  return [serveCommand(), tokenCommand(), migrateCommand(), rotateKeysCommand()];
+  return [serveCommand(), tokenCommand(), migrateCommand(), rotateKeysCommand(), opsCommand()];
 }

@@ -42,4 +42,11 @@ export interface ChangeLog {
   snapshot(workspaceId: string): Promise<{ head: number; models: ModelRecord[] }>;
   /** Removes the changes committed before `before` (epoch ms); returns how many. */
   prune(before: number): Promise<number>;
+  /**
+   * Where the database can tell: calls `listener` soon after each commit that
+   * appends to the log, by any process, and again whenever the notification
+   * channel (re)connects, as commits may have been missed meanwhile. Resolves
+   * to a function that stops it. Without it, readers rely on polling alone.
+   */
+  onCommit?(listener: () => void): Promise<() => Promise<void>>;
 }

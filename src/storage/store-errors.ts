@@ -18,3 +18,14 @@ export class DeadlinePassed extends Error {
     super("deadline passed before the write committed; nothing was written");
   }
 }
+
+/**
+ * The database could not be reached, or lost the connection (for a write
+ * maybe during its commit: its outcome is unknown, and its request id makes
+ * the retry safe). Retryable.
+ */
+export class StoreUnavailable extends Error {
+  constructor(cause: unknown) {
+    super("the database is unavailable, retry", { cause });
+  }
+}

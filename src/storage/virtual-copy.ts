@@ -1,4 +1,5 @@
 import { catalogCopyId } from "./catalog-copy-id.js";
+import type { ModelChangeRecord } from "./change-log.js";
 import type { ModelRecord } from "./model-store.js";
 
 /** What a workspace's virtual copies depend on. */
@@ -35,4 +36,31 @@ export function virtualCopy(system: ModelRecord, workspace: CopyingWorkspace): M
     createdAt: Math.max(workspace.createdAt, system.createdAt),
     updatedAt: Math.max(workspace.createdAt, system.updatedAt),
   };
+}
+
+/**
+ * ChangeLog.forWorkspace over what a store read at one instant: the
+ * workspace (undefined: it does not exist) and the system models it has copy
+ * rows of. Its own changes pass; a system model's change is the change of
+ * the workspace's virtual copy, under the copy's id.
+ */
+export function changesSeenBy(
+  workspaceId: string,
+  workspace: CopyingWorkspace | undefined,
+  copyRows: Set<string>,
+  changes: ModelChangeRecord[],
+): ModelChangeRecord[] {
+  if (!workspace) return [];
+  // A copy row of the page (one purged since) shadows its system model's changes as well.
+  for (const c of changes) if (c.workspaceId === workspaceId && c.before?.systemModelId) copyRows.add(c.before.systemModelId);
+  const seen: ModelChangeRecord[] = [];
+  for (const change of changes) {
+    if (change.workspaceId === workspaceId) seen.push(change);
+    if (change.workspaceId !== null || copyRows.has(change.modelId)) continue;
+    const before = change.before && (virtualCopy(change.before, workspace) ?? null);
+    const after = change.after && (virtualCopy(change.after, workspace) ?? null);
+    if (before === null && after === null) continue;
+    seen.push({ ...change, workspaceId, modelId: (before ?? after)!.id, before, after });
+  }
+  return seen;
 }

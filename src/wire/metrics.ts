@@ -82,7 +82,7 @@ export function createMetrics(options: MetricsOptions): ServiceMetrics {
   const databaseSize = options.databaseSize;
   new Gauge({
     name: "modelservice_database_bytes",
-    help: "Size of the database on disk, in bytes (with its write-ahead log).",
+    help: "Size of the database on disk, in bytes (SQLite: the file with its write-ahead log; PostgreSQL: pg_database_size).",
     registers: [registry],
     async collect() {
       this.set(await databaseSize());

@@ -9,6 +9,8 @@ import { loadConfig } from "../../src/config.js";
 import { scopes } from "../../src/domain/auth/principal.js";
 import { mintToken } from "../../src/domain/auth/token-minter.js";
 import { traceLogFields } from "../../src/telemetry/trace-log-fields.js";
+import { inject } from "vitest";
+import { createDatabase, testStore } from "./postgres.js";
 
 export const jwtSecret = "test-secret-test-secret-test-secret-0123456789";
 
@@ -16,6 +18,8 @@ export interface TestService {
   url: string;
   port: number;
   dir: string;
+  /** The database as MODELSERVICE_DB names it: the SQLite file's path or the PostgreSQL URL (test/support/test-database.ts opens either). */
+  database: string;
   running: RunningService;
   /** Every log line the service wrote, parsed. */
   logs: Array<Record<string, unknown>>;
@@ -32,8 +36,11 @@ export interface TestService {
 /**
  * Starts the real service on an ephemeral port with a fresh database under a temp directory.
  * With a tracer (src/telemetry/tracing.ts), RPCs and store calls record spans.
+ * With MODELSERVICE_TEST_STORE=postgres (and no MODELSERVICE_DB in `env`), the
+ * fresh database is a new database on the suite's PostgreSQL cluster, unless
+ * `options.sqliteOnly` says why the test needs the SQLite file.
  */
-export async function startTestService(env: Record<string, string> = {}, options: { tracer?: Tracer } = {}): Promise<TestService> {
+export async function startTestService(env: Record<string, string> = {}, options: { tracer?: Tracer; sqliteOnly?: string } = {}): Promise<TestService> {
   const dir = mkdtempSync(join(tmpdir(), "modelservice-test-"));
   const logs: Array<Record<string, unknown>> = [];
   const sink = new Writable({
@@ -42,12 +49,15 @@ export async function startTestService(env: Record<string, string> = {}, options
       done();
     },
   });
+  const onPostgres = testStore() === "postgres" && env.MODELSERVICE_DB === undefined && options.sqliteOnly === undefined;
+  const database = onPostgres ? await createDatabase(postgresAdminUrl()) : undefined;
   const config = loadConfig({
     HOST: "127.0.0.1",
     PORT: "0",
     MODELSERVICE_DATA_DIR: dir,
     MODELSERVICE_JWT_SECRET: jwtSecret,
     MODELSERVICE_SHUTDOWN_GRACE_MS: "2000",
+    ...(database ? { MODELSERVICE_DB: database.url } : {}),
     ...env,
   });
   const secret = new TextEncoder().encode(jwtSecret);
@@ -57,6 +67,7 @@ export async function startTestService(env: Record<string, string> = {}, options
     url: `http://127.0.0.1:${running.address.port}`,
     port: running.address.port,
     dir,
+    database: config.postgresUrl ?? config.databasePath,
     running,
     logs,
     token: (workspaceId, o = {}) =>
@@ -78,8 +89,16 @@ export async function startTestService(env: Record<string, string> = {}, options
     },
     async dispose() {
       await running.close().catch(() => undefined);
+      await database?.drop();
       rmSync(dir, { recursive: true, force: true });
     },
   };
   return service;
+}
+
+/** The suite's cluster, which the global setup starts for MODELSERVICE_TEST_STORE=postgres. */
+function postgresAdminUrl(): string {
+  const url = inject("postgresAdminUrl");
+  if (!url) throw new Error("MODELSERVICE_TEST_STORE=postgres but no PostgreSQL cluster was started (test/support/postgres-global-setup.ts)");
+  return url;
 }

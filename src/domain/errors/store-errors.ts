@@ -1,2 +1,2 @@
 /** The store's failures that reach callers, named for the wire without it importing storage. */
-export { DeadlinePassed, StoreBusy } from "../../storage/store-errors.js";
+export { DeadlinePassed, StoreBusy, StoreUnavailable } from "../../storage/store-errors.js";

@@ -93,6 +93,9 @@ export class WatchHub {
   private timer?: NodeJS.Timeout;
   private starting?: Promise<void>;
   private polling = false;
+  /** A commit was announced while a poll ran: poll again when it ends. */
+  private announced = false;
+  private stopListening?: () => Promise<void>;
   private closed = false;
 
   constructor(
@@ -138,10 +141,14 @@ export class WatchHub {
     if (this.timer) return Promise.resolve();
     this.starting ??= this.changes
       .bounds()
-      .then((bounds) => {
+      .then(async (bounds) => {
         if (this.timer || this.open === 0 || this.closed) return;
         this.position = bounds.head;
         this.timer = setInterval(() => void this.poll(), this.limits.pollMs);
+        // Where the store announces commits, read them at once rather than at the next poll.
+        const stopListening = await this.changes.onCommit?.(() => this.announce());
+        if (this.timer) this.stopListening = stopListening;
+        else await stopListening?.();
       })
       .finally(() => (this.starting = undefined));
     return this.starting;
@@ -150,6 +157,14 @@ export class WatchHub {
   private stop(): void {
     clearInterval(this.timer);
     this.timer = undefined;
+    void this.stopListening?.().catch((e: unknown) => this.observer.pollFailed(e));
+    this.stopListening = undefined;
+  }
+
+  private announce(): void {
+    if (!this.timer) return;
+    if (this.polling) this.announced = true;
+    else void this.poll();
   }
 
   /** Registers a subscription that has seen every change up to its cursor, which must be at least `position`. */
@@ -190,6 +205,10 @@ export class WatchHub {
       this.observer.pollFailed(e);
     } finally {
       this.polling = false;
+      if (this.announced) {
+        this.announced = false;
+        void this.poll();
+      }
     }
   }
 

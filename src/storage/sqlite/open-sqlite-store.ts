@@ -1,23 +1,8 @@
 import { stat } from "node:fs/promises";
-import type { ChangeLog } from "../change-log.js";
-import type { DraftStore } from "../draft-store.js";
-import type { ModelStore } from "../model-store.js";
+import type { OpenedStores } from "../opened-stores.js";
 import { SqliteChangeLog } from "./sqlite-change-log.js";
 import { SqliteDraftStore } from "./sqlite-draft-store.js";
 import { SqliteModelStore } from "./sqlite-model-store.js";
-
-/** The stores of one database, sharing its connections. */
-export interface OpenedStores {
-  models: ModelStore;
-  drafts: DraftStore;
-  changes: ChangeLog;
-  /** The database system's name for telemetry (OpenTelemetry's db.system.name). */
-  system: string;
-  /** The schema version the database is at once migrated. */
-  schemaVersion: number;
-  /** The bytes the database takes on disk. */
-  sizeBytes(): Promise<number>;
-}
 
 async function fileBytes(path: string): Promise<number> {
   try {
@@ -44,6 +29,8 @@ export function openSqliteStore(path: string): OpenedStores {
     changes: new SqliteChangeLog(models.db, models.writer),
     system: "sqlite",
     schemaVersion: models.db.pragma("user_version", { simple: true }) as number,
+    location: path,
+    available: () => true,
     sizeBytes: () => databaseBytes(path),
   };
 }

@@ -1,7 +1,7 @@
 import type { Database, Statement } from "better-sqlite3";
 import type { ChangeLog, ChangeLogBounds, ModelChangeRecord } from "../change-log.js";
 import type { ModelRecord } from "../model-store.js";
-import { virtualCopy, type CopyingWorkspace } from "../virtual-copy.js";
+import { changesSeenBy, type CopyingWorkspace } from "../virtual-copy.js";
 import { workspaceModelsSql } from "./catalog-overlay.js";
 import type { SerialWriter } from "./serial-writer.js";
 import { rowToModel, type ModelRow } from "./model-row.js";
@@ -18,7 +18,7 @@ interface ChangeRow {
 const prunedThroughSetting = "change_log_pruned_through";
 
 /** A model's columns as the change-log triggers keep them (json_object, without sealed credentials). */
-function snapshotModel(json: string | null): ModelRecord | null {
+export function snapshotModel(json: string | null): ModelRecord | null {
   if (json === null) return null;
   return rowToModel({ ...(JSON.parse(json) as ModelRow), credentials_key_id: null, credentials_blob: null });
 }
@@ -83,19 +83,7 @@ export class SqliteChangeLog implements ChangeLog {
       workspace: this.workspace.get(workspaceId) as CopyingWorkspace | undefined,
       rows: new Set(this.copyRows.all(workspaceId) as string[]),
     }))();
-    if (!workspace) return [];
-    // A copy row of the page (one purged since) shadows its system model's changes as well.
-    for (const c of changes) if (c.workspaceId === workspaceId && c.before?.systemModelId) rows.add(c.before.systemModelId);
-    const seen: ModelChangeRecord[] = [];
-    for (const change of changes) {
-      if (change.workspaceId === workspaceId) seen.push(change);
-      if (change.workspaceId !== null || rows.has(change.modelId)) continue;
-      const before = change.before && (virtualCopy(change.before, workspace) ?? null);
-      const after = change.after && (virtualCopy(change.after, workspace) ?? null);
-      if (before === null && after === null) continue;
-      seen.push({ ...change, workspaceId, modelId: (before ?? after)!.id, before, after });
-    }
-    return seen;
+    return changesSeenBy(workspaceId, workspace, rows, changes);
   }
 
   async snapshot(workspaceId: string): Promise<{ head: number; models: ModelRecord[] }> {

@@ -2,7 +2,7 @@ import type { Database, Statement } from "better-sqlite3";
 import type { DraftRecord, DraftStore, DraftUpdate, DraftUpdateOutcome } from "../draft-store.js";
 import type { SerialWriter } from "./serial-writer.js";
 
-interface DraftRow {
+export interface DraftRow {
   id: string;
   workspace_id: string;
   profile_id: string;
@@ -14,7 +14,7 @@ interface DraftRow {
   updated_at: number;
 }
 
-function rowToDraft(r: DraftRow): DraftRecord {
+export function rowToDraft(r: DraftRow): DraftRecord {
   return {
     id: r.id,
     workspaceId: r.workspace_id,
