@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { cpus } from "node:os";
+import { freePort } from "../test/support/free-port.js";
 
 /**
  * Pinning: every server on one core, the load generator on another, so they
@@ -27,18 +27,6 @@ export interface ServerProcess {
   /** Milliseconds from spawn until the server answered its first probe. */
   startMs: number;
   stop(): Promise<void>;
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      if (typeof address !== "object" || address === null) return reject(new Error("no port"));
-      server.close(() => resolve(address.port));
-    });
-  });
 }
 
 /** Resident memory of a process now, in MiB (Linux /proc). */
