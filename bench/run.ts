@@ -7,7 +7,7 @@
  * figures do not. Prints the report and writes it to bench/results/latest.md.
  *
  * Settings: BENCH_SECONDS (per cell, default 3), BENCH_ROUNDS (default 3),
- * BENCH_SECTIONS (default "limit,estimate,scale,watch"), BENCH_WORKSPACES (default 10000),
+ * BENCH_SECTIONS (default "limit,estimate,scale,watch,postgres"), BENCH_WORKSPACES (default 10000),
  * BENCH_CUSTOM_MODELS (default 100000). BENCH_QUICK=1 runs only the
  * comparison with the references, 2 s per cell (about 2 minutes).
  */
@@ -19,6 +19,7 @@ import { GetModelRequestSchema, ListModelsRequestSchema, ListModelsResponseSchem
 import { estimateSection } from "./estimate.js";
 import { ensureH2load } from "./h2load.js";
 import { compareWithLimit, verifyAnswers } from "./limit-comparison.js";
+import { postgresSection } from "./postgres.js";
 import { accepting, peakRss, pinning, readyz, startProcess, type ServerProcess } from "./processes.js";
 import { scaleSection } from "./scale.js";
 import { minter } from "./seed.js";
@@ -28,7 +29,7 @@ const secret = "bench-secret-bench-secret-bench-secret-0123";
 const quick = process.env.BENCH_QUICK === "1";
 const seconds = Number(process.env.BENCH_SECONDS ?? (quick ? 2 : 3));
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
-const sections = new Set((process.env.BENCH_SECTIONS ?? (quick ? "limit" : "limit,estimate,scale,watch")).split(","));
+const sections = new Set((process.env.BENCH_SECTIONS ?? (quick ? "limit" : "limit,estimate,scale,watch,postgres")).split(","));
 const workspaces = Number(process.env.BENCH_WORKSPACES ?? 10_000);
 const customModels = Number(process.env.BENCH_CUSTOM_MODELS ?? 100_000);
 
@@ -127,6 +128,7 @@ async function main(): Promise<void> {
     );
   }
   if (sections.has("watch")) report.push(``, await watchSection({ startService, dataDir: tempDir(), mint, seconds }));
+  if (sections.has("postgres")) report.push(``, await postgresSection({ startService, tempDir, mint, seconds, rounds }));
   report.push(``, `The whole run took ${((performance.now() - started) / 60_000).toFixed(1)} minutes.`);
   const text = report.join("\n") + "\n";
   process.stdout.write(`\n${text}`);
