@@ -75,6 +75,9 @@ export async function startProcess(
   let stderr = "";
   proc.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
   const exited = new Promise<void>((resolve) => proc.once("exit", () => resolve()));
+  // A bench that ends early (an error past its cleanup, a signal) takes its servers with it.
+  const killOnExit = () => proc.kill("SIGTERM");
+  process.once("exit", killOnExit);
   for (;;) {
     if (proc.exitCode !== null) throw new Error(`${name} exited (${proc.exitCode}): ${stderr}`);
     if (await ready(url).catch(() => false)) break;
@@ -88,6 +91,7 @@ export async function startProcess(
     pid: proc.pid!,
     startMs: performance.now() - started,
     async stop() {
+      process.off("exit", killOnExit);
       if (proc.exitCode === null) proc.kill("SIGTERM");
       await exited;
     },

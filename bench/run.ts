@@ -136,6 +136,9 @@ async function main(): Promise<void> {
   writeFileSync("bench/results/latest.md", text);
 }
 
+// A signal ends the run through process.exit, so that the 'exit' handlers still stop the servers and the PostgreSQL cluster.
+for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) process.once(signal, () => process.exit(code));
+
 main()
   .catch((e: unknown) => {
     process.stderr.write(`bench: ${(e as Error).stack ?? String(e)}\n`);
