@@ -84,7 +84,7 @@ export async function startPostgresCluster(): Promise<PostgresCluster> {
   } catch (e) {
     const log = existsSync(join(dir, "server.log")) ? readFileSync(join(dir, "server.log"), "utf8") : "";
     stop();
-    throw new Error(`could not start a PostgreSQL cluster for the tests: ${(e as Error).message}${log}`);
+    throw new Error(`could not start a throwaway PostgreSQL cluster: ${(e as Error).message}${log}`);
   }
   return {
     adminUrl: `postgres://postgres@127.0.0.1:${port}/postgres`,
