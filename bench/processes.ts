@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { cpus } from "node:os";
+import { freePort } from "../test/support/free-port.js";
 
 /**
  * Pinning: every server on one core, the load generator on another, so they
@@ -27,18 +27,6 @@ export interface ServerProcess {
   /** Milliseconds from spawn until the server answered its first probe. */
   startMs: number;
   stop(): Promise<void>;
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      if (typeof address !== "object" || address === null) return reject(new Error("no port"));
-      server.close(() => resolve(address.port));
-    });
-  });
 }
 
 /** Resident memory of a process now, in MiB (Linux /proc). */
@@ -87,6 +75,9 @@ export async function startProcess(
   let stderr = "";
   proc.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
   const exited = new Promise<void>((resolve) => proc.once("exit", () => resolve()));
+  // A bench that ends early (an error past its cleanup, a signal) takes its servers with it.
+  const killOnExit = () => proc.kill("SIGTERM");
+  process.once("exit", killOnExit);
   for (;;) {
     if (proc.exitCode !== null) throw new Error(`${name} exited (${proc.exitCode}): ${stderr}`);
     if (await ready(url).catch(() => false)) break;
@@ -100,6 +91,7 @@ export async function startProcess(
     pid: proc.pid!,
     startMs: performance.now() - started,
     async stop() {
+      process.off("exit", killOnExit);
       if (proc.exitCode === null) proc.kill("SIGTERM");
       await exited;
     },

@@ -7,7 +7,7 @@
  * figures do not. Prints the report and writes it to bench/results/latest.md.
  *
  * Settings: BENCH_SECONDS (per cell, default 3), BENCH_ROUNDS (default 3),
- * BENCH_SECTIONS (default "limit,estimate,scale,watch,overlay"), BENCH_WORKSPACES (default 10000),
+ * BENCH_SECTIONS (default "limit,estimate,scale,watch,overlay,postgres"), BENCH_WORKSPACES (default 10000),
  * BENCH_CUSTOM_MODELS (default 100000), BENCH_OVERLAY_WORKSPACES (default 100000). BENCH_QUICK=1 runs only the
  * comparison with the references, 2 s per cell (about 2 minutes).
  */
@@ -20,6 +20,7 @@ import { estimateSection } from "./estimate.js";
 import { ensureH2load } from "./h2load.js";
 import { compareWithLimit, verifyAnswers } from "./limit-comparison.js";
 import { overlaySection } from "./catalog-overlay.js";
+import { postgresSection } from "./postgres.js";
 import { accepting, peakRss, pinning, readyz, startProcess, type ServerProcess } from "./processes.js";
 import { scaleSection } from "./scale.js";
 import { minter } from "./seed.js";
@@ -29,7 +30,7 @@ const secret = "bench-secret-bench-secret-bench-secret-0123";
 const quick = process.env.BENCH_QUICK === "1";
 const seconds = Number(process.env.BENCH_SECONDS ?? (quick ? 2 : 3));
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
-const sections = new Set((process.env.BENCH_SECTIONS ?? (quick ? "limit" : "limit,estimate,scale,watch,overlay")).split(","));
+const sections = new Set((process.env.BENCH_SECTIONS ?? (quick ? "limit" : "limit,estimate,scale,watch,overlay,postgres")).split(","));
 const workspaces = Number(process.env.BENCH_WORKSPACES ?? 10_000);
 const customModels = Number(process.env.BENCH_CUSTOM_MODELS ?? 100_000);
 const overlayWorkspaces = Number(process.env.BENCH_OVERLAY_WORKSPACES ?? 100_000);
@@ -130,12 +131,16 @@ async function main(): Promise<void> {
   }
   if (sections.has("watch")) report.push(``, await watchSection({ startService, dataDir: tempDir(), mint, seconds }));
   if (sections.has("overlay")) report.push(``, await overlaySection({ startService, tempDir, mint, workspaces: overlayWorkspaces, seconds, rounds }));
+  if (sections.has("postgres")) report.push(``, await postgresSection({ startService, tempDir, mint, seconds, rounds }));
   report.push(``, `The whole run took ${((performance.now() - started) / 60_000).toFixed(1)} minutes.`);
   const text = report.join("\n") + "\n";
   process.stdout.write(`\n${text}`);
   mkdirSync("bench/results", { recursive: true });
   writeFileSync("bench/results/latest.md", text);
 }
+
+// A signal ends the run through process.exit, so that the 'exit' handlers still stop the servers and the PostgreSQL cluster.
+for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) process.once(signal, () => process.exit(code));
 
 main()
   .catch((e: unknown) => {

@@ -66,7 +66,8 @@ function watcher(client: Client<typeof ModelService>, signal: AbortSignal) {
   return { opened, seen, count: () => count };
 }
 
-async function propagation(writerUrl: string, watcherUrl: string, token: string, n: number): Promise<{ p50: number; p99: number }> {
+/** Write → watcher latency: `n` creates on the writer, one at a time, each awaited on a watch opened on the watcher. */
+export async function propagation(writerUrl: string, watcherUrl: string, token: string, n: number): Promise<{ p50: number; p99: number }> {
   const abort = new AbortController();
   const w = watcher(grpcClient(watcherUrl, token), abort.signal);
   await w.opened;

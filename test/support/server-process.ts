@@ -1,11 +1,13 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { scopes } from "../../src/domain/auth/principal.js";
 import { mintToken } from "../../src/domain/auth/token-minter.js";
+import { freePort } from "./free-port.js";
 import { jwtSecret } from "./service.js";
+
+export { freePort };
 
 /** The server's entry point, run from source through tsx so a test never runs a stale build. */
 const mainTs = join(import.meta.dirname, "..", "..", "src", "main.ts");
@@ -19,18 +21,6 @@ export interface ServerProcess {
   token(workspaceId: string): Promise<string>;
   /** Kills the process and deletes its data directory. */
   dispose(): Promise<void>;
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      if (typeof address !== "object" || address === null) return reject(new Error("no port"));
-      server.close(() => resolve(address.port));
-    });
-  });
 }
 
 /** The real server (src/main.ts) as a child process. */
