@@ -138,7 +138,7 @@ export async function startService(config: Config, logger: Logger, tracer?: Trac
   });
   const rpc = connectNodeAdapter({
     routes(router) {
-      routes(router);
+      routes.register(router);
       for (const handler of router.handlers) handlers.set(handler.method, handler);
     },
     fallback: (req, res) => notFound(req, res as ServerResponse),
@@ -176,7 +176,7 @@ export async function startService(config: Config, logger: Logger, tracer?: Trac
               maxLifetimeSeconds: config.jwtMaxLifetimeSeconds,
             })
           : undefined,
-      rest: restHandler({ bindings, handlers, maxBodyBytes: config.maxBodyBytes, verifier, maxJsonDepth: config.maxJsonDepth }),
+      rest: restHandler({ bindings, handlers, direct: { calls: routes.unaryCalls, jsonOptions }, maxBodyBytes: config.maxBodyBytes, verifier, maxJsonDepth: config.maxJsonDepth }),
       rpcPaths: new Set([...handlers.values()].map((h) => h.requestPath)),
       rpc,
     }),
