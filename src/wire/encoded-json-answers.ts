@@ -58,15 +58,19 @@ function formsOf(answer: { schema: DescMessage; message: object }, jsonOptions: 
 }
 
 /**
- * For a call run without connect's handler (REST, unary-call.ts): opens the
- * slot takeJsonAnswer fills, and returns what reads it once the call has run:
- * the answer's plain JSON bytes, or undefined when the implementation offered
- * none (then the returned message is the answer).
+ * For a call run without connect's handler (REST and Connect JSON,
+ * unary-call.ts): opens the slot takeJsonAnswer fills, and returns what reads
+ * it once the call has run: the answer's JSON bytes for the negotiated
+ * compression, as connect would write them, or undefined when the
+ * implementation offered none (then the returned message is the answer).
  */
-export function openJsonAnswerSlot(values: ContextValues, jsonOptions: Partial<JsonWriteOptions>): () => Uint8Array | undefined {
+export function openJsonAnswerSlot(
+  values: ContextValues,
+  options: JsonAnswerOptions,
+): (compression: Compression | null) => Promise<{ bytes: Uint8Array; encoding?: string } | undefined> {
   const slot: Slot = {};
   values.set(slotKey, slot);
-  return () => slot.answer && formsOf(slot.answer, jsonOptions).get("identity");
+  return async (compression) => slot.answer && bytesOf(slot.answer, compression, options);
 }
 
 async function bytesOf(answer: { schema: DescMessage; message: object }, compression: Compression | null, options: JsonAnswerOptions): Promise<{ bytes: Uint8Array; encoding?: string }> {

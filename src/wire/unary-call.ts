@@ -13,6 +13,7 @@ export interface UnaryCallInit {
   requestMethod: string;
   url: string;
   requestHeader: Record<string, string>;
+  responseHeader?: Record<string, string>;
   timeoutMs?: number;
   /** Aborted when the client goes away. */
   requestSignal?: AbortSignal;
@@ -20,8 +21,8 @@ export interface UnaryCallInit {
 }
 
 export type UnaryOutcome =
-  | { ok: true; message: MessageShape<DescMessage>; responseHeader: Headers }
-  | { ok: false; error: ConnectError; responseHeader: Headers };
+  | { ok: true; message: MessageShape<DescMessage>; responseHeader: Headers; trailer: Headers }
+  | { ok: false; error: ConnectError; responseHeader: Headers; trailer: Headers };
 
 /** The reason a finished call's context is aborted with: given, so that no DOMException (a stack trace) is made per call. */
 const callEnded = new ConnectError("the call ended", Code.Canceled);
@@ -41,10 +42,10 @@ export async function runUnaryCall(call: UnaryCall, input: MessageShape<DescMess
   try {
     const message = await invokeUnaryImplementation(call.spec, context, input, call.interceptors);
     context.abort(callEnded);
-    return { ok: true, message, responseHeader: context.responseHeader };
+    return { ok: true, message, responseHeader: context.responseHeader, trailer: context.responseTrailer };
   } catch (e) {
     context.abort(e);
     const error = e instanceof ConnectError ? e : new ConnectError("internal error", Code.Internal, undefined, undefined, e);
-    return { ok: false, error, responseHeader: context.responseHeader };
+    return { ok: false, error, responseHeader: context.responseHeader, trailer: context.responseTrailer };
   }
 }

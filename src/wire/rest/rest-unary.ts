@@ -1,7 +1,7 @@
 import { fromJson, toJsonString, type DescMethod, type JsonObject, type JsonWriteOptions } from "@bufbuild/protobuf";
 import { Code, ConnectError, createContextValues } from "@connectrpc/connect";
 import { errorFromJsonBytes, errorToJsonBytes, parseTimeout } from "@connectrpc/connect/protocol-connect";
-import { openJsonAnswerSlot } from "../encoded-json-answers.js";
+import { openJsonAnswerSlot, type JsonAnswerOptions } from "../encoded-json-answers.js";
 import { fixedCallError } from "../protocols/parse-error-status.js";
 import { runUnaryCall, type UnaryCall } from "../unary-call.js";
 import type { HttpBinding } from "./http-rules.js";
@@ -11,8 +11,8 @@ import { sendAnswer, sendError } from "./rest-response.js";
 export interface DirectCalls {
   /** ModelService's unary RPCs, with the interceptors registered on the router (connect-routes.ts). */
   calls: ReadonlyMap<DescMethod, UnaryCall>;
-  /** The adapter's own JSON options: answers and errors are the bytes connect would write. */
-  jsonOptions: Partial<JsonWriteOptions>;
+  /** The adapter's own JSON and compression options: answers and errors are the bytes connect would write. */
+  jsonAnswers: JsonAnswerOptions;
 }
 
 const utf8 = new TextEncoder();
@@ -64,7 +64,7 @@ export async function serveUnaryDirectly(
     if (!ran) client.abort(new ConnectError("the client closed the connection", Code.Canceled));
   });
   const contextValues = createContextValues();
-  const encodedAnswer = openJsonAnswerSlot(contextValues, direct.jsonOptions);
+  const encodedAnswer = openJsonAnswerSlot(contextValues, direct.jsonAnswers);
   const outcome = await runUnaryCall(call, input, {
     protocolName: "connect",
     requestMethod: req.method ?? "GET",
@@ -79,12 +79,13 @@ export async function serveUnaryDirectly(
   if (!outcome.ok) {
     const requestId = outcome.error.metadata.get("x-request-id") ?? outcome.responseHeader.get("x-request-id");
     if (requestId) headers["x-request-id"] = requestId;
-    sendError(res, asThroughConnect(outcome.error, binding, request, direct.jsonOptions), undefined, headers);
+    sendError(res, asThroughConnect(outcome.error, binding, request, direct.jsonAnswers.jsonOptions), undefined, headers);
     return true;
   }
   const requestId = outcome.responseHeader.get("x-request-id");
   if (requestId) headers["x-request-id"] = requestId;
-  const json = encodedAnswer() ?? utf8.encode(toJsonString(binding.method.output, outcome.message, direct.jsonOptions));
+  // REST answers are never compressed (connect saw no accept-encoding when REST went through it).
+  const json = (await encodedAnswer(null))?.bytes ?? utf8.encode(toJsonString(binding.method.output, outcome.message, direct.jsonAnswers.jsonOptions));
   sendAnswer(req, res, binding, json, headers);
   return true;
 }
