@@ -32,7 +32,7 @@ export interface ConnectJsonDirectOptions {
 /** connect's unary JSON content type (contentTypeUnaryRegExp without proto). */
 const unaryJson = /^application\/json(?:; ?charset=utf-?8)?$/i;
 
-/** A response for connect's own writer: what connect's Connect handler returns. */
+/** Writes an answer as connect-node writes a unary one: its headers with the body's length, then the body. */
 function respond(res: ServerResponse, status: number, header: Headers, body: Uint8Array): void {
   header.set("content-length", String(body.byteLength));
   const out: Record<string, string> = {};
