@@ -25,6 +25,7 @@ import { openStores } from "./open-stores.js";
 import { draftStoreCalls, modelStoreCalls, tracedStore } from "./telemetry/traced-store.js";
 import { connectRoutes } from "./wire/connect-routes.js";
 import { http2RpcStreams } from "./wire/http2-rpc-streams.js";
+import { connectJsonDirect } from "./wire/connect-json-direct.js";
 import { consoleFiles, defaultConsoleDir } from "./wire/console/console-files.js";
 import { devTokenEndpoint } from "./wire/console/dev-token.js";
 import { corsMiddleware } from "./wire/cors.js";
@@ -118,6 +119,7 @@ export async function startService(config: Config, logger: Logger, tracer?: Trac
   const jsonOptions = { alwaysEmitImplicit: true, registry: errorDetailTypes, ignoreUnknownFields: false, ...depthCheckingJsonOptions(config.maxJsonDepth) };
   // connect's defaults, written out: GetModel's and ListModels' encoded JSON answers are compressed alike (connectRoutes).
   const compression = { acceptCompression: [compressionGzip, compressionBrotli], compressMinBytes: 1024 };
+  const jsonAnswers = { jsonOptions, ...compression };
   const routes = connectRoutes({
       registry,
       drafts: new ModelDrafts(tracer ? tracedStore<DraftStore>(draftStore, "DraftStore", draftStoreCalls, tracer, storeSpans) : draftStore, registry),
@@ -134,11 +136,11 @@ export async function startService(config: Config, logger: Logger, tracer?: Trac
       // The one list of cross-cutting interceptors, outermost first: tracing's span covers the rest.
       interceptors: [...(tracer ? [tracingInterceptor(tracer)] : []), metricsInterceptor(metrics), loggingInterceptor(logger)],
       rateLimit,
-      jsonAnswers: { jsonOptions, ...compression },
+      jsonAnswers,
   });
   const rpc = connectNodeAdapter({
     routes(router) {
-      routes(router);
+      routes.register(router);
       for (const handler of router.handlers) handlers.set(handler.method, handler);
     },
     fallback: (req, res) => notFound(req, res as ServerResponse),
@@ -176,8 +178,9 @@ export async function startService(config: Config, logger: Logger, tracer?: Trac
               maxLifetimeSeconds: config.jwtMaxLifetimeSeconds,
             })
           : undefined,
-      rest: restHandler({ bindings, handlers, maxBodyBytes: config.maxBodyBytes, verifier, maxJsonDepth: config.maxJsonDepth }),
+      rest: restHandler({ bindings, handlers, direct: { calls: routes.unaryCalls, jsonAnswers }, maxBodyBytes: config.maxBodyBytes, verifier, maxJsonDepth: config.maxJsonDepth }),
       rpcPaths: new Set([...handlers.values()].map((h) => h.requestPath)),
+      connectJson: connectJsonDirect({ calls: routes.unaryCalls, handlers, verifier, jsonAnswers, readMaxBytes: config.maxBodyBytes }),
       rpc,
     }),
     {

@@ -1,5 +1,5 @@
 import type { DescFile, DescMethod } from "@bufbuild/protobuf";
-import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
+import { createServiceImplSpec, type ConnectRouter, type Interceptor } from "@connectrpc/connect";
 import { ModelService } from "../../gen/modelservice/v1/model_service_pb.js";
 import type { TokenVerifier } from "../domain/auth/token-verifier.js";
 import type { ModelDrafts } from "../domain/models/model-drafts.js";
@@ -16,6 +16,7 @@ import { modelServiceHandler } from "./model-service-handler.js";
 import { authenticateBeforeBody } from "./protocols/authenticate-before-body.js";
 import { invalidArgumentForParseErrors } from "./protocols/parse-error-status.js";
 import { registerServerReflection } from "./reflection/server-reflection.js";
+import type { UnaryCall } from "./unary-call.js";
 
 export interface RouteParts {
   registry: ModelRegistry;
@@ -45,31 +46,45 @@ export interface RouteParts {
 /** The RPCs whose answers the read cache keeps, and so also keeps encoded. */
 const encodedAnswerMethods = new Set<DescMethod>([ModelService.method.getModel, ModelService.method.listModels]);
 
+export interface ConnectRoutes {
+  /** Registers every service on connect's router (connectNodeAdapter's `routes`). */
+  register(router: ConnectRouter): void;
+  /** ModelService's unary RPCs: the implementation and interceptors registered on the router, for REST to run without a Connect request. */
+  unaryCalls: ReadonlyMap<DescMethod, UnaryCall>;
+}
+
 /**
  * Every RPC service of the port. ModelService alone is behind auth and
  * validation; health and reflection are open, as operators and probes expect.
  */
-export function connectRoutes(parts: RouteParts): (router: ConnectRouter) => void {
-  return (router) => {
-    router.service(ModelService, modelServiceHandler(parts.registry, parts.drafts, parts.transfer, parts.watch), {
-      interceptors: [
-        ...parts.interceptors,
-        // Outside deadline and auth (whose first call of a workspace writes too): every store error passes it.
-        storeErrorInterceptor,
-        // Before auth, so that a call already past its deadline costs nothing.
-        deadlineInterceptor,
-        authInterceptor(parts.verifier, parts.registry),
-        ...(parts.rateLimit ? [parts.rateLimit] : []),
-        validationInterceptor,
-      ],
-    });
-    registerHealthService(router, parts.health, parts.interceptors);
-    registerServerReflection(router, parts.files, parts.interceptors);
-    // connect-node's adapter serves router.handlers as they stand after this function.
-    router.handlers.forEach((handler, i) => {
-      // Authentication is outermost: a caller without a valid token learns nothing about its body.
-      const checked = invalidArgumentForParseErrors(encodedAnswerMethods.has(handler.method) ? servingEncodedJson(handler, parts.jsonAnswers) : handler);
-      router.handlers[i] = handler.service.typeName === ModelService.typeName ? authenticateBeforeBody(checked, parts.verifier) : checked;
-    });
+export function connectRoutes(parts: RouteParts): ConnectRoutes {
+  const modelService = modelServiceHandler(parts.registry, parts.drafts, parts.transfer, parts.watch);
+  const interceptors = [
+    ...parts.interceptors,
+    // Outside deadline and auth (whose first call of a workspace writes too): every store error passes it.
+    storeErrorInterceptor,
+    // Before auth, so that a call already past its deadline costs nothing.
+    deadlineInterceptor,
+    authInterceptor(parts.verifier, parts.registry),
+    ...(parts.rateLimit ? [parts.rateLimit] : []),
+    validationInterceptor,
+  ];
+  const unaryCalls = new Map<DescMethod, UnaryCall>();
+  for (const spec of Object.values(createServiceImplSpec<typeof ModelService>(ModelService, modelService).methods)) {
+    if (spec.kind === "unary") unaryCalls.set(spec.method, { spec, interceptors });
+  }
+  return {
+    unaryCalls,
+    register(router) {
+      router.service(ModelService, modelService, { interceptors });
+      registerHealthService(router, parts.health, parts.interceptors);
+      registerServerReflection(router, parts.files, parts.interceptors);
+      // connect-node's adapter serves router.handlers as they stand after this function.
+      router.handlers.forEach((handler, i) => {
+        // Authentication is outermost: a caller without a valid token learns nothing about its body.
+        const checked = invalidArgumentForParseErrors(encodedAnswerMethods.has(handler.method) ? servingEncodedJson(handler, parts.jsonAnswers) : handler);
+        router.handlers[i] = handler.service.typeName === ModelService.typeName ? authenticateBeforeBody(checked, parts.verifier) : checked;
+      });
+    },
   };
 }

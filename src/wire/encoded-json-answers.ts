@@ -47,13 +47,34 @@ export interface JsonAnswerOptions {
   compressMinBytes: number;
 }
 
-async function bytesOf(answer: { schema: DescMessage; message: object }, compression: Compression | null, options: JsonAnswerOptions): Promise<{ bytes: Uint8Array; encoding?: string }> {
+function formsOf(answer: { schema: DescMessage; message: object }, jsonOptions: Partial<JsonWriteOptions>): Map<string, Uint8Array> {
   let forms = encoded.get(answer.message);
   if (forms === undefined) {
     // As connect encodes JSON: a buffer of its own (node pools small Buffers in shared 8 KiB slabs, which a kept answer would pin).
-    forms = new Map([["identity", utf8.encode(toJsonString(answer.schema, answer.message as MessageShape<DescMessage>, options.jsonOptions))]]);
+    forms = new Map([["identity", utf8.encode(toJsonString(answer.schema, answer.message as MessageShape<DescMessage>, jsonOptions))]]);
     encoded.set(answer.message, forms);
   }
+  return forms;
+}
+
+/**
+ * For a call run without connect's handler (REST and Connect JSON,
+ * unary-call.ts): opens the slot takeJsonAnswer fills, and returns what reads
+ * it once the call has run: the answer's JSON bytes for the negotiated
+ * compression, as connect would write them, or undefined when the
+ * implementation offered none (then the returned message is the answer).
+ */
+export function openJsonAnswerSlot(
+  values: ContextValues,
+  options: JsonAnswerOptions,
+): (compression: Compression | null) => Promise<{ bytes: Uint8Array; encoding?: string } | undefined> {
+  const slot: Slot = {};
+  values.set(slotKey, slot);
+  return async (compression) => slot.answer && bytesOf(slot.answer, compression, options);
+}
+
+async function bytesOf(answer: { schema: DescMessage; message: object }, compression: Compression | null, options: JsonAnswerOptions): Promise<{ bytes: Uint8Array; encoding?: string }> {
+  const forms = formsOf(answer, options.jsonOptions);
   const plain = forms.get("identity")!;
   if (compression === null || plain.byteLength < options.compressMinBytes) return { bytes: plain };
   let compressed = forms.get(compression.name);

@@ -20,6 +20,8 @@ export interface HttpHandlerParts {
   rest: (req: Parameters<RequestHandler>[0], res: Parameters<RequestHandler>[1]) => boolean;
   /** The paths connect serves ("/package.Service/Method"): they skip every other route. */
   rpcPaths: ReadonlySet<string>;
+  /** Connect unary JSON calls run without connect's universal request (connect-json-direct.ts); false for calls it leaves to `rpc`. */
+  connectJson?: (req: IncomingMessage, res: ServerResponse, path: string) => boolean;
   /** connect-node's adapter: gRPC, gRPC-Web and Connect. */
   rpc: RequestHandler;
 }
@@ -41,7 +43,10 @@ export function httpHandler(parts: HttpHandlerParts): RequestHandler {
         res.setHeader("cache-control", "private, no-store");
       }
       // The hot path: calls go straight to connect, past the plain endpoints and the REST routes.
-      if (parts.rpcPaths.has(path)) return parts.rpc(req, res);
+      if (parts.rpcPaths.has(path)) {
+        if (parts.connectJson?.(req as IncomingMessage, res as ServerResponse, path)) return;
+        return parts.rpc(req, res);
+      }
       // HEAD is answered as GET; node sends the headers without the body.
       const isRead = req.method === "GET" || req.method === "HEAD";
       if (isRead && path === "/healthz") return sendJson(res as ServerResponse, 200, { status: "ok" });

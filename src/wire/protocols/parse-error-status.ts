@@ -45,9 +45,8 @@ export function invalidArgumentForParseErrors(handler: UniversalHandler): Univer
     const json = recordJsonRequest(req);
     const res = await handler(json.request);
     const fix: ErrorFix = (error) => {
-      if (isBinaryParseError(error)) return new ConnectError(error.rawMessage, Code.InvalidArgument, error.metadata);
       if (error && isJsonDecodeError(error)) return json.named(error, handler.method.input);
-      return error && redacted(error);
+      return error && fixedCallError(error);
     };
     const contentType = res.header?.get("content-type") ?? "";
     if (contentType.startsWith("application/grpc-web")) return { ...res, body: res.body && grpcWebBody(res.body, fix) };
@@ -57,6 +56,17 @@ export function invalidArgumentForParseErrors(handler: UniversalHandler): Univer
     return res;
   };
   return Object.assign(wrapped, handler);
+}
+
+/**
+ * The error a client should see instead of one raised while a call was
+ * decoded or ran, other than a JSON request the decoder refused: a binary
+ * parse error as InvalidArgument, credentials values taken out of the
+ * message. Undefined when it is right as it is.
+ */
+export function fixedCallError(error: ConnectError): ConnectError | undefined {
+  if (isBinaryParseError(error)) return new ConnectError(error.rawMessage, Code.InvalidArgument, error.metadata);
+  return redacted(error);
 }
 
 function isBinaryParseError(error: ConnectError | undefined): error is ConnectError {
