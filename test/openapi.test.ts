@@ -39,7 +39,9 @@ beforeAll(async () => {
   expect(res.status).toBe(200);
   expect(res.headers.get("content-type")).toMatch(/^application\/json/);
   doc = (await res.json()) as Document;
-  const list = (await (await get("/v1/models?limit=1")).json()) as { items: Array<{ metadata: { id: string } }> };
+  // A model priced for input and output, so EstimateCost's probe usage is priced.
+  const priced = encodeURIComponent("spec.pricing.base.inputUsdPerMtok > 0 AND spec.pricing.base.outputUsdPerMtok > 0");
+  const list = (await (await get(`/v1/models?limit=1&filter=${priced}`)).json()) as { items: Array<{ metadata: { id: string } }> };
   modelId = list.items[0]!.metadata.id;
 });
 afterAll(() => service.dispose());

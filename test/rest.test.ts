@@ -60,7 +60,10 @@ describe.each([
     const model = page.items[0]!;
     expect(model.metadata.workspaceId).toBe(ws);
     expect(model.metadata.createdAt).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/);
-    expect(typeof model.spec.inputPricePerMillionTokens).toBe("string");
+    // Catalog models the price data gives no input price for leave it unset; a priced one carries it as a decimal string.
+    expect(["string", "undefined"]).toContain(typeof model.spec.inputPricePerMillionTokens);
+    const priced = await json<ListJson>(await rest("GET", `${base}/models?limit=1&filter=${encodeURIComponent("spec.inputPricePerMillionTokens > 0")}`));
+    expect(priced.items[0]!.spec.inputPricePerMillionTokens).toMatch(/^\d+$/);
     // Catalog models the price data gives no context window for leave it unset.
     expect(["number", "undefined"]).toContain(typeof model.spec.maxInputTokens);
     expect(model.spec.status).toBe("MODEL_STATUS_ENABLED");
