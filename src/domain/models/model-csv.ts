@@ -1,4 +1,4 @@
-import { fromJson, toJson, type JsonObject, type JsonValue } from "@bufbuild/protobuf";
+import { fromJson, toJson, type JsonValue, type Message } from "@bufbuild/protobuf";
 import { ModelSpecSchema, ResourceMetadataSchema, type ModelSpec } from "../../../gen/modelservice/v1/model_pb.js";
 import { modelCsvColumns, modelCsvJsonColumns, type ModelCsvColumn } from "../../proto/model-csv-columns.js";
 import { updatablePaths } from "./model-input.js";
@@ -72,10 +72,22 @@ export function cellValue(text: string): string {
   return neutralised.test(text) ? text.slice(1) : text;
 }
 
+/** The descriptor of each message-field column: the ModelSpec field of that JSON name. */
+const jsonColumnFields = [...modelCsvJsonColumns].map((column) => {
+  const field = ModelSpecSchema.fields.find((f) => f.jsonName === column);
+  if (field?.message === undefined) throw new Error(`CSV column "${column}" is no message field of ModelSpec`);
+  return { column, field, message: field.message };
+});
+
 /** The spec's message-field cells (modelCsvJsonColumns): each field's proto JSON text, "" when unset. */
 export function jsonCells(spec: ModelSpec): Map<ModelCsvColumn, string> {
-  const json = toJson(ModelSpecSchema, spec) as JsonObject;
-  return new Map([...modelCsvJsonColumns].map((c) => [c, json[c] === undefined ? "" : JSON.stringify(json[c])]));
+  return new Map(
+    jsonColumnFields.map(({ column, field, message }): [ModelCsvColumn, string] => {
+      const value = spec[field.localName as keyof ModelSpec] as Message | Message[] | undefined;
+      if (value === undefined || (Array.isArray(value) && value.length === 0)) return [column, ""];
+      return [column, JSON.stringify(Array.isArray(value) ? value.map((v) => toJson(message, v)) : toJson(message, value))];
+    }),
+  );
 }
 
 /**
@@ -89,7 +101,7 @@ export function readJsonCell(column: ModelCsvColumn, text: string): Partial<Mode
   } catch {
     return `must be the field's JSON (as exported), not "${text.slice(0, 32)}"`;
   }
-  const field = ModelSpecSchema.fields.find((f) => f.jsonName === column)!;
+  const { field } = jsonColumnFields.find((f) => f.column === column)!;
   try {
     const spec = fromJson(ModelSpecSchema, { [column]: value });
     return { [field.localName]: spec[field.localName as keyof ModelSpec] };
