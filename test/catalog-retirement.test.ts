@@ -82,6 +82,7 @@ describe("a model gone from the catalog data", () => {
   let rowClient: ModelClient;
   let virtualClient: ModelClient;
   let ownClient: ModelClient;
+  let lateClient: ModelClient;
 
   beforeAll(async () => {
     system = (await admin.listSystemModels({ limit: 1000 })).items.find((m) => m.spec?.family === removedId)!;
@@ -90,6 +91,9 @@ describe("a model gone from the catalog data", () => {
     rowCopy = catalogCopyId("ws_retire_row", system.metadata!.id);
     virtualCopy = catalogCopyId("ws_retire_virtual", system.metadata!.id);
     ownDisabled = catalogCopyId("ws_retire_own", system.metadata!.id);
+    // A workspace that exists before the retirement and writes to its copy only after it.
+    lateClient = modelClient(s.url, await s.token("ws_retire_late"));
+    await lateClient.listModels({ limit: 1 });
     // A label makes the copy a row; the other workspace's stays virtual; the third disables its own.
     await rowClient.updateModel({ id: rowCopy, model: { metadata: { labels: { team: "search" } } }, updateMask: { paths: ["metadata.labels"] } });
     await ownClient.disableModel({ id: ownDisabled });
@@ -147,6 +151,10 @@ describe("a model gone from the catalog data", () => {
   });
 
   it("back in the data, it returns: enabled where the retirement disabled it, in workspaces made meanwhile too; a workspace's own disable stays", async () => {
+    // Labelled while retired, the copy becomes a row as it reads: disabled, by the retirement only.
+    const lateCopy = catalogCopyId("ws_retire_late", system.metadata!.id);
+    await lateClient.updateModel({ id: lateCopy, model: { metadata: { labels: { seen: "retired" } } }, updateMask: { paths: ["metadata.labels"] } });
+    expect((await lateClient.getModel({ id: lateCopy })).spec?.status).toBe(ModelStatus.DISABLED);
     const virtualEvents = watch(virtualClient);
     const fresh = modelClient(s.url, await s.token("ws_retire_fresh"));
     const freshEvents = watch(fresh);
@@ -157,6 +165,7 @@ describe("a model gone from the catalog data", () => {
     for (const [c, id] of [
       [rowClient, rowCopy],
       [virtualClient, virtualCopy],
+      [lateClient, lateCopy],
     ] as const) {
       const got = await c.getModel({ id });
       expect([got.spec?.status, got.spec?.disabledReason], id).toEqual([ModelStatus.ENABLED, undefined]);

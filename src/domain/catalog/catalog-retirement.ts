@@ -20,9 +20,8 @@ const attempts = 3;
  * Follows a retirement (or the return of a retired model) in the workspace
  * copies of `system` that are rows: a copy ENABLED before the retirement
  * becomes DISABLED, each with its revision and change event; on the return,
- * a copy whose status the retirement set (its last revision is that one) is
- * ENABLED again. A copy the workspace disabled or changed since keeps its
- * state. The revisions carry the lifecycle change the copies inherited, so
+ * a copy disabled only by the retirement is ENABLED again. A copy the
+ * workspace disabled itself keeps its state. The revisions carry the lifecycle change the copies inherited, so
  * they say why. Virtual copies need nothing: they read as their system model
  * says (virtual-copy.ts), and their revisions are derived (retirementRevisions).
  */
@@ -60,10 +59,15 @@ export async function followRetirement(
   }
 }
 
-/** Whether the copy's last revision is the retirement's: nobody changed it since. */
+/**
+ * Whether the copy is disabled only by the retirement: its last status change
+ * is the retirement's, or it has none (it became a row while retired, its
+ * status projected from the retirement).
+ */
 async function disabledByRetirement(store: ModelStore, copy: ModelRecord): Promise<boolean> {
-  const last = (await store.listRevisions(copy.id, 1)).revisions[0];
-  return last !== undefined && isRetirementRevision(last) && last.changes.some((c) => c.field === "spec.status");
+  const { revisions } = await store.listRevisions(copy.id, Number.MAX_SAFE_INTEGER);
+  const lastStatusChange = revisions.find((r) => r.changes.some((c) => c.field === "spec.status"));
+  return lastStatusChange === undefined || isRetirementRevision(lastStatusChange);
 }
 
 /**
