@@ -210,13 +210,12 @@ describe("RefreshCatalog from a data file", () => {
 
     const retired = models.find((m) => m.metadata?.catalogId === `openai/${removedId}`)!;
     expect(retired.spec?.lifecycle?.stage).toBe(LifecycleStage.RETIRED);
-    expect(retired.spec?.visible).toBe(false);
     // System models' revisions are kept, not served: read from the store.
     const revisions = await service.running.store.listRevisions(retired.metadata!.id, 10);
     expect(revisions.revisions[0]?.changes.map((c) => c.field)).toContain("spec.lifecycle");
 
-    // Existing workspace: the copy is hidden from lists, still there, and says why it cannot be used.
-    expect((await ws.listModels({ limit: 1000, filter: `spec.family = "${removedId}"` })).items).toHaveLength(0);
+    // Existing workspace: the copy is still listed, disabled, and says why (catalog-retirement.test.ts has the details).
+    expect((await ws.listModels({ limit: 1000, filter: `spec.family = "${removedId}" AND spec.status = MODEL_STATUS_DISABLED` })).items).toHaveLength(1);
     const copy = await ws.getModel({ id: copies[0]!.metadata!.id });
     expect(copy.spec?.disabledReason).toMatch(/^retired/);
     expect((await ws.listModels({ limit: 1000, filter: 'spec.family = "claude-test-9"' })).items).toHaveLength(1);

@@ -332,10 +332,11 @@ describe("catalog growth and price changes", () => {
     await restartService();
     const a = await client(wsA);
     const { items, total } = await listAll(a);
-    expect(total).toBe(catalog.length);
+    // The retired entry stays in the workspace that had it, disabled.
+    expect(total).toBe(catalog.length + 1);
     const catalogIds = items.map((m) => m.metadata!.catalogId);
     expect(new Set(catalogIds).size).toBe(catalogIds.length);
-    expect(byCatalogId(items).has(newEntry.catalogId)).toBe(false);
+    expect(byCatalogId(items).get(newEntry.catalogId)?.spec?.status).toBe(ModelStatus.DISABLED);
     const retired = await a.getModel({ id: grown.metadata!.id });
     expect(retired.spec?.lifecycle?.stage).toBe(LifecycleStage.RETIRED);
     expect(retired.spec?.disabledReason).toMatch(/^retired/);

@@ -23,9 +23,9 @@ export interface RowPlan {
   changes: RowChange[];
 }
 
-/** The columns an import writes; a catalog copy takes only its labels and status. */
+/** The columns an import writes; a catalog copy takes only its labels, status and price override. */
 const writable = modelCsvColumns.filter((c) => !modelCsvOutputOnlyColumns.has(c));
-const catalogWritable = ["labels", "status"];
+const catalogWritable = ["labels", "status", "priceOverride"];
 
 type Row = Record<string, string>;
 

@@ -1,7 +1,8 @@
 /**
  * The columns of the model CSV format (README "Export and import"), in file
  * order: the JSON names of the Model's fields, prices as decimal dollars
- * (`…Usd`), the credential flags instead of the credentials. The service
+ * (`…Usd`), the structured spec fields as their proto JSON (modelCsvJsonColumns),
+ * the credential flags instead of the credentials. The service
  * (domain/models/model-csv-write.ts, model-csv-read.ts) writes and reads them, and the console
  * compares an upload with an export by them, so both import this one list.
  */
@@ -23,6 +24,14 @@ export const modelCsvColumns = [
   "maxInputTokens",
   "maxOutputTokens",
   "capabilities",
+  "pricing",
+  "priceHistory",
+  "lifecycle",
+  "source",
+  "modalities",
+  "reasoning",
+  "temperature",
+  "priceOverride",
   "origin",
   "hasToken",
   "hasClientKey",
@@ -33,5 +42,28 @@ export const modelCsvColumns = [
 
 export type ModelCsvColumn = (typeof modelCsvColumns)[number];
 
+/** The columns of the spec's message fields: each cell is the field's proto JSON ("" when unset). */
+export const modelCsvJsonColumns: ReadonlySet<ModelCsvColumn> = new Set([
+  "pricing",
+  "priceHistory",
+  "lifecycle",
+  "source",
+  "modalities",
+  "reasoning",
+  "temperature",
+  "priceOverride",
+]);
+
 /** The columns an import reads but never writes: the keys of catalog rows, and what the service sets. */
-export const modelCsvOutputOnlyColumns: ReadonlySet<ModelCsvColumn> = new Set(["id", "catalogId", "origin", "hasToken", "hasClientKey", "createdAt", "updatedAt", "deleteTime"]);
+export const modelCsvOutputOnlyColumns: ReadonlySet<ModelCsvColumn> = new Set([
+  "id",
+  "catalogId",
+  "priceHistory",
+  "source",
+  "origin",
+  "hasToken",
+  "hasClientKey",
+  "createdAt",
+  "updatedAt",
+  "deleteTime",
+]);

@@ -291,6 +291,8 @@ export interface ModelStore {
   writeEach(writes: ModelWrite[]): Promise<WriteOutcome[]>;
   /** The live workspace copies of a system model that carry a price override (for upstream price changes). */
   overriddenCopies(systemModelId: string): Promise<ModelRecord[]>;
+  /** The live (not deleted) workspace copies of a system model that are rows, virtual copies not included (for retirement). */
+  copyRows(systemModelId: string): Promise<ModelRecord[]>;
   /** Inserts a model as it is, without an audit record (tests and imports of raw rows). */
   insertModel(model: ModelRecord): Promise<void>;
   findRequest(scope: string, requestId: string): Promise<IdempotencyRecord | undefined>;

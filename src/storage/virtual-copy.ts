@@ -10,6 +10,13 @@ export interface CopyingWorkspace {
   createdAt: number;
 }
 
+/** When a retired system model retired (epoch ms): its lifecycle's retiresAt, 0 when it has none. */
+function retiredAt(system: ModelRecord): number {
+  const at = system.spec.lifecycle?.retiresAt;
+  const ms = typeof at === "string" ? Date.parse(at) : NaN;
+  return Number.isNaN(ms) ? 0 : ms;
+}
+
 /**
  * A workspace's catalog copy of a system model while the workspace has no
  * row for it (a virtual copy): every store serves it, in lists, reads and
@@ -18,10 +25,14 @@ export interface CopyingWorkspace {
  * id, no sealed secrets, and everything else from the system model,
  * including its version (so an etag keeps comparing when a write turns the
  * copy into a row). A system model deleted before the workspace existed has
- * no copy there, as it got none when copies were rows.
+ * no copy there, as it got none when copies were rows. A retired one
+ * (lifecycle stage RETIRED) is DISABLED, and has no copy in a workspace made
+ * at or after its retiresAt (a missing date: since always).
  */
 export function virtualCopy(system: ModelRecord, workspace: CopyingWorkspace): ModelRecord | undefined {
   if (system.deleteTime !== null && system.deleteTime <= workspace.createdAt) return undefined;
+  const retired = system.spec.lifecycle?.stage === "LIFECYCLE_STAGE_RETIRED";
+  if (retired && retiredAt(system) <= workspace.createdAt) return undefined;
   return {
     ...system,
     id: catalogCopyId(workspace.id, system.id),
@@ -32,7 +43,7 @@ export function virtualCopy(system: ModelRecord, workspace: CopyingWorkspace): M
     labels: {},
     systemModelId: system.id,
     credentials: { ...system.credentials, keyId: null, blob: null },
-    status: "MODEL_STATUS_ENABLED",
+    status: retired ? "MODEL_STATUS_DISABLED" : "MODEL_STATUS_ENABLED",
     createdAt: Math.max(workspace.createdAt, system.createdAt),
     updatedAt: Math.max(workspace.createdAt, system.updatedAt),
   };

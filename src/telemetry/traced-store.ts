@@ -13,6 +13,7 @@ export const modelStoreCalls = {
   getModel: true,
   findByExternalId: true,
   overriddenCopies: true,
+  copyRows: true,
   writeModel: true,
   writeModels: true,
   writeEach: true,

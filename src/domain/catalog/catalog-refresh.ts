@@ -11,6 +11,7 @@ import { nextPriceHistory } from "./price-history.js";
 import { PriceDataError, type PriceData } from "./price-data.js";
 import { invalidArgument } from "../validation/field-violations.js";
 import { recordUpstreamChange } from "./upstream-change.js";
+import { followRetirement, isRetired } from "./catalog-retirement.js";
 
 /** What a refresh found, and did unless it was a dry run. */
 export interface CatalogRefreshResult {
@@ -41,16 +42,14 @@ function isShipped(m: ModelRecord): boolean {
   return m.catalogId !== null && m.catalogId !== m.id;
 }
 
-function isRetired(m: ModelRecord): boolean {
-  return m.spec.lifecycle?.stage === "LIFECYCLE_STAGE_RETIRED";
-}
-
 /**
  * Refreshes the catalog from price data: diffs the data's entries against the
  * system models, and (unless a dry run) adds and updates them, appends price
  * changes to their history, and retires the models gone from the data:
- * lifecycle RETIRED, hidden from new workspaces, shown disabled in the
- * workspaces that have them, with a revision. Nothing is ever deleted.
+ * lifecycle RETIRED from now, absent from workspaces made later, DISABLED in
+ * the workspaces that have them, with revisions (see catalog-retirement.ts).
+ * A retired model back in the data returns to every workspace. Nothing is
+ * ever deleted.
  */
 export class CatalogRefresher {
   constructor(
@@ -108,7 +107,7 @@ export class CatalogRefresher {
       }
       result.changed.push({ catalogId: entry.catalogId, changes });
       if (pricingChanged(changes)) repriced.push({ catalogId: entry.catalogId, changes: changes.filter((c) => c.field.startsWith("spec.pricing.")) });
-      if (isRetired(stored) && !stored.visible) restored.push(stored);
+      if (isRetired(stored)) restored.push(stored);
       return { ...entry, spec: { ...entry.spec, priceHistory, source: { ...entry.spec.source, retrievedAt } } };
     });
     const present = new Set(built.map((e) => e.catalogId));
@@ -117,10 +116,15 @@ export class CatalogRefresher {
     if (options.dryRun) return result;
 
     result.copiesCreated = (await syncCatalog(this.store, entries, this.copyContext())).copiesCreated;
-    for (const m of gone) await this.write(m, { ...m, visible: false, spec: { ...m.spec, lifecycle: retiredLifecycle(m.spec.lifecycle, now) } }, options.actor);
+    for (const m of gone) {
+      const retired = await this.write(m, { ...m, spec: { ...m.spec, lifecycle: retiredLifecycle(m.spec.lifecycle, now) } }, options.actor);
+      if (retired) await this.followLifecycle(retired, options.actor);
+    }
     for (const m of restored) {
       const current = await this.store.getModel(null, m.id);
-      if (current) await this.write(current, { ...current, visible: true }, options.actor);
+      // The data already replaced the lifecycle (syncCatalog, no revision): the revision says so. Hidden by an earlier release: shown.
+      const back = current && (await this.write(current, { ...current, visible: true }, options.actor, m));
+      if (back) await this.followLifecycle(back, options.actor);
     }
     for (const { catalogId, changes } of repriced) {
       const system = await this.store.getModel(null, byCatalogId.get(catalogId)!.id);
@@ -129,11 +133,27 @@ export class CatalogRefresher {
     return result;
   }
 
-  /** A new version of a system model with its revision; its workspace copies follow. */
-  private async write(before: ModelRecord, after: ModelRecord, actor: RefreshActor): Promise<void> {
+  /** The copies that are rows follow a system model's retirement or return, by the lifecycle change of its revision. */
+  private async followLifecycle(written: { model: ModelRecord; changes: FieldChangeRecord[] }, actor: RefreshActor): Promise<void> {
+    const lifecycle = written.changes.find((c) => c.field === "spec.lifecycle");
+    if (lifecycle) await followRetirement(this.store, written.model, lifecycle, actor, written.model.updatedAt, this.newRevisionId);
+  }
+
+  /**
+   * A new version of a system model with its revision (its changes since
+   * `changedFrom`, by default `before`); its workspace copies that are rows
+   * inherit it. Undefined when a concurrent write got there first.
+   */
+  private async write(
+    before: ModelRecord,
+    after: ModelRecord,
+    actor: RefreshActor,
+    changedFrom: ModelRecord = before,
+  ): Promise<{ model: ModelRecord; changes: FieldChangeRecord[] } | undefined> {
     const context = this.copyContext();
     const model: ModelRecord = { ...after, version: before.version + 1, updatedAt: context.now };
-    await this.store.writeModel({
+    const changes = fieldChanges(changedFrom, model);
+    const outcome = await this.store.writeModel({
       model,
       expectedVersion: before.version,
       revision: {
@@ -142,11 +162,12 @@ export class CatalogRefresher {
         action: "REVISION_ACTION_UPDATE",
         profileId: actor.profileId,
         requestId: actor.requestId,
-        changes: fieldChanges(before, model),
+        changes,
         createdAt: context.now,
       },
       copies: copyRules,
     });
+    return outcome.kind === "written" ? { model, changes } : undefined;
   }
 }
 
@@ -160,7 +181,10 @@ function entriesOf(data: PriceData, now: number): CatalogEntryRecord[] {
   }
 }
 
-/** RETIRED from now, keeping the dates and replacement the overlay gave. */
+/**
+ * RETIRED from now (retiresAt: workspaces made from then on get no copy),
+ * keeping the deprecation date and replacement the overlay gave.
+ */
 function retiredLifecycle(lifecycle: JsonObject | null, now: number): JsonObject {
-  return { ...lifecycle, stage: "LIFECYCLE_STAGE_RETIRED", retiresAt: lifecycle?.retiresAt ?? new Date(now).toISOString() };
+  return { ...lifecycle, stage: "LIFECYCLE_STAGE_RETIRED", retiresAt: new Date(now).toISOString() };
 }

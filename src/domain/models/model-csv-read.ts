@@ -13,8 +13,8 @@ import {
   type Model,
 } from "../../../gen/modelservice/v1/model_pb.js";
 import { invalidArgument } from "../validation/field-violations.js";
-import { modelCsvColumns, type ModelCsvColumn } from "../../proto/model-csv-columns.js";
-import { cellValue, isColumn } from "./model-csv.js";
+import { modelCsvColumns, modelCsvJsonColumns, modelCsvOutputOnlyColumns, type ModelCsvColumn } from "../../proto/model-csv-columns.js";
+import { cellValue, isColumn, readJsonCell } from "./model-csv.js";
 import { TimeSlice } from "./time-slice.js";
 
 // Reading and checking the CSV form of models (the format: model-csv.ts).
@@ -179,6 +179,14 @@ function readRow(row: number, record: readonly string[], header: readonly ModelC
       if (value === undefined) fail("capabilities", `"${name.slice(0, 64)}" is not a MODEL_CAPABILITY_* name`);
       else if (!s.capabilities.includes(value)) s.capabilities.push(value);
     }
+  }
+  // Output-only ones (source, priceHistory) are the service's record: not read.
+  for (const column of modelCsvJsonColumns) {
+    const text = trimmed(column);
+    if (text === undefined || modelCsvOutputOnlyColumns.has(column)) continue;
+    const fields = readJsonCell(column, text);
+    if (typeof fields === "string") fail(column, fields);
+    else Object.assign(s, fields);
   }
 
   const origin = trimmed("origin");

@@ -3,7 +3,7 @@ import { TimestampSchema, type Timestamp } from "@bufbuild/protobuf/wkt";
 import { stringify } from "csv-stringify/sync";
 import { ModelCapabilitySchema, ModelOriginSchema, ModelSpecSchema, ModelStatusSchema, ResourceMetadataSchema, type Model } from "../../../gen/modelservice/v1/model_pb.js";
 import { modelCsvColumns, type ModelCsvColumn } from "../../proto/model-csv-columns.js";
-import { neutraliseCell } from "./model-csv.js";
+import { jsonCells, neutraliseCell } from "./model-csv.js";
 
 // Writing the CSV form of models (the format: model-csv.ts).
 
@@ -56,6 +56,7 @@ function count(n: number | undefined): string {
 export function modelCsvRecord(model: Model): string[] {
   const m = model.metadata ?? create(ResourceMetadataSchema);
   const s = model.spec ?? create(ModelSpecSchema);
+  const json = jsonCells(s);
   const cells: Record<ModelCsvColumn, string> = {
     id: m.id,
     catalogId: m.catalogId ?? "",
@@ -78,6 +79,14 @@ export function modelCsvRecord(model: Model): string[] {
       .map((c) => enumName(ModelCapabilitySchema, c))
       .filter((n) => n !== "")
       .join(";"),
+    pricing: json.get("pricing")!,
+    priceHistory: json.get("priceHistory")!,
+    lifecycle: json.get("lifecycle")!,
+    source: json.get("source")!,
+    modalities: json.get("modalities")!,
+    reasoning: json.get("reasoning")!,
+    temperature: json.get("temperature")!,
+    priceOverride: json.get("priceOverride")!,
     origin: enumName(ModelOriginSchema, m.origin),
     hasToken: String(s.hasToken),
     hasClientKey: String(s.hasClientKey),

@@ -1,5 +1,6 @@
-import { ModelSpecSchema, ResourceMetadataSchema } from "../../../gen/modelservice/v1/model_pb.js";
-import { modelCsvColumns, type ModelCsvColumn } from "../../proto/model-csv-columns.js";
+import { fromJson, toJson, type JsonValue, type Message } from "@bufbuild/protobuf";
+import { ModelSpecSchema, ResourceMetadataSchema, type ModelSpec } from "../../../gen/modelservice/v1/model_pb.js";
+import { modelCsvColumns, modelCsvJsonColumns, type ModelCsvColumn } from "../../proto/model-csv-columns.js";
 import { updatablePaths } from "./model-input.js";
 
 /**
@@ -8,7 +9,8 @@ import { updatablePaths } from "./model-input.js";
  * one header row whose names are the JSON names of the Model fields. Enums by
  * their full names, prices as exact decimal dollars (cents are derived on
  * import), labels as one `k=v;k2=v2` column (`;`, `=` and `\` escaped by a
- * backslash), capabilities joined by `;`. Never any secret: only the
+ * backslash), capabilities joined by `;`, the spec's message fields
+ * (pricing, lifecycle, …) as their proto JSON. Never any secret: only the
  * hasToken / hasClientKey flags. Cells a spreadsheet would run as a formula
  * are neutralised with a leading `'` (neutraliseCell), which import strips.
  */
@@ -68,4 +70,42 @@ const neutralised = /^'+[=+\-@\t\r]/;
 /** The value of a cell written by neutraliseCell. */
 export function cellValue(text: string): string {
   return neutralised.test(text) ? text.slice(1) : text;
+}
+
+/** The descriptor of each message-field column: the ModelSpec field of that JSON name. */
+const jsonColumnFields = [...modelCsvJsonColumns].map((column) => {
+  const field = ModelSpecSchema.fields.find((f) => f.jsonName === column);
+  if (field?.message === undefined) throw new Error(`CSV column "${column}" is no message field of ModelSpec`);
+  return { column, field, message: field.message };
+});
+
+/** The spec's message-field cells (modelCsvJsonColumns): each field's proto JSON text, "" when unset. */
+export function jsonCells(spec: ModelSpec): Map<ModelCsvColumn, string> {
+  return new Map(
+    jsonColumnFields.map(({ column, field, message }): [ModelCsvColumn, string] => {
+      const value = spec[field.localName as keyof ModelSpec] as Message | Message[] | undefined;
+      if (value === undefined || (Array.isArray(value) && value.length === 0)) return [column, ""];
+      return [column, JSON.stringify(Array.isArray(value) ? value.map((v) => toJson(message, v)) : toJson(message, value))];
+    }),
+  );
+}
+
+/**
+ * The spec field of a message-field cell (column: the field's JSON name),
+ * read by its descriptor as ModelSpec JSON; a string says why it is not one.
+ */
+export function readJsonCell(column: ModelCsvColumn, text: string): Partial<ModelSpec> | string {
+  let value: JsonValue;
+  try {
+    value = JSON.parse(text) as JsonValue;
+  } catch {
+    return `must be the field's JSON (as exported), not "${text.slice(0, 32)}"`;
+  }
+  const { field } = jsonColumnFields.find((f) => f.column === column)!;
+  try {
+    const spec = fromJson(ModelSpecSchema, { [column]: value });
+    return { [field.localName]: spec[field.localName as keyof ModelSpec] };
+  } catch (e) {
+    return `is not a valid ${column}: ${(e as Error).message.replace(/^cannot decode message modelservice\.v1\.ModelSpec from JSON: /, "").slice(0, 200)}`;
+  }
 }

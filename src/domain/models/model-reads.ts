@@ -19,6 +19,7 @@ import type { ModelListQuery, ModelRecord, ModelStore } from "../../storage/mode
 import type { Principal } from "../auth/principal.js";
 import { invalidArgument } from "../validation/field-violations.js";
 import { ListCursors } from "./list-cursor.js";
+import { retirementRevisions } from "../catalog/catalog-retirement.js";
 import { ReadCache } from "./read-cache.js";
 import { toModelMessage } from "./model-message.js";
 import { filterQuery, listOrder, parseSortOrder } from "./list-query.js";
@@ -138,7 +139,7 @@ export class ModelReads {
   }
 
   async listRevisions(principal: Principal, req: ListModelRevisionsRequest): Promise<ListModelRevisionsResponse> {
-    await this.load(principal.workspaceId, req.id);
+    const model = await this.load(principal.workspaceId, req.id);
     const digest = this.cursors.filterDigest({ revisionsOf: req.id });
     let before: string | undefined;
     if (req.cursor !== "") {
@@ -147,7 +148,13 @@ export class ModelReads {
       before = position.id;
     }
     const size = pageSize(req.limit);
-    const { revisions, total } = await this.store.listRevisions(req.id, size + 1, before);
+    const own = await this.store.listRevisions(req.id, size + 1, before);
+    // A catalog copy also shows its system model's retirements it did not record itself.
+    const derived = await retirementRevisions(this.store, model);
+    const total = own.total + derived.length;
+    const revisions = [...own.revisions, ...derived.filter((r) => before === undefined || r.id < before)]
+      .sort((a, b) => (a.id < b.id ? 1 : a.id > b.id ? -1 : 0))
+      .slice(0, size + 1);
     const page = revisions.slice(0, size);
     const last = page[page.length - 1];
     return create(ListModelRevisionsResponseSchema, {

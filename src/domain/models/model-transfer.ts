@@ -174,10 +174,11 @@ export class ModelTransfer {
   /**
    * Imports the CSV of an export, each row on its own: a row whose id is a
    * live model of the workspace updates that model; else a row with a
-   * catalogId sets the labels and status of the workspace's copy of that
-   * catalog model; a row whose externalId a live model of the workspace has
-   * updates the columns that differ; any other row creates a workspace model.
-   * (A catalog copy matched by id, too, takes only labels and status.) Rows that
+   * catalogId sets the labels, status and price override of the
+   * workspace's copy of that catalog model; a row whose externalId a live
+   * model of the workspace has updates the columns that differ; any other
+   * row creates a workspace model.
+   * (A catalog copy matched by id, too, takes only labels, status and price override.) Rows that
    * cannot be imported are reported (row, column, reason) and the others
    * still are, all in one transaction: past the call's deadline no row is
    * written. A dry run checks every row the same way and writes nothing.
@@ -299,10 +300,11 @@ export class ModelTransfer {
     return { outcome: "created", step: await this.registry.planWorkspaceCreate(call, req) };
   }
 
-  /** A workspace changes only the labels and status of a catalog model; the platform owns the rest of the row. */
+  /** A workspace changes only the labels, status and price override of a catalog model; the platform owns the rest of the row. */
   private updateCopy(call: Call, copy: ModelRecord, row: ModelCsvRow, columns: readonly ModelCsvColumn[], dryRun: boolean): Promise<PlannedRow> {
-    const model = create(ModelSchema, { metadata: { labels: row.model.metadata?.labels ?? {} }, spec: { status: row.model.spec?.status } });
-    return this.update(call, copy, model, columns.filter((c) => c === "labels" || c === "status"), dryRun);
+    const { status, priceOverride } = row.model.spec ?? {};
+    const model = create(ModelSchema, { metadata: { labels: row.model.metadata?.labels ?? {} }, spec: { status, priceOverride } });
+    return this.update(call, copy, model, columns.filter((c) => c === "labels" || c === "status" || c === "priceOverride"), dryRun);
   }
 
   /** Plans the update of the columns of the row whose values differ from the model's (none: unchanged). */

@@ -19,7 +19,7 @@ const copyColumn: Partial<Record<(typeof modelColumns)[number], string>> = {
   system_model_id: "s.id",
   credentials_key_id: "NULL::text",
   credentials_blob: "NULL::bytea",
-  status: "'MODEL_STATUS_ENABLED'::text",
+  status: "CASE WHEN s.lifecycle_stage = 'LIFECYCLE_STAGE_RETIRED' THEN 'MODEL_STATUS_DISABLED' ELSE 'MODEL_STATUS_ENABLED' END",
   created_at: "greatest(w.created_at, s.created_at)",
   updated_at: "greatest(w.created_at, s.updated_at)",
 };
@@ -27,12 +27,15 @@ const copyProjection = modelColumns.map((c) => `${copyColumn[c] ?? `s.${c}`} AS 
 
 /**
  * The system models that workspace `workspace` (a parameter placeholder)
- * has a virtual copy of: no row of its own for them, and not deleted before
- * it existed.
+ * has a virtual copy of: no row of its own for them, and neither deleted nor
+ * retired (lifecycle retiresAt, in whole epoch ms as Date.parse reads it)
+ * before it existed.
  */
 function virtualCopiesFrom(workspace: string): string {
   return `workspaces w JOIN models s ON s.workspace_id IS NULL
     WHERE w.id = ${workspace} AND (s.delete_time IS NULL OR s.delete_time > w.created_at)
+      AND (s.lifecycle_stage IS DISTINCT FROM 'LIFECYCLE_STAGE_RETIRED'
+        OR coalesce(floor(extract(epoch FROM (s.lifecycle->>'retiresAt')::timestamptz) * 1000), 0) > w.created_at)
       AND NOT EXISTS (SELECT 1 FROM models c WHERE c.workspace_id = w.id AND c.system_model_id = s.id)`;
 }
 

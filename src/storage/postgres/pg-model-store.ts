@@ -243,6 +243,13 @@ export class PgModelStore implements ModelStore {
     return rows.map(rowToModel);
   }
 
+  async copyRows(systemModelId: string): Promise<ModelRecord[]> {
+    const rows = await this.db.run((sql) =>
+      sql.unsafe<PgModelRow[]>(`SELECT ${selectModel} FROM models WHERE system_model_id = $1 AND delete_time IS NULL`, [systemModelId]),
+    );
+    return rows.map(rowToModel);
+  }
+
   async insertModel(model: ModelRecord): Promise<void> {
     await this.db.run((sql) => sql.unsafe(insertModelSql, modelValues(model)));
   }

@@ -19,7 +19,7 @@ const copyColumn: Partial<Record<(typeof modelColumns)[number], string>> = {
   system_model_id: "s.id",
   credentials_key_id: "NULL",
   credentials_blob: "NULL",
-  status: "'MODEL_STATUS_ENABLED'",
+  status: "CASE WHEN s.lifecycle_stage = 'LIFECYCLE_STAGE_RETIRED' THEN 'MODEL_STATUS_DISABLED' ELSE 'MODEL_STATUS_ENABLED' END",
   created_at: "max(w.created_at, s.created_at)",
   updated_at: "max(w.created_at, s.updated_at)",
 };
@@ -42,9 +42,15 @@ const rowColumns = [...modelColumns, ...generatedColumns].join(", ");
 const copyProjection = modelColumns.map((c) => `${copyColumn[c] ?? `s.${c}`} AS ${c}`).join(", ");
 const listedCopyProjection = [copyProjection, ...generatedColumns.map((c) => `s.${c} AS ${c}`)].join(", ");
 
-/** The system models that workspace @workspaceId has a virtual copy of: no row of its own for them, and not deleted before it existed. */
+/**
+ * The system models that workspace @workspaceId has a virtual copy of: no
+ * row of its own for them, and neither deleted nor retired (lifecycle
+ * retiresAt, epoch ms) before it existed.
+ */
 const virtualCopiesFrom = `workspaces w JOIN models s ON s.workspace_id IS NULL
   WHERE w.id = @workspaceId AND (s.delete_time IS NULL OR s.delete_time > w.created_at)
+    AND (s.lifecycle_stage IS NOT 'LIFECYCLE_STAGE_RETIRED'
+      OR ifnull(unixepoch(json_extract(s.lifecycle, '$.retiresAt'), 'subsec') * 1000, 0) > w.created_at)
     AND NOT EXISTS (SELECT 1 FROM models c WHERE c.workspace_id = w.id AND c.system_model_id = s.id)`;
 
 /**

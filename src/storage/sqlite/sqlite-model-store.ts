@@ -239,6 +239,11 @@ export class SqliteModelStore implements ModelStore {
     return rows.map(rowToModel);
   }
 
+  async copyRows(systemModelId: string): Promise<ModelRecord[]> {
+    const rows = this.statement("SELECT * FROM models WHERE system_model_id = ? AND delete_time IS NULL").all(systemModelId) as ModelRow[];
+    return rows.map(rowToModel);
+  }
+
   /**
    * Replaces the model if it still has the expected version; the first write
    * to a virtual catalog copy makes it a row first (with the version it had
