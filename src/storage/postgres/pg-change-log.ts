@@ -6,7 +6,7 @@ import type { PgDatabase } from "./pg-database.js";
 import { prunedThroughSetting } from "./pg-model-store.js";
 import { rowToModel, type PgModelRow } from "./pg-rows.js";
 
-interface ChangeRow {
+export interface ChangeRow {
   seq: number;
   workspace_id: string | null;
   model_id: string;
@@ -27,6 +27,18 @@ export function snapshotModel(json: PgModelRow | null): ModelRecord | null {
   return json === null ? null : rowToModel({ ...json, credentials_key_id: null, credentials_blob: null });
 }
 
+/** A model_changes row as the change it records. */
+export function changeOf(r: ChangeRow): ModelChangeRecord {
+  return {
+    seq: r.seq,
+    workspaceId: r.workspace_id,
+    modelId: r.model_id,
+    before: snapshotModel(r.before),
+    after: snapshotModel(r.after),
+    committedAt: r.committed_at,
+  };
+}
+
 /**
  * ChangeLog over the model_changes table, which a trigger on models fills in
  * the transaction of every write, in commit order across replicas (see
@@ -45,14 +57,7 @@ export class PgChangeLog implements ChangeLog {
 
   async changesAfter(seq: number, limit: number): Promise<ModelChangeRecord[]> {
     const rows = await this.db.run((sql) => sql.unsafe<ChangeRow[]>("SELECT * FROM model_changes WHERE seq > $1 ORDER BY seq LIMIT $2", [seq, limit]));
-    return rows.map((r) => ({
-      seq: r.seq,
-      workspaceId: r.workspace_id,
-      modelId: r.model_id,
-      before: snapshotModel(r.before),
-      after: snapshotModel(r.after),
-      committedAt: r.committed_at,
-    }));
+    return rows.map(changeOf);
   }
 
   async forWorkspace(workspaceId: string, changes: ModelChangeRecord[]): Promise<ModelChangeRecord[]> {

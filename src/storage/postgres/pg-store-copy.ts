@@ -1,9 +1,9 @@
 import type { TransactionSql } from "postgres";
 import type { ModelRecord } from "../model-store.js";
 import { TableChecksum, tableNames, type CopySummary, type StoreSource, type StoreTables, type TableName } from "../store-copy.js";
-import { snapshotModel } from "./pg-change-log.js";
+import { changeOf, type ChangeRow } from "./pg-change-log.js";
 import type { PgDatabase } from "./pg-database.js";
-import { rowToDraft, type DraftRow } from "./pg-draft-store.js";
+import { rowToDraft, type DraftRow } from "../draft-row.js";
 import { selectModel } from "./pg-list-query.js";
 import { insertModelSql, modelColumns, modelValues, rowToModel, type PgModelRow, type PgParam } from "./pg-rows.js";
 
@@ -53,7 +53,6 @@ const writers: { [T in TableName]: (tx: TransactionSql, r: StoreTables[T]) => Pr
 };
 
 type RevisionRow = { id: string; model_id: string; action: string; profile_id: string; request_id: string; changes: unknown; created_at: number };
-type ChangeRow = { seq: number; workspace_id: string | null; model_id: string; before: PgModelRow | null; after: PgModelRow | null; committed_at: number };
 type ShippedRow = PgModelRow & { shipped_digest: string | null; shipped_position: number | null };
 
 /** How each table is read back, in the order the source gives. */
@@ -87,14 +86,7 @@ const readers: { [T in TableName]: (tx: TransactionSql) => Promise<Array<StoreTa
     ),
   model_drafts: async (tx) => (await tx<DraftRow[]>`SELECT * FROM model_drafts ORDER BY id`).map(rowToDraft),
   model_changes: async (tx) =>
-    (await tx<ChangeRow[]>`SELECT * FROM model_changes ORDER BY seq`).map((r) => ({
-      seq: r.seq,
-      workspaceId: r.workspace_id,
-      modelId: r.model_id,
-      before: snapshotModel(r.before),
-      after: snapshotModel(r.after),
-      committedAt: r.committed_at,
-    })),
+    (await tx<ChangeRow[]>`SELECT * FROM model_changes ORDER BY seq`).map(changeOf),
 };
 
 /** The target holds data already, or the copy did not read back as the source: nothing was written. */

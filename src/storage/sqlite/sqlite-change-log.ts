@@ -6,7 +6,7 @@ import { workspaceModelsSql } from "./catalog-overlay.js";
 import type { SerialWriter } from "./serial-writer.js";
 import { rowToModel, type ModelRow } from "./model-row.js";
 
-interface ChangeRow {
+export interface ChangeRow {
   seq: number;
   workspace_id: string | null;
   model_id: string;
@@ -21,6 +21,18 @@ const prunedThroughSetting = "change_log_pruned_through";
 export function snapshotModel(json: string | null): ModelRecord | null {
   if (json === null) return null;
   return rowToModel({ ...(JSON.parse(json) as ModelRow), credentials_key_id: null, credentials_blob: null });
+}
+
+/** A model_changes row as the change it records. */
+export function changeOf(r: ChangeRow): ModelChangeRecord {
+  return {
+    seq: r.seq,
+    workspaceId: r.workspace_id,
+    modelId: r.model_id,
+    before: snapshotModel(r.before),
+    after: snapshotModel(r.after),
+    committedAt: r.committed_at,
+  };
 }
 
 /** ChangeLog over the model_changes table, which triggers on models fill (migration 4). */
@@ -67,14 +79,7 @@ export class SqliteChangeLog implements ChangeLog {
   }
 
   async changesAfter(seq: number, limit: number): Promise<ModelChangeRecord[]> {
-    return (this.after.all(seq, limit) as ChangeRow[]).map((r) => ({
-      seq: r.seq,
-      workspaceId: r.workspace_id,
-      modelId: r.model_id,
-      before: snapshotModel(r.before),
-      after: snapshotModel(r.after),
-      committedAt: r.committed_at,
-    }));
+    return (this.after.all(seq, limit) as ChangeRow[]).map(changeOf);
   }
 
   async forWorkspace(workspaceId: string, changes: ModelChangeRecord[]): Promise<ModelChangeRecord[]> {

@@ -1,32 +1,7 @@
 import type { Database, Statement } from "better-sqlite3";
 import type { DraftRecord, DraftStore, DraftUpdate, DraftUpdateOutcome } from "../draft-store.js";
+import { rowToDraft, type DraftRow } from "../draft-row.js";
 import type { SerialWriter } from "./serial-writer.js";
-
-export interface DraftRow {
-  id: string;
-  workspace_id: string;
-  profile_id: string;
-  base_model_id: string | null;
-  base_etag: string | null;
-  model: string;
-  version: number;
-  created_at: number;
-  updated_at: number;
-}
-
-export function rowToDraft(r: DraftRow): DraftRecord {
-  return {
-    id: r.id,
-    workspaceId: r.workspace_id,
-    profileId: r.profile_id,
-    baseModelId: r.base_model_id,
-    baseEtag: r.base_etag,
-    model: r.model,
-    version: r.version,
-    createdAt: r.created_at,
-    updatedAt: r.updated_at,
-  };
-}
 
 /**
  * DraftStore on the better-sqlite3 connections of SqliteModelStore (table

@@ -1,8 +1,8 @@
 import type { IdempotencyRecord, RevisionRecord } from "../model-store.js";
 import type { StoreSource, StoreTables, TableName } from "../store-copy.js";
 import { rowToModel, type ModelRow } from "./model-row.js";
-import { snapshotModel } from "./sqlite-change-log.js";
-import { rowToDraft, type DraftRow } from "./sqlite-draft-store.js";
+import { changeOf } from "./sqlite-change-log.js";
+import { rowToDraft, type DraftRow } from "../draft-row.js";
 import { SqliteModelStore } from "./sqlite-model-store.js";
 
 /** Each table's query, in the order StoreTables gives, and its row as a record. */
@@ -46,14 +46,7 @@ const tables: { [T in TableName]: { sql: string; record(row: never): StoreTables
   model_drafts: { sql: "SELECT * FROM model_drafts ORDER BY id", record: (r: DraftRow) => rowToDraft(r) },
   model_changes: {
     sql: "SELECT * FROM model_changes ORDER BY seq",
-    record: (r: { seq: number; workspace_id: string | null; model_id: string; before: string | null; after: string | null; committed_at: number }) => ({
-      seq: r.seq,
-      workspaceId: r.workspace_id,
-      modelId: r.model_id,
-      before: snapshotModel(r.before),
-      after: snapshotModel(r.after),
-      committedAt: r.committed_at,
-    }),
+    record: changeOf,
   },
 };
 
