@@ -1,6 +1,7 @@
 import type { FieldChangeRecord, ModelRecord, ModelStore, RevisionRecord, StoredModelStatus } from "../../storage/model-store.js";
 import { fieldChanges } from "../models/revision-diff.js";
 import type { RefreshActor } from "./catalog-refresh.js";
+import { rewriteCopies } from "./copy-rewrite.js";
 
 const retiredStage = "LIFECYCLE_STAGE_RETIRED";
 
@@ -12,9 +13,6 @@ export function isRetired(m: ModelRecord): boolean {
 export function isRetirementRevision(r: RevisionRecord): boolean {
   return r.changes.some((c) => c.field === "spec.lifecycle" && [c.oldValue, c.newValue].some((v) => v?.includes(`"${retiredStage}"`)));
 }
-
-/** Attempts per copy when a concurrent write makes the copy stale. */
-const attempts = 3;
 
 /**
  * Follows a retirement (or the return of a retired model) in the workspace
@@ -35,28 +33,18 @@ export async function followRetirement(
 ): Promise<void> {
   const retiring = isRetired(system);
   const [from, to]: StoredModelStatus[] = retiring ? ["MODEL_STATUS_ENABLED", "MODEL_STATUS_DISABLED"] : ["MODEL_STATUS_DISABLED", "MODEL_STATUS_ENABLED"];
-  for (const listed of await store.copyRows(system.id)) {
-    let copy: ModelRecord | undefined = listed;
-    for (let attempt = 0; copy !== undefined && copy.status === from && attempt < attempts; attempt++) {
-      if (!retiring && !(await disabledByRetirement(store, copy))) break;
+  await rewriteCopies(
+    store,
+    await store.copyRows(system.id),
+    async (copy) => {
+      if (copy.status !== from || (!retiring && !(await disabledByRetirement(store, copy)))) return undefined;
       const model: ModelRecord = { ...copy, status: to, version: copy.version + 1, updatedAt: at };
-      const outcome = await store.writeModel({
-        model,
-        expectedVersion: copy.version,
-        revision: {
-          id: newRevisionId(),
-          modelId: model.id,
-          action: "REVISION_ACTION_UPDATE",
-          profileId: actor.profileId,
-          requestId: actor.requestId,
-          changes: [lifecycleChange, ...fieldChanges(copy, model)].sort(byField),
-          createdAt: at,
-        },
-      });
-      if (outcome.kind !== "stale") break;
-      copy = await store.getModel(copy.workspaceId, copy.id);
-    }
-  }
+      return { model, changes: [lifecycleChange, ...fieldChanges(copy, model)].sort(byField) };
+    },
+    actor,
+    at,
+    newRevisionId,
+  );
 }
 
 /**

@@ -3,6 +3,7 @@ import { ModelPricingSchema } from "../../../gen/modelservice/v1/pricing_pb.js";
 import type { FieldChangeRecord, ModelRecord, ModelStore } from "../../storage/model-store.js";
 import { fieldChanges } from "../models/revision-diff.js";
 import type { RefreshActor } from "./catalog-refresh.js";
+import { rewriteCopies } from "./copy-rewrite.js";
 import { withUpstreamChange } from "./override-fields.js";
 
 /** A catalog model whose price a refresh changed. */
@@ -37,9 +38,6 @@ function pricingBefore(after: JsonObject | null, changes: readonly FieldChangeRe
   return out;
 }
 
-/** Attempts per copy when a concurrent write makes the copy stale. */
-const attempts = 3;
-
 /**
  * Called by every refresh that changes a catalog model's price, after the new
  * price is stored: each workspace copy under a price override records the
@@ -49,27 +47,17 @@ const attempts = 3;
  */
 export async function recordUpstreamChange(store: ModelStore, change: UpstreamPriceChange, newRevisionId: () => string): Promise<void> {
   const before = pricingBefore(change.system.spec.pricing, change.changes);
-  for (const listed of await store.overriddenCopies(change.system.id)) {
-    let copy: ModelRecord | undefined = listed;
-    for (let attempt = 0; copy !== undefined && attempt < attempts; attempt++) {
+  await rewriteCopies(
+    store,
+    await store.overriddenCopies(change.system.id),
+    (copy) => {
       const spec = withUpstreamChange(copy.spec, before, change.system.spec.pricing, change.detectedAt);
-      if (JSON.stringify(spec.upstreamChanged) === JSON.stringify(copy.spec.upstreamChanged)) break;
+      if (JSON.stringify(spec.upstreamChanged) === JSON.stringify(copy.spec.upstreamChanged)) return undefined;
       const model: ModelRecord = { ...copy, spec, version: copy.version + 1, updatedAt: change.detectedAt };
-      const outcome = await store.writeModel({
-        model,
-        expectedVersion: copy.version,
-        revision: {
-          id: newRevisionId(),
-          modelId: model.id,
-          action: "REVISION_ACTION_UPDATE",
-          profileId: change.actor.profileId,
-          requestId: change.actor.requestId,
-          changes: fieldChanges(copy, model),
-          createdAt: change.detectedAt,
-        },
-      });
-      if (outcome.kind !== "stale") break;
-      copy = await store.getModel(copy.workspaceId, copy.id);
-    }
-  }
+      return { model, changes: fieldChanges(copy, model) };
+    },
+    change.actor,
+    change.detectedAt,
+    newRevisionId,
+  );
 }

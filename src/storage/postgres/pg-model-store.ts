@@ -19,6 +19,7 @@ import { isUniqueViolation, type PgDatabase } from "./pg-database.js";
 import { listQueries, selectModel } from "./pg-list-query.js";
 import { migrate } from "./pg-migrations.js";
 import { insertModelSql, modelValues, rowToModel, updateModelSql, type PgModelRow, type PgParam } from "./pg-rows.js";
+import { Refused, RolledBack } from "../write-rollback.js";
 
 interface RequestRow {
   scope: string;
@@ -30,20 +31,6 @@ interface RequestRow {
 
 function requestRecord(r: RequestRow): IdempotencyRecord {
   return { scope: r.scope, requestId: r.request_id, requestHash: r.request_hash, modelId: r.model_id, createdAt: r.created_at };
-}
-
-/** Thrown inside a transaction to roll it back, carrying the index of the write that failed. */
-class RolledBack extends Error {
-  constructor(readonly index: number) {
-    super(`write ${index} failed`);
-  }
-}
-
-/** Thrown inside a savepoint to undo one write that did not happen, carrying its outcome. */
-class Refused extends Error {
-  constructor(readonly outcome: WriteOutcome) {
-    super(`write refused: ${outcome.kind}`);
-  }
 }
 
 /** Whether an outcome stops an all-or-nothing batch: a retry of the same request (same hash) does not. */

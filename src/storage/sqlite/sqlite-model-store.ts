@@ -25,23 +25,10 @@ import { insertModelSql, modelToRow, rowToModel, updateModelSql, type ModelRow }
 import type { RowReader } from "./row-reader.js";
 import { SerialWriter } from "./serial-writer.js";
 import { StatementCache } from "./statement-cache.js";
+import { Refused, RolledBack } from "../write-rollback.js";
 
 function isUniqueViolation(e: unknown, index: string): boolean {
   return e instanceof Database.SqliteError && e.code === "SQLITE_CONSTRAINT_UNIQUE" && e.message.includes(index);
-}
-
-/** Thrown inside a transaction to roll it back, carrying the index of the write that failed. */
-class RolledBack extends Error {
-  constructor(readonly index: number) {
-    super(`write ${index} failed`);
-  }
-}
-
-/** Thrown inside a savepoint to undo one write that did not happen, carrying its outcome. */
-class Refused extends Error {
-  constructor(readonly outcome: WriteOutcome) {
-    super(`write refused: ${outcome.kind}`);
-  }
 }
 
 export interface SqliteOptions {
