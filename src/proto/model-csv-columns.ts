@@ -1,3 +1,15 @@
+/** The spec's message fields, in column order. */
+const jsonColumns = [
+  "pricing",
+  "priceHistory",
+  "lifecycle",
+  "source",
+  "modalities",
+  "reasoning",
+  "temperature",
+  "priceOverride",
+] as const;
+
 /**
  * The columns of the model CSV format (README "Export and import"), in file
  * order: the JSON names of the Model's fields, prices as decimal dollars
@@ -24,14 +36,7 @@ export const modelCsvColumns = [
   "maxInputTokens",
   "maxOutputTokens",
   "capabilities",
-  "pricing",
-  "priceHistory",
-  "lifecycle",
-  "source",
-  "modalities",
-  "reasoning",
-  "temperature",
-  "priceOverride",
+  ...jsonColumns,
   "origin",
   "hasToken",
   "hasClientKey",
@@ -43,16 +48,7 @@ export const modelCsvColumns = [
 export type ModelCsvColumn = (typeof modelCsvColumns)[number];
 
 /** The columns of the spec's message fields: each cell is the field's proto JSON ("" when unset). */
-export const modelCsvJsonColumns: ReadonlySet<ModelCsvColumn> = new Set([
-  "pricing",
-  "priceHistory",
-  "lifecycle",
-  "source",
-  "modalities",
-  "reasoning",
-  "temperature",
-  "priceOverride",
-]);
+export const modelCsvJsonColumns: ReadonlySet<ModelCsvColumn> = new Set(jsonColumns);
 
 /** The columns an import reads but never writes: the keys of catalog rows, and what the service sets. */
 export const modelCsvOutputOnlyColumns: ReadonlySet<ModelCsvColumn> = new Set([
