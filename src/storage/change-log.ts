@@ -14,6 +14,21 @@ export interface ModelChangeRecord {
   committedAt: number;
 }
 
+/** A model_changes row as an adapter reads it, with the snapshots in the adapter's own form. */
+export interface ChangeRow<Snapshot> {
+  seq: number;
+  workspace_id: string | null;
+  model_id: string;
+  before: Snapshot | null;
+  after: Snapshot | null;
+  committed_at: number;
+}
+
+/** A model_changes row as the change it records, its snapshots read by the adapter's `snapshot`. */
+export function changeOf<Snapshot>(r: ChangeRow<Snapshot>, snapshot: (s: Snapshot | null) => ModelRecord | null): ModelChangeRecord {
+  return { seq: r.seq, workspaceId: r.workspace_id, modelId: r.model_id, before: snapshot(r.before), after: snapshot(r.after), committedAt: r.committed_at };
+}
+
 /** The change log's extent: changes after prunedThrough up to head are kept. */
 export interface ChangeLogBounds {
   /** seq of the last committed change (0: none yet). */

@@ -1,4 +1,4 @@
-import type { ChangeLog, ChangeLogBounds, ModelChangeRecord } from "../change-log.js";
+import { changeOf, type ChangeLog, type ChangeLogBounds, type ChangeRow as StoredChangeRow, type ModelChangeRecord } from "../change-log.js";
 import type { ModelRecord } from "../model-store.js";
 import { changesSeenBy } from "../virtual-copy.js";
 import { workspaceModelsSql } from "./pg-catalog-overlay.js";
@@ -6,14 +6,7 @@ import type { PgDatabase } from "./pg-database.js";
 import { prunedThroughSetting } from "./pg-model-store.js";
 import { rowToModel, type PgModelRow } from "./pg-rows.js";
 
-export interface ChangeRow {
-  seq: number;
-  workspace_id: string | null;
-  model_id: string;
-  before: PgModelRow | null;
-  after: PgModelRow | null;
-  committed_at: number;
-}
+export type ChangeRow = StoredChangeRow<PgModelRow>;
 
 const boundsSql = `SELECT coalesce((SELECT value::bigint FROM settings WHERE name = '${prunedThroughSetting}'), 0) AS pruned_through,
   coalesce((SELECT max(seq) FROM model_changes), 0) AS head`;
@@ -28,16 +21,7 @@ export function snapshotModel(json: PgModelRow | null): ModelRecord | null {
 }
 
 /** A model_changes row as the change it records. */
-export function changeOf(r: ChangeRow): ModelChangeRecord {
-  return {
-    seq: r.seq,
-    workspaceId: r.workspace_id,
-    modelId: r.model_id,
-    before: snapshotModel(r.before),
-    after: snapshotModel(r.after),
-    committedAt: r.committed_at,
-  };
-}
+export const changeRecordOf = (r: ChangeRow): ModelChangeRecord => changeOf(r, snapshotModel);
 
 /**
  * ChangeLog over the model_changes table, which a trigger on models fills in
@@ -57,7 +41,7 @@ export class PgChangeLog implements ChangeLog {
 
   async changesAfter(seq: number, limit: number): Promise<ModelChangeRecord[]> {
     const rows = await this.db.run((sql) => sql.unsafe<ChangeRow[]>("SELECT * FROM model_changes WHERE seq > $1 ORDER BY seq LIMIT $2", [seq, limit]));
-    return rows.map(changeOf);
+    return rows.map(changeRecordOf);
   }
 
   async forWorkspace(workspaceId: string, changes: ModelChangeRecord[]): Promise<ModelChangeRecord[]> {

@@ -1,7 +1,7 @@
 import type { TransactionSql } from "postgres";
 import type { ModelRecord } from "../model-store.js";
 import { TableChecksum, tableNames, type CopySummary, type StoreSource, type StoreTables, type TableName } from "../store-copy.js";
-import { changeOf, type ChangeRow } from "./pg-change-log.js";
+import { changeRecordOf, type ChangeRow } from "./pg-change-log.js";
 import type { PgDatabase } from "./pg-database.js";
 import { rowToDraft, type DraftRow } from "../draft-row.js";
 import { selectModel } from "./pg-list-query.js";
@@ -86,7 +86,7 @@ const readers: { [T in TableName]: (tx: TransactionSql) => Promise<Array<StoreTa
     ),
   model_drafts: async (tx) => (await tx<DraftRow[]>`SELECT * FROM model_drafts ORDER BY id`).map(rowToDraft),
   model_changes: async (tx) =>
-    (await tx<ChangeRow[]>`SELECT * FROM model_changes ORDER BY seq`).map(changeOf),
+    (await tx<ChangeRow[]>`SELECT * FROM model_changes ORDER BY seq`).map(changeRecordOf),
 };
 
 /** The target holds data already, or the copy did not read back as the source: nothing was written. */

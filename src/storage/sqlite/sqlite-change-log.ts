@@ -1,19 +1,12 @@
 import type { Database, Statement } from "better-sqlite3";
-import type { ChangeLog, ChangeLogBounds, ModelChangeRecord } from "../change-log.js";
+import { changeOf, type ChangeLog, type ChangeLogBounds, type ChangeRow as StoredChangeRow, type ModelChangeRecord } from "../change-log.js";
 import type { ModelRecord } from "../model-store.js";
 import { changesSeenBy, type CopyingWorkspace } from "../virtual-copy.js";
 import { workspaceModelsSql } from "./catalog-overlay.js";
 import type { SerialWriter } from "./serial-writer.js";
 import { rowToModel, type ModelRow } from "./model-row.js";
 
-export interface ChangeRow {
-  seq: number;
-  workspace_id: string | null;
-  model_id: string;
-  before: string | null;
-  after: string | null;
-  committed_at: number;
-}
+export type ChangeRow = StoredChangeRow<string>;
 
 const prunedThroughSetting = "change_log_pruned_through";
 
@@ -24,16 +17,7 @@ export function snapshotModel(json: string | null): ModelRecord | null {
 }
 
 /** A model_changes row as the change it records. */
-export function changeOf(r: ChangeRow): ModelChangeRecord {
-  return {
-    seq: r.seq,
-    workspaceId: r.workspace_id,
-    modelId: r.model_id,
-    before: snapshotModel(r.before),
-    after: snapshotModel(r.after),
-    committedAt: r.committed_at,
-  };
-}
+export const changeRecordOf = (r: ChangeRow): ModelChangeRecord => changeOf(r, snapshotModel);
 
 /** ChangeLog over the model_changes table, which triggers on models fill (migration 4). */
 export class SqliteChangeLog implements ChangeLog {
@@ -79,7 +63,7 @@ export class SqliteChangeLog implements ChangeLog {
   }
 
   async changesAfter(seq: number, limit: number): Promise<ModelChangeRecord[]> {
-    return (this.after.all(seq, limit) as ChangeRow[]).map(changeOf);
+    return (this.after.all(seq, limit) as ChangeRow[]).map(changeRecordOf);
   }
 
   async forWorkspace(workspaceId: string, changes: ModelChangeRecord[]): Promise<ModelChangeRecord[]> {

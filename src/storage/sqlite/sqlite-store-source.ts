@@ -1,7 +1,7 @@
 import type { IdempotencyRecord, RevisionRecord } from "../model-store.js";
 import type { StoreSource, StoreTables, TableName } from "../store-copy.js";
 import { rowToModel, type ModelRow } from "./model-row.js";
-import { changeOf } from "./sqlite-change-log.js";
+import { changeRecordOf } from "./sqlite-change-log.js";
 import { rowToDraft, type DraftRow } from "../draft-row.js";
 import { SqliteModelStore } from "./sqlite-model-store.js";
 
@@ -46,7 +46,7 @@ const tables: { [T in TableName]: { sql: string; record(row: never): StoreTables
   model_drafts: { sql: "SELECT * FROM model_drafts ORDER BY id", record: (r: DraftRow) => rowToDraft(r) },
   model_changes: {
     sql: "SELECT * FROM model_changes ORDER BY seq",
-    record: changeOf,
+    record: changeRecordOf,
   },
 };
 
