@@ -24,6 +24,7 @@ import type { ModelStore } from "./storage/model-store.js";
 import { openStores } from "./open-stores.js";
 import { draftStoreCalls, modelStoreCalls, tracedStore } from "./telemetry/traced-store.js";
 import { connectRoutes } from "./wire/connect-routes.js";
+import { grpcDirect } from "./wire/grpc-direct.js";
 import { http2RpcStreams } from "./wire/http2-rpc-streams.js";
 import { connectJsonDirect } from "./wire/connect-json-direct.js";
 import { consoleFiles, defaultConsoleDir } from "./wire/console/console-files.js";
@@ -120,6 +121,9 @@ export async function startService(config: Config, logger: Logger, tracer?: Trac
   // connect's defaults, written out: GetModel's and ListModels' encoded JSON answers are compressed alike (connectRoutes).
   const compression = { acceptCompression: [compressionGzip, compressionBrotli], compressMinBytes: 1024 };
   const jsonAnswers = { jsonOptions, ...compression };
+  // Binary requests skip unknown fields, as protobuf requires, without
+  // keeping them: a request's size never outlives the request.
+  const binaryOptions = { readUnknownFields: false };
   const routes = connectRoutes({
       registry,
       drafts: new ModelDrafts(tracer ? tracedStore<DraftStore>(draftStore, "DraftStore", draftStoreCalls, tracer, storeSpans) : draftStore, registry),
@@ -151,9 +155,7 @@ export async function startService(config: Config, logger: Logger, tracer?: Trac
     // Unknown JSON fields and enum names are refused (connect-es ignores them
     // by default), as REST refuses them: a typo never fails open.
     jsonOptions,
-    // Binary requests skip unknown fields, as protobuf requires, without
-    // keeping them: a request's size never outlives the request.
-    binaryOptions: { readUnknownFields: false },
+    binaryOptions,
     readMaxBytes: config.maxBodyBytes,
     ...compression,
   });
@@ -195,7 +197,10 @@ export async function startService(config: Config, logger: Logger, tracer?: Trac
       maxOpenStreams: config.maxOpenStreams,
     },
     serverObserver(metrics),
-    http2RpcStreams(new Map([...handlers.values()].map((h) => [h.requestPath, h]))),
+    http2RpcStreams(
+      new Map([...handlers.values()].map((h) => [h.requestPath, h])),
+      grpcDirect({ calls: routes.unaryCalls, verifier, binaryOptions, readMaxBytes: config.maxBodyBytes, ...compression }),
+    ),
   );
   const address = await server.listen({ host: config.host, port: config.port });
   logger.info({ host: address.address, port: address.port }, "listening");

@@ -43,7 +43,9 @@ describe("@grpc/grpc-js client", () => {
     expect(list.items).toHaveLength(3);
     expect(list.pagination.total).toBeGreaterThanOrEqual(30);
     const id: string = list.items[0].metadata.id;
-    expect(list.items[0].spec.inputPricePerMillionTokens).toMatch(/^\d+$/);
+    // int64 prices arrive as decimal strings (longs: String); the newest models may be catalog entries without a price, so look further.
+    const priced = (await call("listModels", { limit: 50 })).items.find((m: any) => m.spec.inputPricePerMillionTokens !== undefined);
+    expect(priced.spec.inputPricePerMillionTokens).toMatch(/^\d+$/);
 
     const model = await call("getModel", { id });
     expect(model.metadata.id).toBe(id);

@@ -15,7 +15,8 @@ import type { TokenVerifier } from "../domain/auth/token-verifier.js";
 import { openJsonAnswerSlot, type JsonAnswerOptions } from "./encoded-json-answers.js";
 import { bearerPrincipal } from "./interceptors/auth-interceptor.js";
 import { fixedCallError } from "./protocols/parse-error-status.js";
-import { runUnaryCall, type UnaryCall } from "./unary-call.js";
+import { fetchHeaders } from "./request-headers.js";
+import { connectionClosed, runUnaryCall, type UnaryCall } from "./unary-call.js";
 
 export interface ConnectJsonDirectOptions {
   /** ModelService's unary RPCs, with the interceptors registered on the router (connect-routes.ts). */
@@ -123,26 +124,18 @@ async function serve(
       return universalResponseToNodeResponse(uRes, res);
     }
   }
-  const requestHeader: Record<string, string> = {};
-  for (const [name, value] of Object.entries(req.headers)) if (value !== undefined) requestHeader[name] = Array.isArray(value) ? value.join(", ") : value;
-  const client = new AbortController();
-  let ran = false;
-  res.once("close", () => {
-    if (!ran) client.abort(new ConnectError("the client closed the connection", Code.Canceled));
-  });
   const contextValues = createContextValues();
   const encodedAnswer = openJsonAnswerSlot(contextValues, options.jsonAnswers);
   const outcome = await runUnaryCall(call, input, {
     protocolName: "connect",
     requestMethod: "POST",
     url: `http://${req.headers.host ?? "localhost"}${req.url}`,
-    requestHeader,
+    requestHeader: fetchHeaders(req.headers),
     responseHeader: { "content-type": "application/json" },
     timeoutMs,
-    requestSignal: client.signal,
+    onClientGone: (gone) => res.once("close", () => gone(connectionClosed)),
     contextValues,
   });
-  ran = true;
   const compression = compressionNegotiate(acceptCompression, null, req.headers["accept-encoding"] ?? null, "accept-encoding").response;
   const header = outcome.responseHeader;
   if (outcome.ok) {

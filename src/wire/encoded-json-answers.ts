@@ -1,12 +1,13 @@
-import { create, toJsonString, type DescMessage, type JsonWriteOptions, type MessageShape } from "@bufbuild/protobuf";
-import { createContextKey, createContextValues, type ContextValues } from "@connectrpc/connect";
+import { toJsonString, type DescMessage, type JsonWriteOptions, type MessageShape } from "@bufbuild/protobuf";
+import { createContextValues, type ContextValues } from "@connectrpc/connect";
 import { compressionNegotiate, createAsyncIterable, type Compression, type UniversalHandler, type UniversalServerRequest } from "@connectrpc/connect/protocol";
+import { openAnswerSlot, type TakenAnswer } from "./answer-slot.js";
 
 /**
  * Answers kept already encoded for Connect JSON and REST, the JSON twin of
  * encoded-answers.ts. connect serializes JSON itself (toJsonString) and
  * offers no hook for bytes made earlier, so the handler of a JSON call hands
- * its answer to this call's slot and returns an empty message instead; connect
+ * its answer to this call's slot (answer-slot.ts) and returns an empty message instead; connect
  * runs every interceptor and writes its headers as ever, and the handler
  * below swaps the empty message's bytes for the answer's, encoded once per
  * answer and compressed once per encoding, exactly as connect would have
@@ -15,28 +16,15 @@ import { compressionNegotiate, createAsyncIterable, type Compression, type Unive
  * The bytes live exactly as long as their answer (a WeakMap): the read cache
  * hands out one answer object per reader and request until the next commit,
  * so a changed model or another reader never meets them, and the read cache
- * counts them in its bytes (model-registry.ts).
+ * counts them in its bytes (model-reads.ts).
+ *
+ * Per answer: the plain bytes, and their compressed forms as they are asked for.
  */
-interface Slot {
-  answer?: { schema: DescMessage; message: object };
-}
-
-const slotKey = createContextKey<Slot | undefined>(undefined, { description: "JSON answer to send encoded" });
-
-/** Encoded JSON of an answer: the plain bytes, and their compressed forms as they are asked for. */
 const encoded = new WeakMap<object, Map<string, Uint8Array>>();
 const utf8 = new TextEncoder();
 
 /** A Connect unary JSON POST (REST's calls are too); a Connect GET keeps connect's own serialization. */
 const unaryJson = /^application\/json\s*(;|$)/i;
-
-/** For a call whose answer connect would write as unary JSON, takes the answer and returns the empty message connect should serialize in its place. */
-export function takeJsonAnswer<Desc extends DescMessage>(values: ContextValues, schema: Desc, answer: MessageShape<Desc>): MessageShape<Desc> | undefined {
-  const slot = values.get(slotKey);
-  if (slot === undefined) return undefined;
-  slot.answer = { schema, message: answer };
-  return create(schema);
-}
 
 export interface JsonAnswerOptions {
   /** The adapter's own: the bytes must be the ones connect would write. */
@@ -47,7 +35,7 @@ export interface JsonAnswerOptions {
   compressMinBytes: number;
 }
 
-function formsOf(answer: { schema: DescMessage; message: object }, jsonOptions: Partial<JsonWriteOptions>): Map<string, Uint8Array> {
+function formsOf(answer: TakenAnswer, jsonOptions: Partial<JsonWriteOptions>): Map<string, Uint8Array> {
   let forms = encoded.get(answer.message);
   if (forms === undefined) {
     // As connect encodes JSON: a buffer of its own (node pools small Buffers in shared 8 KiB slabs, which a kept answer would pin).
@@ -68,12 +56,14 @@ export function openJsonAnswerSlot(
   values: ContextValues,
   options: JsonAnswerOptions,
 ): (compression: Compression | null) => Promise<{ bytes: Uint8Array; encoding?: string } | undefined> {
-  const slot: Slot = {};
-  values.set(slotKey, slot);
-  return async (compression) => slot.answer && bytesOf(slot.answer, compression, options);
+  const taken = openAnswerSlot(values);
+  return async (compression) => {
+    const answer = taken();
+    return answer && bytesOf(answer, compression, options);
+  };
 }
 
-async function bytesOf(answer: { schema: DescMessage; message: object }, compression: Compression | null, options: JsonAnswerOptions): Promise<{ bytes: Uint8Array; encoding?: string }> {
+async function bytesOf(answer: TakenAnswer, compression: Compression | null, options: JsonAnswerOptions): Promise<{ bytes: Uint8Array; encoding?: string }> {
   const forms = formsOf(answer, options.jsonOptions);
   const plain = forms.get("identity")!;
   if (compression === null || plain.byteLength < options.compressMinBytes) return { bytes: plain };
@@ -89,14 +79,14 @@ async function bytesOf(answer: { schema: DescMessage; message: object }, compres
 export function servingEncodedJson(handler: UniversalHandler, options: JsonAnswerOptions): UniversalHandler {
   const wrapped = async (req: UniversalServerRequest) => {
     if (req.method !== "POST" || !unaryJson.test(req.header.get("content-type") ?? "")) return handler(req);
-    const slot: Slot = {};
     const contextValues = req.contextValues ?? createContextValues();
-    contextValues.set(slotKey, slot);
+    const taken = openAnswerSlot(contextValues);
     const res = await handler({ ...req, contextValues });
-    if (slot.answer === undefined || res.status !== 200) return res;
+    const answer = taken();
+    if (answer === undefined || res.status !== 200) return res;
     // Negotiated as connect's Connect handler does for a unary call.
     const { response } = compressionNegotiate(options.acceptCompression, req.header.get("content-encoding"), req.header.get("accept-encoding"), "accept-encoding");
-    const { bytes, encoding } = await bytesOf(slot.answer, response, options);
+    const { bytes, encoding } = await bytesOf(answer, response, options);
     const header = res.header ?? new Headers();
     if (encoding === undefined) header.delete("content-encoding");
     else header.set("content-encoding", encoding);

@@ -1,6 +1,8 @@
+import type { DescMethod } from "@bufbuild/protobuf";
 import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerHttp2Stream } from "node:http2";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { UniversalHandler, UniversalServerRequest, UniversalServerResponse } from "@connectrpc/connect/protocol";
+import { fetchHeaders } from "./request-headers.js";
 
 /**
  * HTTP/2 RPC calls straight from the session's streams to connect's
@@ -17,7 +19,7 @@ import type { UniversalHandler, UniversalServerRequest, UniversalServerResponse 
 export type Http2StreamRoute = (headers: IncomingHttpHeaders) => ((stream: ServerHttp2Stream) => void) | undefined;
 
 /** connect-node's reading of a reset stream (connectErrorFromH2ResetCode), which its package does not export. */
-function resetError(rstCode: number): ConnectError | undefined {
+export function resetError(rstCode: number): ConnectError | undefined {
   const code: Code | undefined = (
     {
       1: Code.Internal, // PROTOCOL_ERROR
@@ -35,17 +37,6 @@ function resetError(rstCode: number): ConnectError | undefined {
     } as Record<number, Code>
   )[rstCode];
   return code === undefined ? undefined : new ConnectError(`http/2 stream closed with error code 0x${rstCode.toString(16)}`, code);
-}
-
-function webHeader(headers: IncomingHttpHeaders): Headers {
-  const header = new Headers();
-  for (const name in headers) {
-    if (name.charCodeAt(0) === 0x3a) continue; // pseudo-headers (":path" …)
-    const value = headers[name];
-    if (typeof value === "string") header.append(name, value);
-    else if (value !== undefined) for (const v of value) header.append(name, v);
-  }
-  return header;
 }
 
 function nodeHeaders(header: Headers | undefined, into: OutgoingHttpHeaders): OutgoingHttpHeaders {
@@ -104,15 +95,26 @@ async function respond(stream: ServerHttp2Stream, res: UniversalServerResponse, 
   }
 }
 
-/** The route of a stream to connect's universal handlers by request path (router.handlers); undefined for streams it does not take. */
-export function http2RpcStreams(handlers: ReadonlyMap<string, UniversalHandler>): Http2StreamRoute {
+/**
+ * A direct path for some calls (grpc-direct.ts): given a stream's method and
+ * headers, the server of that stream, or undefined to leave it to connect.
+ * A stream it takes and then finds it cannot answer goes to connect after
+ * all, with the request body as far as it read it and the rest of the stream.
+ */
+export type DirectStreams = (
+  method: DescMethod,
+  headers: IncomingHttpHeaders,
+) => ((stream: ServerHttp2Stream, throughConnect: (body: AsyncIterable<Uint8Array>) => void) => void) | undefined;
+
+/** The route of a stream to connect's universal handlers by request path (router.handlers), or to `direct`; undefined for streams it does not take. */
+export function http2RpcStreams(handlers: ReadonlyMap<string, UniversalHandler>, direct?: DirectStreams): Http2StreamRoute {
   return (headers) => {
     if (headers[":method"] !== "POST" || headers.origin !== undefined) return undefined;
     const path = headers[":path"] ?? "";
     const query = path.indexOf("?");
     const handler = handlers.get(query < 0 ? path : path.slice(0, query));
     if (handler === undefined) return undefined;
-    return (stream) => {
+    const throughConnect = (stream: ServerHttp2Stream, body: AsyncIterable<Uint8Array>) => {
       const abort = new AbortController();
       // The call learns that its client is gone while it runs; once answered there is nobody to tell (and no DOMException to make).
       let done = false;
@@ -123,9 +125,8 @@ export function http2RpcStreams(handlers: ReadonlyMap<string, UniversalHandler>)
         httpVersion: "2.0",
         method: "POST",
         url: `http://${headers[":authority"] ?? "localhost"}${path}`,
-        header: webHeader(headers),
-        // As the compatibility layer's request: connect leaving the body unread (an early error) must not destroy the stream it answers on.
-        body: stream.iterator({ destroyOnReturn: false }),
+        header: fetchHeaders(headers),
+        body,
         signal: abort.signal,
       };
       // connect answers every failure itself; a rejection here is a bug of ours, and the stream must still end.
@@ -139,5 +140,9 @@ export function http2RpcStreams(handlers: ReadonlyMap<string, UniversalHandler>)
         },
       );
     };
+    const serveDirectly = direct?.(handler.method, headers);
+    // As the compatibility layer's request: connect leaving the body unread (an early error) must not destroy the stream it answers on.
+    if (serveDirectly === undefined) return (stream) => throughConnect(stream, stream.iterator({ destroyOnReturn: false }));
+    return (stream) => serveDirectly(stream, (body) => throughConnect(stream, body));
   };
 }

@@ -48,12 +48,13 @@ function readerKey(principal: Principal): string {
 
 /**
  * Heap bytes a cached answer takes per byte of its binary form: about six,
- * measured on ListModels pages, plus one for the encoded copy the wire keeps
- * beside a GetModel or ListModels answer (src/wire/encoded-answers.ts), plus
+ * measured on ListModels pages, plus two for the encoded copy the wire keeps
+ * beside a GetModel or ListModels answer (src/wire/encoded-answers.ts: its
+ * gRPC frame, which its twin shares, and that frame's gzip and br forms), plus
  * five for its encoded JSON (about four times the binary size) and that
  * JSON's gzip and br forms (src/wire/encoded-json-answers.ts).
  */
-const heapBytesPerSerializedByte = 12;
+const heapBytesPerSerializedByte = 13;
 
 function pageSize(limit: number): number {
   return Math.min(limit === 0 ? defaultPageSize : limit, maxPageSize);

@@ -129,6 +129,11 @@ function fixGrpcTrailer(trailer: Headers, fix: ErrorFix): boolean {
   return true;
 }
 
+/** A gRPC trailer of a call run without connect's handler (grpc-direct.ts), fixed in place as this wrapper fixes connect's. */
+export function fixGrpcCallTrailer(trailer: Headers): void {
+  fixGrpcTrailer(trailer, (error) => error && fixedCallError(error));
+}
+
 function grpcResponse(res: UniversalServerResponse, fix: ErrorFix): UniversalServerResponse {
   const trailer = res.trailer;
   if (!trailer) return res;

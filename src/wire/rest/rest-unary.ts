@@ -3,7 +3,7 @@ import { Code, ConnectError, createContextValues } from "@connectrpc/connect";
 import { errorFromJsonBytes, errorToJsonBytes, parseTimeout } from "@connectrpc/connect/protocol-connect";
 import { openJsonAnswerSlot, type JsonAnswerOptions } from "../encoded-json-answers.js";
 import { fixedCallError } from "../protocols/parse-error-status.js";
-import { runUnaryCall, type UnaryCall } from "../unary-call.js";
+import { connectionClosed, runUnaryCall, type UnaryCall } from "../unary-call.js";
 import type { HttpBinding } from "./http-rules.js";
 import { forwardedHeaders, namedDecodeError, type NodeRequest, type NodeResponse } from "./rest-request.js";
 import { sendAnswer, sendError } from "./rest-response.js";
@@ -16,7 +16,6 @@ export interface DirectCalls {
 }
 
 const utf8 = new TextEncoder();
-
 /**
  * The error as the REST client would have got it through connect's Connect
  * handler: fixed as its wrapper fixes call errors (parse-error-status.ts),
@@ -58,23 +57,17 @@ export async function serveUnaryDirectly(
   const requestHeader = forwardedHeaders(req);
   const timeout = parseTimeout(requestHeader["connect-timeout-ms"] ?? null, Number.MAX_SAFE_INTEGER);
   if (timeout.error) return false;
-  const client = new AbortController();
-  let ran = false;
-  res.once("close", () => {
-    if (!ran) client.abort(new ConnectError("the client closed the connection", Code.Canceled));
-  });
   const contextValues = createContextValues();
   const encodedAnswer = openJsonAnswerSlot(contextValues, direct.jsonAnswers);
   const outcome = await runUnaryCall(call, input, {
     protocolName: "connect",
     requestMethod: req.method ?? "GET",
     url: url.href,
-    requestHeader,
+    requestHeader: new Headers(requestHeader),
     timeoutMs: timeout.timeoutMs,
-    requestSignal: client.signal,
+    onClientGone: (gone) => res.once("close", () => gone(connectionClosed)),
     contextValues,
   });
-  ran = true;
   const headers: Record<string, string> = {};
   if (!outcome.ok) {
     const requestId = outcome.error.metadata.get("x-request-id") ?? outcome.responseHeader.get("x-request-id");
