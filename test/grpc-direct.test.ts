@@ -27,7 +27,7 @@ describe("gRPC calls run directly answer as connect does", () => {
   let session: ClientHttp2Session;
 
   beforeAll(async () => {
-    service = await startTestService({ MODELSERVICE_RATE_LIMIT_RPS: "1000" });
+    service = await startTestService({ MODELSERVICE_RATE_LIMIT_RPS: "1000", MODELSERVICE_MAX_BODY_BYTES: "65536" });
     token = await service.token("ws_grpc_direct");
     const res = await fetch(`${service.url}/v1/models?limit=1`, { headers: { authorization: `Bearer ${token}` } });
     modelId = ((await res.json()) as { items: Array<{ metadata: { id: string } }> }).items[0]!.metadata.id;
@@ -59,14 +59,20 @@ describe("gRPC calls run directly answer as connect does", () => {
       let response: Record<string, unknown> = {};
       let trailers: Record<string, unknown> = {};
       const chunks: Buffer[] = [];
-      stream.on("response", (h) => (response = h));
-      stream.on("trailers", (t) => (trailers = t));
-      stream.on("data", (d: Buffer) => chunks.push(d));
-      stream.on("error", reject);
-      stream.on("close", () => {
+      const answered = () => {
         const { date: _date, ...seen } = response;
         resolve({ headers: seen, body: Buffer.concat(chunks).toString("hex"), trailers });
+      };
+      stream.on("response", (h) => (response = h));
+      stream.on("data", (d: Buffer) => chunks.push(d));
+      // The answer is whole at the trailers; a request body the server stopped reading may keep the stream itself open.
+      stream.on("trailers", (t) => {
+        trailers = t;
+        answered();
+        stream.close();
       });
+      stream.on("error", reject);
+      stream.on("close", answered);
       stream.end(body);
     });
   }
@@ -96,6 +102,8 @@ describe("gRPC calls run directly answer as connect does", () => {
     ["GetModel", "a body that is not protobuf", () => frame(Buffer.from([0xff, 0xff, 0xff])), auth],
     ["GetModel", "two frames", () => Buffer.concat([message(GetModelRequestSchema, { id: modelId }), message(GetModelRequestSchema, { id: modelId })]), auth],
     ["GetModel", "no frame", () => new Uint8Array(0), auth],
+    ["GetModel", "a body over the limit, in many chunks", () => frame(toBinary(GetModelRequestSchema, create(GetModelRequestSchema, { id: "x".repeat(200_000) }))), auth],
+    ["GetModel", "a frame declaring more than the limit", () => Buffer.from([0, 0, 0x10, 0, 0, 1, 2, 3]), auth],
     ["GetModel", "a frame flagged compressed", () => Buffer.from([1, 0, 0, 0, 0]), auth],
     ["CreateModel", "a write refused by validation", () => message(CreateModelRequestSchema, { model: { spec: { family: "x".repeat(200) } } }), auth],
   ];

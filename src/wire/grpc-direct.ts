@@ -3,6 +3,7 @@ import type { BinaryReadOptions, DescMessage, DescMethod, MessageShape } from "@
 import { Code, ConnectError, createContextValues } from "@connectrpc/connect";
 import {
   compressionNegotiate,
+  createAsyncIterable,
   createMethodSerializationLookup,
   validateReadWriteMaxBytes,
   type Compression,
@@ -32,10 +33,42 @@ export interface GrpcDirectOptions {
 /** Why a call's context aborts when its stream closes before the answer without a reset code. */
 const streamClosed = new ConnectError("the client closed the stream", Code.Canceled);
 
-/** The chunks of a request body as far as read, then the rest of the stream. */
-async function* bodyFrom(read: Uint8Array[], rest: AsyncIterator<Uint8Array>): AsyncIterable<Uint8Array> {
+/**
+ * A request body as it arrives, up to `maxBytes` (with data events, not the
+ * stream's async iterator: half the cost per call). `ended` is false when it
+ * is longer, the stream then paused where reading stopped, or when the stream
+ * closed first.
+ */
+function readBody(stream: ServerHttp2Stream, maxBytes: number): Promise<{ chunks: Buffer[]; ended: boolean }> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const settle = (ended: boolean) => {
+      stream.off("data", data);
+      stream.off("end", end);
+      stream.off("close", closed);
+      resolve({ chunks, ended });
+    };
+    const data = (chunk: Buffer) => {
+      chunks.push(chunk);
+      size += chunk.byteLength;
+      if (size > maxBytes) {
+        stream.pause();
+        settle(false);
+      }
+    };
+    const end = () => settle(true);
+    const closed = () => settle(false);
+    stream.on("data", data);
+    stream.once("end", end);
+    stream.once("close", closed);
+  });
+}
+
+/** The chunks of a request body read so far, then the rest of the stream. */
+async function* bodyFrom(read: Uint8Array[], rest: AsyncIterable<Uint8Array>): AsyncIterable<Uint8Array> {
   yield* read;
-  for (let next = await rest.next(); next.done !== true; next = await rest.next()) yield next.value;
+  yield* rest;
 }
 
 /** The message of a request body that is one whole uncompressed gRPC frame within the limit, as connect decodes it; undefined for anything else. */
@@ -102,21 +135,16 @@ async function serve(
   throughConnect: (body: AsyncIterable<Uint8Array>) => void,
   options: GrpcDirectOptions,
 ): Promise<void> {
-  const body = stream.iterator({ destroyOnReturn: false });
   const verified = await bearerPrincipal(options.verifier, headers.authorization).then(
     () => true,
     () => false,
   );
-  if (!verified) return throughConnect(bodyFrom([], body));
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (let next = await body.next(); next.done !== true; next = await body.next()) {
-    chunks.push(next.value);
-    size += next.value.byteLength;
-    if (size > options.readMaxBytes + 5) return throughConnect(bodyFrom(chunks, body));
-  }
+  if (!verified) return throughConnect(stream.iterator({ destroyOnReturn: false }));
+  const { chunks, ended } = await readBody(stream, options.readMaxBytes + 5);
+  if (stream.destroyed) return;
+  if (!ended) return throughConnect(bodyFrom(chunks, stream.iterator({ destroyOnReturn: false })));
   const input = unaryInput(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks), serialization, options.readMaxBytes);
-  if (input === undefined) return throughConnect(bodyFrom(chunks, body));
+  if (input === undefined) return throughConnect(createAsyncIterable(chunks));
 
   const compression = compressionNegotiate(options.acceptCompression, null, (headers["grpc-accept-encoding"] as string | undefined) ?? null, "grpc-accept-encoding").response;
   const responseHeader: Record<string, string> = { "content-type": contentTypeProto };
