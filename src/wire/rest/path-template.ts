@@ -80,6 +80,15 @@ export function pathSegments(path: string): string[] | undefined {
   return path.startsWith("/") ? path.slice(1).split("/") : undefined;
 }
 
+function endsDeep(template: PathTemplate): boolean {
+  return template.parts.length > 0 && template.parts[template.parts.length - 1]!.kind === "**";
+}
+
+/** Whether the template can match a path of `count` segments (verb included): exactly its parts, or at least those before a final "**". */
+export function fitsSegmentCount(template: PathTemplate, count: number): boolean {
+  return endsDeep(template) ? count >= template.parts.length - 1 : count === template.parts.length;
+}
+
 /**
  * Matches a request path, split by pathSegments, against the template;
  * returns the percent-decoded values of its variables, or undefined when it
@@ -95,8 +104,8 @@ export function matchTemplate(template: PathTemplate, pathSegments: readonly str
     segments = [...segments.slice(0, -1), last.slice(0, -suffix.length)];
   }
   const { parts } = template;
-  const deep = parts.length > 0 && parts[parts.length - 1]!.kind === "**";
-  if (deep ? segments.length < parts.length - 1 : segments.length !== parts.length) return undefined;
+  const deep = endsDeep(template);
+  if (!fitsSegmentCount(template, segments.length)) return undefined;
   for (let i = 0; i < parts.length; i++) {
     const part = parts[i]!;
     const segment = segments[i];

@@ -1,5 +1,5 @@
 import type { HttpBinding } from "./http-rules.js";
-import { matchTemplate, pathSegments, type PathBindings } from "./path-template.js";
+import { fitsSegmentCount, matchTemplate, pathSegments, type PathBindings } from "./path-template.js";
 
 export type RouteMatch =
   | { kind: "found"; binding: HttpBinding; path: PathBindings }
@@ -8,13 +8,19 @@ export type RouteMatch =
 
 /** Finds the binding for a request among the REST routes. */
 export class RestRouter {
-  constructor(private readonly bindings: readonly HttpBinding[]) {}
+  /** The bindings that can match a path of each segment count up to the longest template's; the last entry serves every longer path. */
+  private readonly bySegmentCount: HttpBinding[][] = [];
+
+  constructor(bindings: readonly HttpBinding[]) {
+    const longest = Math.max(0, ...bindings.map((b) => b.template.parts.length));
+    for (let count = 0; count <= longest + 1; count++) this.bySegmentCount.push(bindings.filter((b) => fitsSegmentCount(b.template, count)));
+  }
 
   match(httpMethod: string, path: string): RouteMatch {
     const segments = pathSegments(path);
     if (!segments) return { kind: "none" };
     const matches: Array<{ binding: HttpBinding; path: PathBindings }> = [];
-    for (const binding of this.bindings) {
+    for (const binding of this.bySegmentCount[Math.min(segments.length, this.bySegmentCount.length - 1)]!) {
       const vars = matchTemplate(binding.template, segments);
       if (vars) matches.push({ binding, path: vars });
     }
