@@ -15,6 +15,7 @@ import type { TokenVerifier } from "../domain/auth/token-verifier.js";
 import { openJsonAnswerSlot, type JsonAnswerOptions } from "./encoded-json-answers.js";
 import { bearerPrincipal } from "./interceptors/auth-interceptor.js";
 import { fixedCallError } from "./protocols/parse-error-status.js";
+import { readBody } from "./request-body.js";
 import { fetchHeaders } from "./request-headers.js";
 import { connectionClosed, runUnaryCall, type UnaryCall } from "./unary-call.js";
 
@@ -91,12 +92,6 @@ export function connectJsonDirect(options: ConnectJsonDirectOptions): (req: Inco
   };
 }
 
-async function readBody(req: IncomingMessage): Promise<Uint8Array> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of req as AsyncIterable<Buffer>) chunks.push(chunk);
-  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
-}
-
 async function serve(
   req: IncomingMessage,
   res: ServerResponse,
@@ -116,7 +111,10 @@ async function serve(
   // connect decodes the stand-in of authenticate-before-body.ts, {}, to the empty message.
   if (!verified) input = create(method.input);
   else {
-    const bytes = await readBody(req);
+    // node's parser holds the body to its declared length, which is within the limit.
+    const { chunks, ended } = await readBody(req, options.readMaxBytes);
+    if (!ended) return;
+    const bytes = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
     try {
       input = serialization.getI(false).parse(bytes);
     } catch {

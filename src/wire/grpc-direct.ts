@@ -16,6 +16,7 @@ import { grpcFrame, messageFrame } from "./encoded-answers.js";
 import { resetError, type DirectStreams } from "./http2-rpc-streams.js";
 import { bearerPrincipal } from "./interceptors/auth-interceptor.js";
 import { fixGrpcCallTrailer } from "./protocols/parse-error-status.js";
+import { readBody } from "./request-body.js";
 import { fetchHeaders } from "./request-headers.js";
 import { runUnaryCall, type UnaryCall } from "./unary-call.js";
 
@@ -32,38 +33,6 @@ export interface GrpcDirectOptions {
 
 /** Why a call's context aborts when its stream closes before the answer without a reset code. */
 const streamClosed = new ConnectError("the client closed the stream", Code.Canceled);
-
-/**
- * A request body as it arrives, up to `maxBytes` (with data events, not the
- * stream's async iterator: half the cost per call). `ended` is false when it
- * is longer, the stream then paused where reading stopped, or when the stream
- * closed first.
- */
-function readBody(stream: ServerHttp2Stream, maxBytes: number): Promise<{ chunks: Buffer[]; ended: boolean }> {
-  return new Promise((resolve) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const settle = (ended: boolean) => {
-      stream.off("data", data);
-      stream.off("end", end);
-      stream.off("close", closed);
-      resolve({ chunks, ended });
-    };
-    const data = (chunk: Buffer) => {
-      chunks.push(chunk);
-      size += chunk.byteLength;
-      if (size > maxBytes) {
-        stream.pause();
-        settle(false);
-      }
-    };
-    const end = () => settle(true);
-    const closed = () => settle(false);
-    stream.on("data", data);
-    stream.once("end", end);
-    stream.once("close", closed);
-  });
-}
 
 /** The chunks of a request body read so far, then the rest of the stream. */
 async function* bodyFrom(read: Uint8Array[], rest: AsyncIterable<Uint8Array>): AsyncIterable<Uint8Array> {
