@@ -8,7 +8,7 @@
  *
  * Settings: BENCH_SECONDS (per cell, default 3), BENCH_ROUNDS (default 3),
  * BENCH_SECTIONS (default "limit,estimate,scale,watch,overlay,postgres"), BENCH_WORKSPACES (default 10000),
- * BENCH_CUSTOM_MODELS (default 100000), BENCH_OVERLAY_WORKSPACES (default 100000). BENCH_QUICK=1 runs only the
+ * BENCH_CUSTOM_MODELS (default 100000), BENCH_OVERLAY_WORKSPACES (default 2000: the copy layout it measures against takes about 0.5 MB per workspace). BENCH_QUICK=1 runs only the
  * comparison with the references, 2 s per cell (about 2 minutes).
  */
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
@@ -33,7 +33,7 @@ const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
 const sections = new Set((process.env.BENCH_SECTIONS ?? (quick ? "limit" : "limit,estimate,scale,watch,overlay,postgres")).split(","));
 const workspaces = Number(process.env.BENCH_WORKSPACES ?? 10_000);
 const customModels = Number(process.env.BENCH_CUSTOM_MODELS ?? 100_000);
-const overlayWorkspaces = Number(process.env.BENCH_OVERLAY_WORKSPACES ?? 100_000);
+const overlayWorkspaces = Number(process.env.BENCH_OVERLAY_WORKSPACES ?? 2_000);
 
 const mint = minter(secret);
 const servers: ServerProcess[] = [];
