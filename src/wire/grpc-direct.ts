@@ -1,4 +1,4 @@
-import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerHttp2Stream } from "node:http2";
+import type { IncomingHttpHeaders, ServerHttp2Stream } from "node:http2";
 import type { BinaryReadOptions, DescMessage, DescMethod, MessageShape } from "@bufbuild/protobuf";
 import { Code, ConnectError, createContextValues } from "@connectrpc/connect";
 import {
@@ -13,7 +13,7 @@ import { contentTypeProto, grpcStatusOk, parseContentType, parseTimeout, setTrai
 import type { TokenVerifier } from "../domain/auth/token-verifier.js";
 import { openAnswerSlot } from "./answer-slot.js";
 import { grpcFrame, messageFrame } from "./encoded-answers.js";
-import { resetError, type DirectStreams } from "./http2-rpc-streams.js";
+import { nodeHeaders, resetError, type DirectStreams } from "./http2-rpc-streams.js";
 import { bearerPrincipal } from "./interceptors/auth-interceptor.js";
 import { fixGrpcCallTrailer } from "./protocols/parse-error-status.js";
 import { readBody } from "./request-body.js";
@@ -50,11 +50,6 @@ function unaryInput(body: Uint8Array, serialization: MethodSerializationLookup<D
   } catch {
     return undefined;
   }
-}
-
-function nodeHeaders(header: Headers, into: OutgoingHttpHeaders): OutgoingHttpHeaders {
-  header.forEach((value, name) => (into[name] = value));
-  return into;
 }
 
 /**

@@ -39,7 +39,8 @@ export function resetError(rstCode: number): ConnectError | undefined {
   return code === undefined ? undefined : new ConnectError(`http/2 stream closed with error code 0x${rstCode.toString(16)}`, code);
 }
 
-function nodeHeaders(header: Headers | undefined, into: OutgoingHttpHeaders): OutgoingHttpHeaders {
+/** fetch Headers as node's outgoing HTTP/2 headers, added to `into`. */
+export function nodeHeaders(header: Headers | undefined, into: OutgoingHttpHeaders): OutgoingHttpHeaders {
   header?.forEach((value, name) => {
     const had = into[name];
     into[name] = had === undefined ? value : Array.isArray(had) ? [...had, value] : [String(had), value];
