@@ -55,8 +55,8 @@ export class SqliteModelStore implements ModelStore {
   readonly writer: SerialWriter;
   private readonly onReader: StatementCache;
   private readonly onWriter: StatementCache;
-  private readonly ownChanges: Database.Statement;
-  private readonly otherCommits: Database.Statement;
+  /** What moves with every commit the read connection can see (changeStamp). */
+  private readonly commitCounter: Database.Statement;
   private readonly overlay = new CatalogOverlay((sql) => this.statement(sql));
   private readonly catalog = new CatalogData((sql) => this.statement(sql), this.overlay);
 
@@ -70,8 +70,9 @@ export class SqliteModelStore implements ModelStore {
     this.writer = new SerialWriter(writeDb, busyTimeoutMs, this.db !== writeDb);
     this.onReader = new StatementCache(this.db);
     this.onWriter = new StatementCache(writeDb);
-    this.ownChanges = this.db.prepare("SELECT total_changes()").pluck();
-    this.otherCommits = this.db.prepare("PRAGMA data_version").pluck();
+    // data_version moves with every commit of another connection (the writer's, other processes'), but not with the
+    // connection's own: ":memory:" has one connection for both, whose own rows total_changes counts.
+    this.commitCounter = this.db.prepare(this.db === writeDb ? "SELECT total_changes()" : "PRAGMA data_version").pluck();
   }
 
   private open(): Database.Database {
@@ -323,9 +324,7 @@ export class SqliteModelStore implements ModelStore {
   }
 
   async changeStamp(): Promise<string> {
-    // On the read connection: data_version moves with every commit of the writer and of other processes
-    // (total_changes with the rows of the one connection of ":memory:").
-    return `${this.ownChanges.get() as number}:${this.otherCommits.get() as number}`;
+    return String(this.commitCounter.get() as number);
   }
 
   async close(): Promise<void> {
