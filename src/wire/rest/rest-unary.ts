@@ -16,6 +16,7 @@ export interface DirectCalls {
 }
 
 const utf8 = new TextEncoder();
+
 /**
  * The error as the REST client would have got it through connect's Connect
  * handler: fixed as its wrapper fixes call errors (parse-error-status.ts),
