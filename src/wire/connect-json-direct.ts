@@ -13,7 +13,7 @@ import { codeToHttpStatus, errorFromJsonBytes, errorToJsonBytes, parseTimeout, t
 import { universalRequestFromNodeRequest, universalResponseToNodeResponse } from "@connectrpc/connect-node";
 import type { TokenVerifier } from "../domain/auth/token-verifier.js";
 import { openJsonAnswerSlot, type JsonAnswerOptions } from "./encoded-json-answers.js";
-import { bearerPrincipal } from "./interceptors/auth-interceptor.js";
+import { bearerVerifies } from "./interceptors/auth-interceptor.js";
 import { fixedCallError } from "./protocols/parse-error-status.js";
 import { readBody } from "./request-body.js";
 import { fetchHeaders } from "./request-headers.js";
@@ -103,10 +103,7 @@ async function serve(
 ): Promise<void> {
   const method = call.spec.method;
   const { jsonOptions, acceptCompression, compressMinBytes } = options.jsonAnswers;
-  const verified = await bearerPrincipal(options.verifier, req.headers.authorization).then(
-    () => true,
-    () => false,
-  );
+  const verified = await bearerVerifies(options.verifier, req.headers.authorization);
   let input: MessageShape<DescMessage>;
   // connect decodes the stand-in of authenticate-before-body.ts, {}, to the empty message.
   if (!verified) input = create(method.input);

@@ -14,7 +14,7 @@ import type { TokenVerifier } from "../domain/auth/token-verifier.js";
 import { openAnswerSlot } from "./answer-slot.js";
 import { grpcFrame, messageFrame } from "./encoded-answers.js";
 import { nodeHeaders, resetError, type DirectStreams } from "./http2-rpc-streams.js";
-import { bearerPrincipal } from "./interceptors/auth-interceptor.js";
+import { bearerVerifies } from "./interceptors/auth-interceptor.js";
 import { fixGrpcCallTrailer } from "./protocols/parse-error-status.js";
 import { readBody } from "./request-body.js";
 import { fetchHeaders } from "./request-headers.js";
@@ -99,11 +99,7 @@ async function serve(
   throughConnect: (body: AsyncIterable<Uint8Array>) => void,
   options: GrpcDirectOptions,
 ): Promise<void> {
-  const verified = await bearerPrincipal(options.verifier, headers.authorization).then(
-    () => true,
-    () => false,
-  );
-  if (!verified) return throughConnect(stream.iterator({ destroyOnReturn: false }));
+  if (!(await bearerVerifies(options.verifier, headers.authorization))) return throughConnect(stream.iterator({ destroyOnReturn: false }));
   const { chunks, ended } = await readBody(stream, options.readMaxBytes + 5);
   if (stream.destroyed) return;
   if (!ended) return throughConnect(bodyFrom(chunks, stream.iterator({ destroyOnReturn: false })));

@@ -28,6 +28,14 @@ export async function bearerPrincipal(verifier: TokenVerifier, authorization: st
   return verifier.verify(match[1]!);
 }
 
+/** Whether a call's Authorization header value carries a bearer token that verifies: what the paths that authenticate before reading a body ask. */
+export function bearerVerifies(verifier: TokenVerifier, authorization: string | null | undefined): Promise<boolean> {
+  return bearerPrincipal(verifier, authorization).then(
+    () => true,
+    () => false,
+  );
+}
+
 /**
  * The one place where calls are authorized: a valid bearer token, the scope
  * the method's descriptor requires (option required_scope), and a workspace

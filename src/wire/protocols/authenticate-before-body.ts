@@ -1,6 +1,6 @@
 import { createAsyncIterable, encodeEnvelope, type UniversalHandler, type UniversalServerRequest } from "@connectrpc/connect/protocol";
 import type { TokenVerifier } from "../../domain/auth/token-verifier.js";
-import { bearerPrincipal } from "../interceptors/auth-interceptor.js";
+import { bearerVerifies } from "../interceptors/auth-interceptor.js";
 
 const enveloped = /^application\/(grpc|grpc-web|connect)(\+(\w+))?\s*(;|$)/i;
 const bodyHeaders = ["content-length", "content-encoding", "connect-content-encoding", "grpc-encoding"];
@@ -41,10 +41,7 @@ function withEmptyMessage(req: UniversalServerRequest): UniversalServerRequest {
  */
 export function authenticateBeforeBody(handler: UniversalHandler, verifier: TokenVerifier): UniversalHandler {
   const wrapped = async (req: UniversalServerRequest) => {
-    const verified = await bearerPrincipal(verifier, req.header.get("authorization")).then(
-      () => true,
-      () => false,
-    );
+    const verified = await bearerVerifies(verifier, req.header.get("authorization"));
     return handler(verified ? req : withEmptyMessage(req));
   };
   return Object.assign(wrapped, handler);

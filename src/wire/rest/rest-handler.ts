@@ -5,7 +5,7 @@ import { errorFromJsonBytes } from "@connectrpc/connect/protocol-connect";
 import { universalRequestFromNodeRequest } from "@connectrpc/connect-node";
 import type { TokenVerifier } from "../../domain/auth/token-verifier.js";
 import { invalidArgument } from "../../domain/validation/field-violations.js";
-import { bearerPrincipal } from "../interceptors/auth-interceptor.js";
+import { bearerVerifies } from "../interceptors/auth-interceptor.js";
 import type { HttpBinding } from "./http-rules.js";
 import { httpBodyField, transcodeRequest } from "./request-transcoder.js";
 import { forwardedHeaders, namedDecodeError, readHttpBody, readJsonBody, RestFailure, type NodeRequest, type NodeResponse } from "./rest-request.js";
@@ -68,10 +68,7 @@ export function restHandler(options: RestOptions): (req: NodeRequest, res: NodeR
 /** Whether the call's bearer token verifies; true when there is no verifier to ask. */
 async function verifies(verifier: TokenVerifier | undefined, req: NodeRequest): Promise<boolean> {
   if (!verifier) return true;
-  return bearerPrincipal(verifier, req.headers.authorization).then(
-    () => true,
-    () => false,
-  );
+  return bearerVerifies(verifier, req.headers.authorization);
 }
 
 /** The request message of a REST call: its body, path and query parameters, or InvalidArgument naming each bad one. */
