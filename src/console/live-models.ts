@@ -1,5 +1,6 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { useEffect, useState } from "preact/hooks";
+import type { Model } from "../../gen/modelservice/v1/model_pb.js";
 import { WatchEventType } from "../../gen/modelservice/v1/model_service_pb.js";
 import { isOwnWrite } from "./own-writes.js";
 import { modelService } from "./service-client.js";
@@ -24,9 +25,17 @@ export function useLiveModels(token: string | undefined): { version: number; sta
     if (!token) return;
     const abort = new AbortController();
     let timer: ReturnType<typeof setTimeout> | undefined;
-    const changed = () => {
+    // Events of the burst: a model, or undefined for "read everything again". Whether a model was this tab's own
+    // write is asked when the burst ends, not when its event arrives: the event may come before the write's answer.
+    let burst: Array<Model | undefined> = [];
+    const changed = (model?: Model) => {
+      burst.push(model);
       clearTimeout(timer);
-      timer = setTimeout(() => setVersion((v) => v + 1), coalesceMs);
+      timer = setTimeout(() => {
+        const others = burst.some((m) => m === undefined || !isOwnWrite(m));
+        burst = [];
+        if (others) setVersion((v) => v + 1);
+      }, coalesceMs);
     };
     void (async () => {
       let resumeToken = "";
@@ -37,7 +46,7 @@ export function useLiveModels(token: string | undefined): { version: number; sta
             if (m.type === WatchEventType.BOOKMARK || m.type === WatchEventType.SYNCED) {
               // Reconnected: what happened meanwhile is replayed, but a view may have missed its own refresh.
               if (attempt > 0) changed();
-            } else if (!isOwnWrite(m.model)) changed();
+            } else changed(m.model);
             attempt = 0;
             if (m.resumeToken) resumeToken = m.resumeToken;
             setState("live");
